@@ -1,0 +1,60 @@
+"""Composition root: validate the stack config, then declare the regions wave by wave."""
+
+import pulumi
+
+from components.health_gate import HealthGate, HealthGateArgs
+from components.region_path import RegionPath, RegionPathArgs
+from deploypaths import stack_config
+from deploypaths.naming import wave_release
+from deploypaths.validation import ConfigError, parse_settings
+
+try:
+    settings = parse_settings(stack_config.from_runtime(), stack=pulumi.get_stack())
+except ConfigError as error:
+    # A user mistake, not a bug: the message lists every problem, a traceback would hide it.
+    raise pulumi.RunError(str(error)) from None
+
+config = pulumi.Config("deploypaths")
+kubeconfigs = config.get_secret_object("kubeconfigs") or {}
+database_urls = config.get_secret_object("database_urls") or {}
+
+gate = None
+regions: dict[str, RegionPath] = {}
+for wave, members in enumerate(settings.waves):
+    for region in members:
+        regions[region] = RegionPath(
+            region,
+            RegionPathArgs(
+                settings=settings,
+                region=region,
+                gate=gate.watch if gate else None,
+                kubeconfig=pulumi.Output.from_input(kubeconfigs).apply(lambda m, r=region: m.get(r)),
+                database_url=pulumi.Output.from_input(database_urls).apply(
+                    lambda m, r=region: m.get(r)
+                ),
+            ),
+        )
+    if wave + 1 < len(settings.waves):
+        gate = HealthGate(
+            f"gate-after-wave-{wave + 1}",
+            HealthGateArgs(
+                wave=wave + 1,
+                release=wave_release(settings, wave),
+                alarms={region: regions[region].composite_alarm_names for region in members},
+                bake_minutes=settings.bake_minutes if settings.monitoring.mode == "cloudwatch" else 0,
+                waits_for=[r for region in members for r in regions[region].completion],
+            ),
+        )
+
+pulumi.export("environment", settings.environment)
+pulumi.export("waves", [list(wave) for wave in settings.waves])
+pulumi.export(
+    "paths",
+    {
+        region: {"services": list(path.services), "migrations": list(path.migrations)}
+        for region, path in regions.items()
+    },
+)
+pulumi.export(
+    "alarm_topics", {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn}
+)

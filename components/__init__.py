@@ -1,0 +1,1 @@
+"""The deploy-path components: RegionPath, MigrationPath, ServicePath, HealthGate."""

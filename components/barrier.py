@@ -1,0 +1,33 @@
+"""A no-op resource that completes once everything it depends on has: one edge per waiter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+
+class _BarrierProvider(dynamic.ResourceProvider):
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        return dynamic.CreateResult(id_=props["label"], outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        return dynamic.DiffResult(changes=olds.get("label") != news.get("label"))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        return dynamic.UpdateResult(outs=news)
+
+
+class Barrier(dynamic.Resource):
+    """Many paths wait for one barrier instead of each waiting for every member (O(n) edges)."""
+
+    def __init__(
+        self, name: str, members: list[pulumi.Resource], opts: pulumi.ResourceOptions
+    ) -> None:
+        super().__init__(
+            _BarrierProvider(),
+            name,
+            {"label": name},
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=members)),
+        )

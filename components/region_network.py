@@ -1,0 +1,90 @@
+"""The VPC a region's cluster and database live in: public subnets for the NAT, private for the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+VPC_CIDR = "10.40.0.0/16"
+# Zone suffixes are fixed so the subnet set is known at preview and keyed by zone, not position.
+ZONE_SUFFIXES = ("a", "b", "c")
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc: aws.ec2.Vpc
+    private_subnet_ids: list[pulumi.Output[str]]
+    cidr: str
+
+
+def build_network(
+    name: str, region: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> Network:
+    vpc = aws.ec2.Vpc(
+        f"{name}-vpc",
+        cidr_block=VPC_CIDR,
+        enable_dns_hostnames=True,
+        enable_dns_support=True,
+        tags={**tags, "Name": f"{name}-vpc"},
+        opts=opts,
+    )
+    gateway = aws.ec2.InternetGateway(
+        f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=opts
+    )
+    public_routes = aws.ec2.RouteTable(
+        f"{name}-public-routes",
+        vpc_id=vpc.id,
+        routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
+        tags=tags,
+        opts=opts,
+    )
+    private_subnet_ids = []
+    nat = None
+    for index, suffix in enumerate(ZONE_SUFFIXES):
+        zone = f"{region}{suffix}"
+        public = aws.ec2.Subnet(
+            f"{name}-public-{suffix}",
+            vpc_id=vpc.id,
+            availability_zone=zone,
+            cidr_block=f"10.40.{index}.0/24",
+            map_public_ip_on_launch=False,
+            tags={**tags, "kubernetes.io/role/elb": "1"},
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{suffix}-routes",
+            subnet_id=public.id,
+            route_table_id=public_routes.id,
+            opts=opts,
+        )
+        if nat is None:
+            # One NAT per region keeps cost down; nodes lose egress, not serving, if its zone fails.
+            address = aws.ec2.Eip(f"{name}-nat-ip", domain="vpc", tags=tags, opts=opts)
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat", allocation_id=address.id, subnet_id=public.id, tags=tags, opts=opts
+            )
+            private_routes = aws.ec2.RouteTable(
+                f"{name}-private-routes",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags=tags,
+                opts=opts,
+            )
+        private = aws.ec2.Subnet(
+            f"{name}-private-{suffix}",
+            vpc_id=vpc.id,
+            availability_zone=zone,
+            cidr_block=f"10.40.{(index + 1) * 16}.0/20",
+            tags={**tags, "kubernetes.io/role/internal-elb": "1"},
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-{suffix}-routes",
+            subnet_id=private.id,
+            route_table_id=private_routes.id,
+            opts=opts,
+        )
+        private_subnet_ids.append(private.id)
+    return Network(vpc=vpc, private_subnet_ids=private_subnet_ids, cidr=VPC_CIDR)

@@ -1,0 +1,258 @@
+"""RegionPath: one region's providers, cluster, database and alarm topic, and its release paths."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.barrier import Barrier
+from components.migration_path import MigrationPath, MigrationPathArgs
+from components.region_cluster import build_cluster
+from components.region_database import build_database
+from components.region_network import build_network
+from components.service_path import Monitoring, ServicePath, ServicePathArgs
+from deploypaths.naming import component_name, path_id, tags
+from deploypaths.settings import Settings
+
+DATABASE_SECRET = "database-connection"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionPathArgs:
+    settings: Settings
+    region: str
+    # The previous wave's gate: every resource of this region waits for it (through the
+    # region's providers, which every resource uses), so a bad wave stops the next one.
+    gate: pulumi.Resource | None = None
+    # Secret config values, already wrapped as secrets by the composition root.
+    kubeconfig: pulumi.Input[str] | None = None
+    database_url: pulumi.Input[str] | None = None
+    render_root: str = "rendered"
+
+
+class RegionPath(pulumi.ComponentResource):
+    """Everything of one region: infrastructure first, then its migration and service paths."""
+
+    services: dict[str, ServicePath]
+    migrations: dict[str, MigrationPath]
+    completion: list[pulumi.Resource]
+    composite_alarm_names: pulumi.Output[list[str]]
+    alarm_topic_arn: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: RegionPathArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deploypaths:index:RegionPath", name, None, opts)
+        settings, region = args.settings, args.region
+        self._tags = tags(settings, region)
+        held_back = pulumi.ResourceOptions(
+            parent=self, depends_on=[args.gate] if args.gate else None
+        )
+        self.aws_provider = (
+            aws.Provider(f"{name}-aws", region=region, opts=held_back)
+            if _needs_aws(settings)
+            else None
+        )
+        aws_opts = pulumi.ResourceOptions(parent=self, provider=self.aws_provider)
+        network = cluster = None
+        if settings.kubernetes.mode == "eks" or settings.database.mode == "aurora":
+            network = build_network(name, region, self._tags, aws_opts)
+        if settings.kubernetes.mode == "eks":
+            assert network is not None
+            cluster = build_cluster(
+                name,
+                region,
+                settings.kubernetes,
+                network,
+                self._tags,
+                settings.is_protected,
+                aws_opts,
+            )
+        self.k8s_provider = self._kubernetes_provider(name, args, held_back, cluster)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": settings.kubernetes.namespace,
+                "labels": {"deploypaths/region": region},
+            },
+            opts=k8s_opts,
+        )
+        namespace = self.namespace.metadata.name
+        database_secret = self._database_secret(name, args, network, aws_opts, k8s_opts, namespace)
+        self.alarm_topic_arn = None
+        monitoring_for = None
+        if settings.monitoring.mode == "cloudwatch":
+            topic = aws.sns.Topic(f"{name}-alarms", tags=self._tags, opts=aws_opts)
+            self.alarm_topic_arn = topic.arn
+            cluster_name = cluster.name if cluster else f"{settings.environment}-{region}"
+
+            def monitoring_for(service: str) -> Monitoring:
+                return Monitoring(
+                    cluster_name=cluster_name,
+                    topic_arn=topic.arn,
+                    restart_threshold=settings.monitoring.restart_threshold,
+                    alarm_prefix=f"{settings.environment}-{service}-{region}",
+                    tags=tags(settings, path_id(service, region)),
+                )
+
+        paths_opts = pulumi.ResourceOptions(
+            parent=self,
+            providers={"kubernetes": self.k8s_provider}
+            | ({"aws": self.aws_provider} if self.aws_provider else {}),
+        )
+        self._build_paths(args, paths_opts, namespace, database_secret, monitoring_for)
+        self.register_outputs(
+            {
+                "services": list(self.services),
+                "migrations": list(self.migrations),
+                "composite_alarm_names": self.composite_alarm_names,
+                "alarm_topic_arn": self.alarm_topic_arn,
+            }
+        )
+
+    def _kubernetes_provider(self, name, args, held_back, cluster) -> k8s.Provider:
+        mode = args.settings.kubernetes.mode
+        if mode == "render":
+            directory = os.path.join(args.render_root, args.settings.stack, args.region)
+            return k8s.Provider(f"{name}-k8s", render_yaml_to_directory=directory, opts=held_back)
+        kubeconfig = cluster.kubeconfig if mode == "eks" else args.kubeconfig
+        return k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.secret(kubeconfig),
+            delete_unreachable=False,
+            opts=held_back,
+        )
+
+    def _database_secret(self, name, args, network, aws_opts, k8s_opts, namespace):
+        """The Kubernetes Secret pods read the database connection from (None without one)."""
+        database = args.settings.database
+        if database.mode == "none":
+            return None
+        if database.mode == "aurora":
+            built = build_database(
+                name,
+                database,
+                network,
+                self._tags,
+                args.settings.is_protected,
+                aws_opts,
+            )
+            data = {
+                "PGHOST": built.host,
+                "PGPORT": built.port.apply(str),
+                "PGDATABASE": database.name,
+                "PGUSER": database.username,
+                "PGPASSWORD": built.password,
+                "PGSSLMODE": "require",
+            }
+        else:
+            data = {"DATABASE_URL": args.database_url}
+        secret = k8s.core.v1.Secret(
+            f"{name}-database",
+            metadata={"name": DATABASE_SECRET, "namespace": namespace},
+            type="Opaque",
+            # `data` (base64) rather than `string_data`, so the rendered file holds no plain text
+            # even in render mode; the provider marks Secret data as secret in state.
+            data={
+                key: pulumi.Output.secret(pulumi.Output.from_input(value).apply(_b64))
+                for key, value in data.items()
+            },
+            opts=k8s_opts,
+        )
+        return secret.metadata.name
+
+    def _build_paths(self, args, opts, namespace, database_secret, monitoring_for) -> None:
+        """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
+        settings, region = args.settings, args.region
+        migrations = settings.migrations
+        expands = [m for m in migrations if m.phase == "expand"]
+        contracts = [m for m in migrations if m.phase == "contract"]
+        self.migrations = {}
+        previous_job: list[pulumi.Resource] = []
+        for migration in expands:
+            path = MigrationPath(
+                component_name(migration.name, region),
+                MigrationPathArgs(
+                    migration=migration,
+                    namespace=namespace,
+                    database_secret=database_secret,
+                    waits_for=previous_job,
+                ),
+                opts,
+            )
+            self.migrations[migration.name] = path
+            previous_job = [path.job]
+
+        self.services = {}
+        services = settings.services_in(region)
+        by_name = {service.name: service for service in services}
+        for service in _after_order(services):
+            waits_for = [self.migrations[m].job for m in service.requires]
+            for other in service.after:
+                waits_for.extend(self.services[other].deployments)
+            self.services[service.name] = ServicePath(
+                component_name(service.name, region),
+                ServicePathArgs(
+                    service=by_name[service.name],
+                    namespace=namespace,
+                    database_secret=database_secret,
+                    waits_for=waits_for,
+                    monitoring=monitoring_for(service.name) if monitoring_for else None,
+                ),
+                opts,
+            )
+
+        deployments = [d for path in self.services.values() for d in path.deployments]
+        self.services_ready = Barrier(
+            f"{region}-services-ready", deployments, pulumi.ResourceOptions(parent=self)
+        )
+        after_services: list[pulumi.Resource] = [self.services_ready]
+        for migration in contracts:
+            path = MigrationPath(
+                component_name(migration.name, region),
+                MigrationPathArgs(
+                    migration=migration,
+                    namespace=namespace,
+                    database_secret=database_secret,
+                    waits_for=previous_job + after_services,
+                ),
+                opts,
+            )
+            self.migrations[migration.name] = path
+            previous_job, after_services = [path.job], []
+        self.completion = [self.services_ready, *previous_job]
+        self.composite_alarm_names = pulumi.Output.all(
+            *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
+        )
+
+
+def _needs_aws(settings: Settings) -> bool:
+    return (
+        settings.kubernetes.mode == "eks"
+        or settings.database.mode == "aurora"
+        or settings.monitoring.mode == "cloudwatch"
+    )
+
+
+def _after_order(services):
+    """Services in an order where each comes after the ones it names in `after`."""
+    placed: dict[str, None] = {}
+    remaining = list(services)
+    while remaining:
+        ready = [s for s in remaining if all(a in placed for a in s.after)]
+        if not ready:
+            raise ValueError(f"services wait for each other in a cycle: {remaining}")
+        for service in ready:
+            placed[service.name] = None
+            remaining.remove(service)
+    return [next(s for s in services if s.name == name) for name in placed]
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()

@@ -1,0 +1,293 @@
+"""ServicePath: one service in one region: its Deployments, Service, disruption budget and alarms."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from deploypaths.settings import Service
+
+ROLLOUT_TIMEOUT = "10m"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Monitoring:
+    """Where a path's alarms read metrics from and send notifications to."""
+
+    cluster_name: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+    restart_threshold: int
+    alarm_prefix: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServicePathArgs:
+    service: Service
+    namespace: pulumi.Input[str]
+    database_secret: pulumi.Input[str] | None
+    # Custom resources every Deployment of the path waits for: required expand Jobs and the
+    # Deployments of the services named in `after`.
+    waits_for: list[pulumi.Resource]
+    monitoring: Monitoring | None = None
+    # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
+    flags_as_config_map: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Track:
+    """One Deployment of the path: `stable`, `canary`, `blue` or `green`."""
+
+    name: str
+    image: str
+    replicas: int
+
+
+def canary_replicas(stable_replicas: int, weight: int) -> int:
+    """Replicas that give the canary about `weight` percent of the pods behind one Service."""
+    if weight <= 0:
+        return 0
+    if weight >= 100:
+        return stable_replicas
+    return max(1, round(stable_replicas * weight / (100 - weight)))
+
+
+def tracks(service: Service) -> list[_Track]:
+    if service.strategy == "canary" and service.canary:
+        canary = canary_replicas(service.replicas, service.canary.weight)
+        return [
+            _Track("stable", service.image, service.replicas),
+            _Track("canary", service.canary.image, canary),
+        ]
+    if service.strategy == "blue-green" and service.blue_green:
+        bg = service.blue_green
+        # Each colour's scale is its own setting, so flipping `active` touches only the Service.
+        return [
+            _Track("blue", bg.blue_image, bg.blue_replicas or service.replicas),
+            _Track("green", bg.green_image, bg.green_replicas or service.replicas),
+        ]
+    return [_Track("stable", service.image, service.replicas)]
+
+
+def service_selector(service: Service) -> dict[str, str]:
+    selector = {"app": service.name}
+    if service.strategy == "blue-green" and service.blue_green:
+        selector["colour"] = service.blue_green.active
+    return selector
+
+
+def flags_document(service: Service) -> str:
+    return json.dumps(
+        {
+            f.name: {"enabled": f.enabled, "rollout_percent": f.rollout_percent}
+            for f in service.flags
+        },
+        sort_keys=True,
+    )
+
+
+class ServicePath(pulumi.ComponentResource):
+    """Deploys one release of a service in one region and reports its health as one alarm."""
+
+    deployments: list[k8s.apps.v1.Deployment]
+    composite_alarm: aws.cloudwatch.CompositeAlarm | None
+    composite_alarm_name: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: ServicePathArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deploypaths:index:ServicePath", name, None, opts)
+        service = args.service
+        flags_map = self._flags_config_map(name, args) if service.flags else None
+        self.deployments = [
+            self._deployment(name, args, track, flags_map) for track in tracks(service)
+        ]
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={
+                "name": service.name,
+                "namespace": args.namespace,
+                "labels": {"app": service.name},
+            },
+            spec={
+                "selector": service_selector(service),
+                "ports": [{"name": "http", "port": 80, "target_port": service.port}],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": service.name, "namespace": args.namespace},
+            spec={
+                "max_unavailable": 1,
+                "selector": {"match_labels": service_selector(service)},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.composite_alarm = (
+            self._alarms(name, args, args.monitoring) if args.monitoring else None
+        )
+        self.composite_alarm_name = (
+            self.composite_alarm.alarm_name if self.composite_alarm else None
+        )
+        self.register_outputs(
+            {
+                "deployments": [d.metadata.name for d in self.deployments],
+                "composite_alarm_name": self.composite_alarm_name,
+            }
+        )
+
+    def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap | None:
+        if not args.flags_as_config_map:
+            return None
+        return k8s.core.v1.ConfigMap(
+            f"{name}-flags",
+            metadata={"name": f"{args.service.name}-flags", "namespace": args.namespace},
+            data={"flags.json": flags_document(args.service)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _deployment(
+        self,
+        name: str,
+        args: ServicePathArgs,
+        track: _Track,
+        flags_map: k8s.core.v1.ConfigMap | None,
+    ) -> k8s.apps.v1.Deployment:
+        service = args.service
+        labels = {"app": service.name, "track": track.name}
+        if track.name in ("blue", "green"):
+            labels = {"app": service.name, "colour": track.name}
+        k8s_name = service.name if track.name == "stable" else f"{service.name}-{track.name}"
+        role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
+        env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
+        volumes, mounts = [], []
+        if flags_map is not None:
+            volumes.append({"name": "flags", "config_map": {"name": flags_map.metadata.name}})
+            mounts.append({"name": "flags", "mount_path": "/etc/flags", "read_only": True})
+        probe = {"http_get": {"path": service.health_path, "port": service.port}}
+        return k8s.apps.v1.Deployment(
+            f"{name}-{role}",
+            metadata={"name": k8s_name, "namespace": args.namespace, "labels": labels},
+            spec={
+                "replicas": track.replicas,
+                "selector": {"match_labels": labels},
+                # Never fewer ready pods than asked for: new pods must pass readiness first.
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rolling_update": {"max_unavailable": 0, "max_surge": "25%"},
+                },
+                "min_ready_seconds": 10,
+                "progress_deadline_seconds": 600,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": service.name,
+                                "image": track.image,
+                                "ports": [{"name": "http", "container_port": service.port}],
+                                "env": [{"name": k, "value": v} for k, v in args.extra_env.items()],
+                                "env_from": env_from,
+                                "readiness_probe": {
+                                    **probe,
+                                    "period_seconds": 5,
+                                    "failure_threshold": 3,
+                                },
+                                "liveness_probe": {
+                                    **probe,
+                                    "initial_delay_seconds": 15,
+                                    "period_seconds": 10,
+                                },
+                                "resources": {
+                                    "requests": {"cpu": service.cpu, "memory": service.memory},
+                                    "limits": {"cpu": service.cpu, "memory": service.memory},
+                                },
+                                "security_context": {"allow_privilege_escalation": False},
+                                "volume_mounts": mounts,
+                            }
+                        ],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=args.waits_for,
+                # The provider waits for the new ReplicaSet to be ready; past this the path fails.
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=ROLLOUT_TIMEOUT, update=ROLLOUT_TIMEOUT
+                ),
+            ),
+        )
+
+    def _alarms(
+        self, name: str, args: ServicePathArgs, monitoring: Monitoring
+    ) -> aws.cloudwatch.CompositeAlarm:
+        service = args.service
+        opts = pulumi.ResourceOptions(parent=self)
+        alarms = []
+        for deployment, track in zip(self.deployments, tracks(service), strict=True):
+            if track.replicas == 0:
+                continue
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{track.name}-restarts",
+                    name=f"{monitoring.alarm_prefix}-{track.name}-restarts",
+                    namespace="ContainerInsights",
+                    metric_name="pod_number_of_container_restarts",
+                    dimensions={
+                        "ClusterName": monitoring.cluster_name,
+                        "Namespace": args.namespace,
+                        "PodName": deployment.metadata.name,
+                    },
+                    statistic="Sum",
+                    period=300,
+                    evaluation_periods=1,
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=monitoring.restart_threshold,
+                    treat_missing_data="notBreaching",
+                    tags=monitoring.tags,
+                    opts=opts,
+                )
+            )
+        alarms.append(
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-running-pods",
+                name=f"{monitoring.alarm_prefix}-running-pods",
+                namespace="ContainerInsights",
+                metric_name="service_number_of_running_pods",
+                dimensions={
+                    "ClusterName": monitoring.cluster_name,
+                    "Namespace": args.namespace,
+                    "Service": self.service.metadata.name,
+                },
+                statistic="Minimum",
+                period=60,
+                evaluation_periods=3,
+                comparison_operator="LessThanThreshold",
+                threshold=1,
+                # No data means no pods reporting: that is the outage this alarm exists for.
+                treat_missing_data="breaching",
+                tags=monitoring.tags,
+                opts=opts,
+            )
+        )
+        rule = pulumi.Output.all(*[alarm.name for alarm in alarms]).apply(
+            lambda names: " OR ".join(f'ALARM("{alarm_name}")' for alarm_name in names)
+        )
+        return aws.cloudwatch.CompositeAlarm(
+            f"{name}-health",
+            alarm_name=f"{monitoring.alarm_prefix}-health",
+            alarm_description=f"{service.name} is unhealthy in this region",
+            alarm_rule=rule,
+            alarm_actions=[monitoring.topic_arn],
+            ok_actions=[monitoring.topic_arn],
+            tags=monitoring.tags,
+            opts=opts,
+        )

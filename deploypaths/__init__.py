@@ -1,0 +1,1 @@
+"""Pure logic of the deploy-path program: configuration, plan graph and naming (no resources)."""

@@ -1,0 +1,65 @@
+"""The health gate's watch: composite alarms of a wave, polled for the bake time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import boto3
+
+
+class GateFailed(Exception):
+    """A watched wave went unhealthy; later waves must not start."""
+
+
+def cloudwatch_client(region: str) -> Any:
+    # boto3 honours AWS_ENDPOINT_URL, which is how tests point this at a local moto server.
+    return boto3.client("cloudwatch", region_name=region)
+
+
+def alarms_in_alarm(client: Any, names: Sequence[str]) -> list[str]:
+    """The named composite alarms that are in ALARM now; a missing alarm counts as unhealthy."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names.
+        response = client.describe_alarms(
+            AlarmNames=list(names[start : start + 100]), AlarmTypes=["CompositeAlarm"]
+        )
+        found.update({alarm["AlarmName"]: alarm for alarm in response["CompositeAlarms"]})
+    problems = []
+    for name in names:
+        alarm = found.get(name)
+        if alarm is None:
+            problems.append(f"{name} does not exist")
+        elif alarm["StateValue"] == "ALARM":
+            problems.append(f"{name} is in ALARM ({alarm.get('StateReason', 'no reason given')})")
+    return problems
+
+
+def watch(
+    alarms: Mapping[str, Sequence[str]],
+    bake_seconds: float,
+    poll_seconds: float,
+    *,
+    client_for: Callable[[str], Any] = cloudwatch_client,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Poll every region's alarms until the bake time is over; raise GateFailed on the first
+    unhealthy poll. Returns the number of polls made."""
+    clients = {region: client_for(region) for region in alarms}
+    deadline = clock() + bake_seconds
+    polls = 0
+    while True:
+        polls += 1
+        problems = [
+            f"{region}: {problem}"
+            for region, names in alarms.items()
+            for problem in alarms_in_alarm(clients[region], list(names))
+        ]
+        if problems:
+            raise GateFailed("; ".join(problems))
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return polls
+        sleep(min(poll_seconds, remaining))

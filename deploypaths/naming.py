@@ -1,0 +1,60 @@
+"""Names, tags and fingerprints shared by the components, the plan and the ops commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from deploypaths.settings import Service, Settings
+
+COMPONENT_PACKAGE = "deploypaths:index"
+
+
+def path_id(service_or_migration: str, region: str) -> str:
+    """The operator-facing id of a path inside a region: `orders@eu-west-1`."""
+    return f"{service_or_migration}@{region}"
+
+
+def component_name(service_or_migration: str, region: str) -> str:
+    """The Pulumi name of a ServicePath or MigrationPath component."""
+    return f"{service_or_migration}-{region}"
+
+
+def short_hash(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def job_name(migration: str, image: str) -> str:
+    """A migration version's Job name: a new image is a new Job, the same one never reruns."""
+    return f"{migration}-{short_hash(image)}"
+
+
+def tags(settings: Settings, path: str) -> dict[str, str]:
+    """The tags every AWS resource carries, so cost, ownership and policy can find its path."""
+    return {"environment": settings.environment, "path": path, "owner": settings.owner}
+
+
+def service_release(service: Service) -> dict[str, Any]:
+    """What a service path ships: the fields whose change is a new release."""
+    return {
+        "images": list(service.images),
+        "replicas": service.replicas,
+        "strategy": service.strategy,
+        "canary_weight": service.canary.weight if service.canary else None,
+        "active": service.blue_green.active if service.blue_green else None,
+        "flags": [[f.name, f.enabled, f.rollout_percent] for f in service.flags],
+    }
+
+
+def wave_release(settings: Settings, wave: int) -> str:
+    """A fingerprint of everything a wave ships; the gate after it watches only when it changes."""
+    release = {
+        region: {
+            "services": {s.name: service_release(s) for s in settings.services_in(region)},
+            "migrations": [[m.name, m.image] for m in settings.migrations],
+        }
+        for region in settings.waves[wave]
+    }
+    return short_hash(release)

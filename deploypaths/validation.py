@@ -1,0 +1,714 @@
+"""Turns raw stack configuration into Settings, or a ConfigError that lists every problem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from deploypaths.regions import KNOWN_REGIONS
+from deploypaths.settings import (
+    OVERRIDABLE_SERVICE_FIELDS,
+    BlueGreen,
+    Canary,
+    DatabaseSettings,
+    Flag,
+    FlagDeliverySettings,
+    KubernetesSettings,
+    Migration,
+    MonitoringSettings,
+    Region,
+    Service,
+    Settings,
+)
+
+NAMESPACE = "deploypaths"
+# Keys of the `deploypaths:` namespace; Pulumi.yaml declares each with a description.
+KNOWN_KEYS = (
+    "environment",
+    "owner",
+    "regions",
+    "waves",
+    "bake_minutes",
+    "kubernetes",
+    "database",
+    "monitoring",
+    "feature_flags",
+    "migrations",
+    "services",
+    "decommission",
+    "kubeconfigs",
+    "database_urls",
+)
+# Kubernetes object names: RFC 1123 labels. Names become `{name}-{region}` component names and
+# `{migration}-{hash}` Job names, so they stay well under the 63-character limit.
+DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME_LENGTH = 40
+FLAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<repository>[a-z0-9]+(?:[._/:-][a-z0-9]+)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+MAX_SHOWN = 60
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """The stack configuration is invalid; `problems` lists each one with its key path."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        header = (
+            f"stack '{stack}' has {len(problems)} configuration problem(s); nothing was deployed"
+        )
+        super().__init__("\n".join([header, *(f"  - {problem}" for problem in problems)]))
+
+
+def show(value: Any) -> str:
+    """A short, printable rendering of a user value: control characters escaped, long ones cut."""
+    text = ascii(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, key: str, value: Any, allowed: str) -> None:
+        self.items.append(f"{key}: got {show(value)}; {allowed}")
+
+    def note(self, key: str, message: str) -> None:
+        self.items.append(f"{key}: {message}")
+
+
+class _Reader:
+    """Reads typed fields of one mapping, recording a problem for each bad one."""
+
+    def __init__(self, problems: _Problems, key: str, data: Any, allowed_keys: tuple[str, ...]):
+        self.problems = problems
+        self.key = key
+        self.data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if data is not None and not isinstance(data, Mapping):
+            problems.add(key, data, "allowed: a mapping")
+        for name in self.data:
+            if name not in allowed_keys:
+                problems.add(
+                    f"{key}.{name}" if key else str(name),
+                    self.data[name],
+                    f"unknown key; allowed keys: {', '.join(allowed_keys)}",
+                )
+
+    def path(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def get(self, name: str, check: Callable[[Any], bool], allowed: str, default: T) -> T:
+        if name not in self.data or self.data[name] is None:
+            return default
+        value = self.data[name]
+        if not check(value):
+            self.problems.add(self.path(name), value, f"allowed: {allowed}")
+            return default
+        return value  # type: ignore[no-any-return]
+
+    def required(self, name: str, check: Callable[[Any], bool], allowed: str) -> Any:
+        if name not in self.data or self.data[name] is None:
+            self.problems.note(self.path(name), f"is required ({allowed})")
+            return None
+        value = self.data[name]
+        if not check(value):
+            self.problems.add(self.path(name), value, f"allowed: {allowed}")
+            return None
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        return self.get(name, lambda v: v in choices, " | ".join(choices), default)
+
+    def integer(self, name: str, low: int, high: int, default: int) -> int:
+        return self.get(name, lambda v: _is_int(v) and low <= v <= high, _range(low, high), default)
+
+    def text(self, name: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
+        allowed = (
+            "a non-empty string" if pattern is None else f"a string matching {pattern.pattern}"
+        )
+        return self.get(name, lambda v: _is_text(v, pattern), allowed, default)
+
+    def names(self, name: str) -> tuple[str, ...]:
+        value = self.get(name, _is_list, "a list of names", [])
+        result = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                self.problems.add(f"{self.path(name)}[{index}]", item, "allowed: a name (string)")
+            else:
+                result.append(item)
+        return tuple(result)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list | tuple)
+
+
+def _is_text(value: Any, pattern: re.Pattern[str] | None) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    return pattern is None or bool(pattern.fullmatch(value))
+
+
+def _range(low: int, high: int) -> str:
+    return f"an integer from {low} to {high}"
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(cls)}
+
+
+def image_problem(image: str, environment: str) -> str | None:
+    """Why an image reference cannot be deployed, or None when it is pinned well enough."""
+    match = IMAGE_REFERENCE.fullmatch(image) if isinstance(image, str) else None
+    if not match:
+        return "allowed: an image reference like registry.example.com/team/app:1.2.3 or @sha256:..."
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split("@", 1)[0].split(":", 1)[1] if ":" in last.split("@", 1)[0] else None
+    if tag is None and not match.group("digest"):
+        return "allowed: an image pinned by tag or digest (this one has neither)"
+    if tag == "latest" and not match.group("digest") and environment == "prod":
+        return "allowed: a pinned tag or digest; 'latest' is refused for prod"
+    return None
+
+
+def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
+    """Validate the `deploypaths:` config (keys without the namespace) of one stack."""
+    problems = _Problems()
+    top = _Reader(problems, "", raw, KNOWN_KEYS)
+
+    environment = top.text("environment", stack, DNS_1123_LABEL)
+    owner = top.text("owner", "platform")
+    regions = _regions(problems, top)
+    names = tuple(region.name for region in regions)
+    waves = _waves(problems, top, names)
+    bake_minutes = top.integer("bake_minutes", 0, 240, 10)
+    kubernetes = _kubernetes(problems, raw.get("kubernetes") if isinstance(raw, Mapping) else None)
+    database = _database(problems, raw.get("database") if isinstance(raw, Mapping) else None)
+    monitoring = _monitoring(problems, raw.get("monitoring") if isinstance(raw, Mapping) else None)
+    flag_delivery = _flag_delivery(
+        problems, raw.get("feature_flags") if isinstance(raw, Mapping) else None
+    )
+    migrations = _migrations(problems, top, environment)
+    services = _services(problems, top, names, migrations, environment)
+    regions = _region_overrides(problems, top, regions, services, environment)
+    decommission = top.names("decommission")
+    for index, region in enumerate(decommission):
+        if region in names:
+            problems.add(
+                f"decommission[{index}]",
+                region,
+                "a region being decommissioned must not be in regions",
+            )
+    _secret_maps(problems, top, names, kubernetes, database)
+
+    if problems.items:
+        raise ConfigError(stack, problems.items)
+    return Settings(
+        stack=stack,
+        environment=environment,
+        owner=owner,
+        regions=regions,
+        waves=waves,
+        bake_minutes=bake_minutes,
+        kubernetes=kubernetes,
+        database=database,
+        monitoring=monitoring,
+        flag_delivery=flag_delivery,
+        migrations=migrations,
+        services=services,
+        decommission=decommission,
+    )
+
+
+def _duplicates(problems: _Problems, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.add(f"{key}[{index}].name", name, "names must be unique")
+        seen.add(name)
+
+
+def _dns_name(problems: _Problems, key: str, name: Any) -> bool:
+    if (
+        not isinstance(name, str)
+        or not DNS_1123_LABEL.fullmatch(name)
+        or len(name) > MAX_NAME_LENGTH
+    ):
+        problems.add(
+            key,
+            name,
+            f"allowed: a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})",
+        )
+        return False
+    return True
+
+
+def _list_of_mappings(problems: _Problems, top: _Reader, key: str, required: bool) -> list[Any]:
+    if required:
+        value = top.required(key, lambda v: _is_list(v) and len(v) > 0, "a non-empty list")
+    else:
+        value = top.get(key, _is_list, "a list", [])
+    return list(value or [])
+
+
+def _regions(problems: _Problems, top: _Reader) -> tuple[Region, ...]:
+    regions = []
+    for index, entry in enumerate(_list_of_mappings(problems, top, "regions", required=True)):
+        reader = _Reader(problems, f"regions[{index}]", entry, ("name", "overrides"))
+        name = reader.required("name", lambda v: isinstance(v, str), "an AWS region code")
+        if name is None:
+            continue
+        if name not in KNOWN_REGIONS:
+            problems.add(
+                f"regions[{index}].name", name, "allowed: a known AWS region code such as us-east-1"
+            )
+            continue
+        regions.append(Region(name=name))
+    _duplicates(problems, "regions", [region.name for region in regions])
+    unique = {region.name: region for region in regions}
+    return tuple(unique.values())
+
+
+def _waves(
+    problems: _Problems, top: _Reader, regions: tuple[str, ...]
+) -> tuple[tuple[str, ...], ...]:
+    raw = top.get(
+        "waves",
+        lambda v: _is_list(v) and all(_is_list(w) for w in v),
+        "a list of lists of regions",
+        None,
+    )
+    if raw is None:
+        return (regions,) if regions else ()
+    placed: dict[str, int] = {}
+    waves = []
+    for index, wave in enumerate(raw):
+        members = []
+        if not wave:
+            problems.add(f"waves[{index}]", wave, "allowed: a non-empty list of regions")
+        for position, region in enumerate(wave):
+            key = f"waves[{index}][{position}]"
+            if region not in regions:
+                problems.add(
+                    key, region, f"allowed: one of the configured regions ({', '.join(regions)})"
+                )
+            elif region in placed:
+                problems.add(
+                    key,
+                    region,
+                    f"each region belongs to exactly one wave; already in waves[{placed[region]}]",
+                )
+            else:
+                placed[region] = index
+                members.append(region)
+        waves.append(tuple(members))
+    missing = [region for region in regions if region not in placed]
+    if missing:
+        problems.add("waves", raw, f"every region must be in a wave; missing: {', '.join(missing)}")
+    return tuple(wave for wave in waves if wave)
+
+
+def _kubernetes(problems: _Problems, data: Any) -> KubernetesSettings:
+    reader = _Reader(problems, "kubernetes", data, tuple(_defaults(KubernetesSettings)))
+    default = KubernetesSettings()
+    return KubernetesSettings(
+        mode=reader.choice("mode", ("eks", "kubeconfig", "render"), default.mode),  # type: ignore[arg-type]
+        version=reader.text("version", default.version, re.compile(r"1\.\d{1,2}")),
+        node_instance_type=reader.text("node_instance_type", default.node_instance_type),
+        node_count=reader.integer("node_count", 1, 100, default.node_count),
+        namespace=reader.text("namespace", default.namespace, DNS_1123_LABEL),
+    )
+
+
+def _database(problems: _Problems, data: Any) -> DatabaseSettings:
+    reader = _Reader(problems, "database", data, tuple(_defaults(DatabaseSettings)))
+    default = DatabaseSettings()
+    return DatabaseSettings(
+        mode=reader.choice("mode", ("aurora", "external", "none"), default.mode),  # type: ignore[arg-type]
+        engine_version=reader.text(
+            "engine_version", default.engine_version, re.compile(r"\d+(\.\d+)*")
+        ),
+        instance_class=reader.text(
+            "instance_class", default.instance_class, re.compile(r"db\.[a-z0-9.]+")
+        ),
+        instances=reader.integer("instances", 1, 15, default.instances),
+        name=reader.text("name", default.name, re.compile(r"[a-z][a-z0-9_]{0,62}")),
+        username=reader.text("username", default.username, re.compile(r"[a-z][a-z0-9_]{0,62}")),
+        backup_retention_days=reader.integer(
+            "backup_retention_days", 1, 35, default.backup_retention_days
+        ),
+    )
+
+
+def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
+    reader = _Reader(problems, "monitoring", data, tuple(_defaults(MonitoringSettings)))
+    default = MonitoringSettings()
+    return MonitoringSettings(
+        mode=reader.choice("mode", ("cloudwatch", "none"), default.mode),  # type: ignore[arg-type]
+        restart_threshold=reader.integer("restart_threshold", 1, 1000, default.restart_threshold),
+    )
+
+
+def _flag_delivery(problems: _Problems, data: Any) -> FlagDeliverySettings:
+    reader = _Reader(problems, "feature_flags", data, tuple(_defaults(FlagDeliverySettings)))
+    default = FlagDeliverySettings()
+    return FlagDeliverySettings(
+        duration_minutes=reader.integer("duration_minutes", 0, 1440, default.duration_minutes),
+        growth_factor=reader.integer("growth_factor", 1, 100, default.growth_factor),
+        final_bake_minutes=reader.integer(
+            "final_bake_minutes", 0, 1440, default.final_bake_minutes
+        ),
+    )
+
+
+def _image(problems: _Problems, key: str, image: Any, environment: str) -> str | None:
+    if not isinstance(image, str):
+        problems.add(key, image, "allowed: an image reference (string)")
+        return None
+    why = image_problem(image, environment)
+    if why:
+        problems.add(key, image, why)
+        return None
+    return image
+
+
+def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Migration, ...]:
+    migrations = []
+    for index, entry in enumerate(_list_of_mappings(problems, top, "migrations", required=False)):
+        key = f"migrations[{index}]"
+        reader = _Reader(problems, key, entry, ("name", "image", "phase"))
+        name = reader.required("name", lambda v: isinstance(v, str), "a DNS-1123 name")
+        image = reader.required("image", lambda v: isinstance(v, str), "an image reference")
+        phase = reader.required("phase", lambda v: v in ("expand", "contract"), "expand | contract")
+        valid_name = name is not None and _dns_name(problems, f"{key}.name", name)
+        valid_image = image is not None and _image(problems, f"{key}.image", image, environment)
+        if valid_name and valid_image and phase:
+            migrations.append(Migration(name=name, image=image, phase=phase))
+    _duplicates(problems, "migrations", [m.name for m in migrations])
+    first_contract = next((i for i, m in enumerate(migrations) if m.phase == "contract"), None)
+    if first_contract is not None:
+        for migration in migrations[first_contract + 1 :]:
+            if migration.phase == "expand":
+                problems.note(
+                    "migrations",
+                    f"expand migration {migration.name!r} is listed after contract migration "
+                    f"{migrations[first_contract].name!r}; every expand must come before every contract",
+                )
+    return tuple(migrations)
+
+
+def _canary(problems: _Problems, key: str, data: Any, environment: str) -> Canary | None:
+    reader = _Reader(problems, key, data, ("image", "weight"))
+    image = reader.required("image", lambda v: isinstance(v, str), "an image reference")
+    weight = reader.required("weight", lambda v: _is_int(v) and 0 <= v <= 100, _range(0, 100))
+    image = _image(problems, f"{key}.image", image, environment) if image is not None else None
+    return Canary(image=image, weight=weight) if image is not None and weight is not None else None
+
+
+def _blue_green(problems: _Problems, key: str, data: Any, environment: str) -> BlueGreen | None:
+    reader = _Reader(problems, key, data, ("active", "blue", "green"))
+    active = reader.required("active", lambda v: v in ("blue", "green"), "blue | green")
+    colours: dict[str, tuple[str | None, int | None]] = {}
+    for colour in ("blue", "green"):
+        if colour not in reader.data:
+            problems.note(f"{key}.{colour}", "is required (a mapping with an image)")
+            continue
+        colour_reader = _Reader(
+            problems, f"{key}.{colour}", reader.data[colour], ("image", "replicas")
+        )
+        image = colour_reader.required("image", lambda v: isinstance(v, str), "an image reference")
+        if image is not None:
+            image = _image(problems, f"{key}.{colour}.image", image, environment)
+        replicas = colour_reader.get(
+            "replicas", lambda v: _is_int(v) and 0 <= v <= 1000, _range(0, 1000), None
+        )
+        colours[colour] = (image, replicas)
+    blue, green = colours.get("blue", (None, None)), colours.get("green", (None, None))
+    if active is None or blue[0] is None or green[0] is None:
+        return None
+    return BlueGreen(
+        active=active,
+        blue_image=blue[0],
+        green_image=green[0],
+        blue_replicas=blue[1],
+        green_replicas=green[1],
+    )
+
+
+def _flags(problems: _Problems, key: str, data: Any) -> tuple[Flag, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping):
+        problems.add(key, data, "allowed: a mapping of flag name to {enabled, rollout_percent}")
+        return ()
+    flags = []
+    for name, value in data.items():
+        flag_key = f"{key}.{name}"
+        if not isinstance(name, str) or not FLAG_NAME.fullmatch(name):
+            problems.add(flag_key, name, f"allowed: a flag name matching {FLAG_NAME.pattern}")
+            continue
+        reader = _Reader(problems, flag_key, value, ("enabled", "rollout_percent"))
+        enabled = reader.required("enabled", lambda v: isinstance(v, bool), "true | false")
+        percent = reader.integer("rollout_percent", 0, 100, 100)
+        if enabled is not None:
+            flags.append(Flag(name=name, enabled=enabled, rollout_percent=percent))
+    return tuple(flags)
+
+
+SERVICE_KEYS = (
+    "name",
+    "image",
+    "replicas",
+    "port",
+    "regions",
+    "requires",
+    "after",
+    "strategy",
+    "canary",
+    "blue_green",
+    "flags",
+    "cpu",
+    "memory",
+    "health_path",
+)
+QUANTITY = re.compile(r"\d+(\.\d+)?(m|Ki|Mi|Gi)?")
+
+
+def _release_fields(
+    problems: _Problems, reader: _Reader, environment: str, defaults: Service | None
+) -> dict[str, Any]:
+    """The fields a release changes (and a region may override): image, replicas, strategy."""
+    key = reader.key
+    values: dict[str, Any] = {}
+    if "image" in reader.data or defaults is None:
+        image = reader.required("image", lambda v: isinstance(v, str), "an image reference")
+        if image is not None and _image(problems, f"{key}.image", image, environment):
+            values["image"] = image
+    if "replicas" in reader.data:
+        values["replicas"] = reader.integer("replicas", 1, 1000, 2)
+    strategy = reader.choice(
+        "strategy",
+        ("rolling", "canary", "blue-green"),
+        defaults.strategy if defaults else "rolling",
+    )
+    if "strategy" in reader.data:
+        values["strategy"] = strategy
+    if "canary" in reader.data:
+        values["canary"] = _canary(problems, f"{key}.canary", reader.data["canary"], environment)
+    if "blue_green" in reader.data:
+        values["blue_green"] = _blue_green(
+            problems, f"{key}.blue_green", reader.data["blue_green"], environment
+        )
+    canary = values.get("canary", defaults.canary if defaults else None)
+    blue_green = values.get("blue_green", defaults.blue_green if defaults else None)
+    if strategy == "canary" and canary is None and "canary" not in reader.data:
+        problems.note(f"{key}.canary", "is required when strategy is canary ({image, weight})")
+    if strategy == "blue-green" and blue_green is None and "blue_green" not in reader.data:
+        problems.note(
+            f"{key}.blue_green", "is required when strategy is blue-green ({active, blue, green})"
+        )
+    return values
+
+
+def _services(
+    problems: _Problems,
+    top: _Reader,
+    regions: tuple[str, ...],
+    migrations: tuple[Migration, ...],
+    environment: str,
+) -> tuple[Service, ...]:
+    phases = {m.name: m.phase for m in migrations}
+    services: list[Service] = []
+    entries = _list_of_mappings(problems, top, "services", required=True)
+    for index, entry in enumerate(entries):
+        key = f"services[{index}]"
+        reader = _Reader(problems, key, entry, SERVICE_KEYS)
+        name = reader.required("name", lambda v: isinstance(v, str), "a DNS-1123 name")
+        if name is not None and not _dns_name(problems, f"{key}.name", name):
+            name = None
+        release = _release_fields(problems, reader, environment, None)
+        port = reader.integer("port", 1, 65535, 8080)
+        service_regions = reader.names("regions") or regions
+        for position, region in enumerate(service_regions):
+            if region not in regions:
+                problems.add(
+                    f"{key}.regions[{position}]",
+                    region,
+                    f"allowed: one of the configured regions ({', '.join(regions)})",
+                )
+        service_regions = tuple(r for r in service_regions if r in regions)
+        if regions and not service_regions:
+            problems.note(f"{key}.regions", f"service {name!r} has no region left to run in")
+        requires = reader.names("requires")
+        for position, migration in enumerate(requires):
+            if phases.get(migration) != "expand":
+                what = "a contract migration" if migration in phases else "an unknown migration"
+                expands = (
+                    ", ".join(m for m, p in phases.items() if p == "expand") or "none configured"
+                )
+                problems.add(
+                    f"{key}.requires[{position}]",
+                    migration,
+                    f"{what}; allowed: an expand migration ({expands})",
+                )
+        after = reader.names("after")
+        flags = _flags(problems, f"{key}.flags", reader.data.get("flags"))
+        if name is None or "image" not in release:
+            continue
+        services.append(
+            Service(
+                name=name,
+                port=port,
+                regions=service_regions,
+                requires=requires,
+                after=after,
+                flags=flags,
+                cpu=reader.text("cpu", "250m", QUANTITY),
+                memory=reader.text("memory", "256Mi", QUANTITY),
+                health_path=reader.text(
+                    "health_path", "/healthz", re.compile(r"/[-A-Za-z0-9_./]*")
+                ),
+                **release,
+            )
+        )
+    _duplicates(problems, "services", [s.name for s in services])
+    _check_after(problems, services)
+    return tuple(services)
+
+
+def _check_after(problems: _Problems, services: list[Service]) -> None:
+    by_name = {s.name: s for s in services}
+    for index, service in enumerate(services):
+        for position, other in enumerate(service.after):
+            key = f"services[{index}].after[{position}]"
+            if other not in by_name:
+                problems.add(
+                    key,
+                    other,
+                    f"allowed: another configured service ({', '.join(by_name) or 'none'})",
+                )
+            elif other == service.name:
+                problems.add(key, other, "a service cannot wait for itself")
+            else:
+                missing = [r for r in service.regions if r not in by_name[other].regions]
+                if missing:
+                    problems.add(
+                        key,
+                        other,
+                        f"{other!r} is not deployed in {', '.join(missing)}, where {service.name!r} runs",
+                    )
+    cycle = find_cycle(
+        {s.name: [a for a in s.after if a in by_name and a != s.name] for s in services}
+    )
+    if cycle:
+        problems.note(
+            "services.after", f"services wait for each other in a cycle: {' -> '.join(cycle)}"
+        )
+
+
+def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    """One cycle of the graph as a closed list of nodes (first == last), or None."""
+    state: dict[str, int] = {}
+    for start in graph:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, int]] = [(start, 0)]
+        trail: list[str] = []
+        while stack:
+            node, child = stack.pop()
+            if child == 0:
+                state[node] = 1
+                trail.append(node)
+            successors = graph.get(node, [])
+            if child < len(successors):
+                stack.append((node, child + 1))
+                nxt = successors[child]
+                if state.get(nxt) == 1:
+                    return trail[trail.index(nxt) :] + [nxt]
+                if not state.get(nxt):
+                    stack.append((nxt, 0))
+            else:
+                state[node] = 2
+                trail.pop()
+    return None
+
+
+def _region_overrides(
+    problems: _Problems,
+    top: _Reader,
+    regions: tuple[Region, ...],
+    services: tuple[Service, ...],
+    environment: str,
+) -> tuple[Region, ...]:
+    raw_regions = top.data.get("regions")
+    entries = {
+        entry["name"]: (index, entry.get("overrides"))
+        for index, entry in enumerate(raw_regions if _is_list(raw_regions) else [])
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str)
+    }
+    by_name = {s.name: s for s in services}
+    result = []
+    for region in regions:
+        index, raw = entries.get(region.name, (0, None))
+        key = f"regions[{index}].overrides"
+        if raw is None:
+            result.append(region)
+            continue
+        if not isinstance(raw, Mapping):
+            problems.add(key, raw, "allowed: a mapping of service name to overridden fields")
+            continue
+        overrides: dict[str, dict[str, object]] = {}
+        for service_name, fields_raw in raw.items():
+            service = by_name.get(service_name)
+            if service is None or region.name not in service.regions:
+                problems.add(
+                    f"{key}.{service_name}",
+                    service_name,
+                    f"allowed: a service deployed in {region.name}",
+                )
+                continue
+            reader = _Reader(
+                problems, f"{key}.{service_name}", fields_raw, OVERRIDABLE_SERVICE_FIELDS
+            )
+            overrides[service_name] = _release_fields(problems, reader, environment, service)
+        result.append(Region(name=region.name, overrides=overrides))
+    return tuple(result)
+
+
+def _secret_maps(
+    problems: _Problems,
+    top: _Reader,
+    regions: tuple[str, ...],
+    kubernetes: KubernetesSettings,
+    database: DatabaseSettings,
+) -> None:
+    needed = {
+        "kubeconfigs": kubernetes.mode == "kubeconfig",
+        "database_urls": database.mode == "external",
+    }
+    for key, required in needed.items():
+        value = top.data.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            problems.note(
+                key, "allowed: a mapping of region to a secret value (set with --secret --path)"
+            )
+            continue
+        if required:
+            missing = [r for r in regions if not (value or {}).get(r)]
+            if missing:
+                problems.note(
+                    key,
+                    f"needs a secret entry for {', '.join(missing)} "
+                    f"(pulumi config set --secret --path '{NAMESPACE}:{key}.{missing[0]}' ...)",
+                )

@@ -1,0 +1,168 @@
+"""Runs the Pulumi program in-process under the SDK's mocks and records what the engine would get."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.settings import ROOT
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "deploypaths"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MOCK_ACCOUNT = "123456789012"
+# What the mocked Secrets Manager hands back: tests look for it wherever a secret must not be.
+MOCK_DATABASE_PASSWORD = "mock-db-password-5f3a9c"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One RegisterResource call, as the engine receives it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: tuple[str, ...]
+    provider: str
+    inputs: dict[str, Any]
+    # The inputs as they would reach state, with secret values masked: what anyone can read.
+    plain_inputs: Any
+
+    @property
+    def waits_for(self) -> tuple[str, ...]:
+        """Everything the engine must finish before this resource: its dependencies and, for a
+        custom resource, its provider (a resource cannot be created before its provider is)."""
+        return self.dependencies + ((self.provider,) if self.provider else ())
+
+
+@dataclass
+class Recording:
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations.values() if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def children_of(self, urn: str) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.parent == urn]
+
+    def descendants_of(self, urn: str) -> list[Registration]:
+        found, frontier = [], [urn]
+        while frontier:
+            children = [r for u in frontier for r in self.children_of(u)]
+            found.extend(children)
+            frontier = [r.urn for r in children]
+        return found
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    """Cloud-shaped answers: enough state for the program's outputs to resolve."""
+
+    def __init__(self) -> None:
+        self.provider_regions: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ == "pulumi:providers:aws":
+            self.provider_regions[args.name] = state.get("region", "us-east-1")
+        region = self._region(args.provider)
+        service = args.typ.split(":")[1].split("/")[0] if args.typ.startswith("aws:") else ""
+        name = state.get("name") or state.get("alarmName") or args.name
+        state.setdefault("name", name)
+        state.setdefault("arn", f"arn:aws:{service}:{region}:{MOCK_ACCOUNT}:{name}")
+        if args.typ == "aws:eks/cluster:Cluster":
+            state["endpoint"] = f"https://{name}.eks.{region}.amazonaws.com"
+            state["certificateAuthority"] = {"data": "bW9jay1jYQ=="}
+        if args.typ == "aws:rds/cluster:Cluster":
+            state["endpoint"] = f"{name}.cluster.{region}.rds.amazonaws.com"
+            state["port"] = 5432
+            state["masterUserSecrets"] = [
+                {"secretArn": f"arn:aws:secretsmanager:{region}:{MOCK_ACCOUNT}:secret:{name}"}
+            ]
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            return {
+                "secretString": f'{{"username": "app_admin", "password": "{MOCK_DATABASE_PASSWORD}"}}'
+            }
+        return {}
+
+    def _region(self, provider_ref: str | None) -> str:
+        if not provider_ref:
+            return "us-east-1"
+        name = provider_ref.split("::")[-2] if "::" in provider_ref else ""
+        return self.provider_regions.get(name, "us-east-1")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A MockMonitor that keeps every registration: the exact graph the engine would receive."""
+
+    def __init__(self, mock: pulumi.runtime.Mocks) -> None:
+        super().__init__(mock)
+        self.recording = Recording()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recording.registrations[response.urn] = Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=request.custom,
+                parent=request.parent,
+                dependencies=tuple(request.dependencies),
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+                inputs=rpc.deserialize_properties(request.object),
+                plain_inputs=_without_secrets(json_format.MessageToDict(request.object)),
+            )
+        return response
+
+
+def run_program(
+    flat_config: Mapping[str, str],
+    *,
+    stack: str,
+    secret_keys: tuple[str, ...] = (),
+    project_dir: Path = PROJECT_DIR,
+) -> Recording:
+    """Run `__main__.py` against the mocks. A config error surfaces as pulumi.RunError."""
+    monitor = RecordingMonitor(_Mocks())
+    ROOT.set(None)
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(flat_config), list(secret_keys))
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    _sync_await(
+        run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"))
+    )
+    return monitor.recording
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return "[secret]"
+        return {key: _without_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    return value

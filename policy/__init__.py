@@ -1,0 +1,1 @@
+"""The deploypaths CrossGuard policy pack: run by the engine with `--policy-pack policy`."""

@@ -1,0 +1,1 @@
+"""Guardrails for deploypaths: pure rules (`rules`) and their CrossGuard policies (`pack`)."""
