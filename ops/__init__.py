@@ -1,0 +1,5 @@
+"""Operator commands: `python -m ops plan|preview|history|rollback`."""
+
+
+class UserError(Exception):
+    """A mistake the operator can fix; printed as a message, never as a traceback."""

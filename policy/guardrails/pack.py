@@ -50,7 +50,7 @@ def plain(value: Any) -> Any:
         return result
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         items: list[Any] = []
-        # Index rather than iterate: iterating a proxy stops at the first unknown element.
+        # Index rather than iterate: iterating a proxy raises at the first unknown element.
         for index in range(len(value)):
             try:
                 items.append(plain(value[index]))

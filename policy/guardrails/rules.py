@@ -154,7 +154,7 @@ def database_violations(resource_type: str, name: str, props: Mapping[str, Any])
             )
         retention = props.get("backupRetentionPeriod", _MISSING)
         if retention is not UNKNOWN and not (_is_number(retention) and retention >= 1):
-            # Explicit even though AWS defaults to 1 day: the retention is a decision, not a default.
+            # Required explicitly although AWS defaults to 1 day: retention is a decision.
             violations.append(
                 f"{where}: backupRetentionPeriod is {show(retention)}; "
                 "set it to at least 1 (days) so automated backups are kept"
@@ -164,12 +164,12 @@ def database_violations(resource_type: str, name: str, props: Mapping[str, Any])
                 f"{where}: skipFinalSnapshot is true; set skipFinalSnapshot=false "
                 "so deleting the database leaves a final snapshot"
             )
-    if resource_type in (RDS_CLUSTER_INSTANCE, RDS_INSTANCE):
-        if props.get("publiclyAccessible", _MISSING) is True:
-            violations.append(
-                f"{where}: publiclyAccessible is true; set publiclyAccessible=false "
-                "so the database is reachable only from inside its VPC"
-            )
+    public = props.get("publiclyAccessible", _MISSING)
+    if resource_type in (RDS_CLUSTER_INSTANCE, RDS_INSTANCE) and public is True:
+        violations.append(
+            f"{where}: publiclyAccessible is true; set publiclyAccessible=false "
+            "so the database is reachable only from inside its VPC"
+        )
     return violations
 
 
@@ -313,9 +313,7 @@ def _missing_resources(resources: Any) -> list[str]:
 
 
 def is_taggable(resource_type: str, props: Mapping[str, Any]) -> bool:
-    return resource_type.startswith("aws:") and (
-        "tags" in props or resource_type in TAGGABLE_TYPES
-    )
+    return resource_type.startswith("aws:") and ("tags" in props or resource_type in TAGGABLE_TYPES)
 
 
 def effective_tags(
@@ -324,7 +322,7 @@ def effective_tags(
     """The tags AWS will put on the resource: the provider's default tags overlaid by its own."""
     own = _tag_map(props.get("tags"))
     defaults = _tag_map(default_tags)
-    if own is UNKNOWN or defaults is UNKNOWN:
+    if isinstance(own, Unknown) or isinstance(defaults, Unknown):
         return UNKNOWN
     return {**defaults, **own}
 
@@ -353,13 +351,13 @@ def tag_violations(
     if not is_taggable(resource_type, props):
         return []
     own = _tag_map(props.get("tags"))
-    if own is UNKNOWN:
+    if isinstance(own, Unknown):
         return []
     defaults = _tag_map(default_tags)
-    tags = own if defaults is UNKNOWN else {**defaults, **own}
+    tags = own if isinstance(defaults, Unknown) else {**defaults, **own}
     where = label(resource_type, name)
     # With unknown provider defaults, a tag absent here may still arrive from the provider.
-    missing = [] if defaults is UNKNOWN else [key for key in required if key not in tags]
+    missing = [] if isinstance(defaults, Unknown) else [k for k in required if k not in tags]
     empty = [
         key
         for key in required
@@ -374,7 +372,9 @@ def tag_violations(
             f"(tags are {show(_known(tags))}); tag every AWS resource with {', '.join(required)}"
         )
     for key in empty:
-        violations.append(f'{where}: tag "{key}" is {show(tags[key])}; it must be a non-empty string')
+        violations.append(
+            f'{where}: tag "{key}" is {show(tags[key])}; it must be a non-empty string'
+        )
     return violations
 
 
@@ -398,7 +398,7 @@ def protection_violations(
     if resource_type not in PROTECTED_TYPES or protect:
         return []
     tags = effective_tags(props, default_tags)
-    if tags is UNKNOWN:
+    if isinstance(tags, Unknown):
         return []
     environment = tags.get("environment")
     # A missing environment tag is `required-tags`' finding; here it only decides applicability.
@@ -470,7 +470,9 @@ def alarm_wiring_violations(resources: Sequence[StackResource]) -> list[StackVio
                 )
                 if message is not None:
                     violations.append(
-                        StackViolation(urn=alarm.urn, message=f'{where}: {key} "{action}" {message}')
+                        StackViolation(
+                            urn=alarm.urn, message=f'{where}: {key} "{action}" {message}'
+                        )
                     )
     return violations
 

@@ -85,7 +85,9 @@ def test_alarm_wired_to_another_regions_topic_is_flagged() -> None:
 def test_alarm_region_prefers_its_own_region_property() -> None:
     resources = [
         topic("us-alerts", US_TOPIC, "us-east-1"),
-        alarm("us-health", provider_region="eu-central-1", region="us-east-1", alarmActions=[US_TOPIC]),
+        alarm(
+            "us-health", provider_region="eu-central-1", region="us-east-1", alarmActions=[US_TOPIC]
+        ),
     ]
     assert messages(resources) == []
 
@@ -98,7 +100,8 @@ def test_action_that_is_not_a_topic_of_the_stack_is_flagged() -> None:
     ]
     assert messages(resources) == [
         f'{ALARM} "eu-health": insufficientDataActions "{foreign}" is not the ARN of an '
-        "aws:sns/topic:Topic in this stack; notify the topic the stack creates for the alarm's region"
+        "aws:sns/topic:Topic in this stack; "
+        "notify the topic the stack creates for the alarm's region"
     ]
 
 
@@ -124,7 +127,10 @@ def test_topic_arn_unknown_at_preview_does_not_flag_a_matching_action() -> None:
 
 
 def test_region_is_still_checked_while_a_topic_arn_is_unknown() -> None:
-    resources = [topic("eu-alerts", UNKNOWN, "eu-central-1"), alarm("eu-health", alarmActions=[US_TOPIC])]
+    resources = [
+        topic("eu-alerts", UNKNOWN, "eu-central-1"),
+        alarm("eu-health", alarmActions=[US_TOPIC]),
+    ]
     assert messages(resources) == [
         f'{ALARM} "eu-health": alarmActions "{US_TOPIC}" is in region us-east-1 '
         "but the alarm is in eu-central-1; use the eu-central-1 topic"

@@ -66,4 +66,7 @@ def test_unknown_or_missing_environment_is_not_flagged_here() -> None:
     assert protection_violations("aws:rds/cluster:Cluster", "a", {}, protect=False) == []
     props = {"tags": {**PROD, "environment": UNKNOWN}}
     assert protection_violations("aws:rds/cluster:Cluster", "b", props, protect=False) == []
-    assert protection_violations("aws:rds/cluster:Cluster", "c", {"tags": UNKNOWN}, protect=False) == []
+    assert (
+        protection_violations("aws:rds/cluster:Cluster", "c", {"tags": UNKNOWN}, protect=False)
+        == []
+    )

@@ -42,7 +42,9 @@ def test_empty_tag_values_are_flagged() -> None:
 def test_provider_default_tags_count() -> None:
     props = {"tags": {"path": "eu"}}
     defaults = {"environment": "prod", "owner": "payments"}
-    assert tag_violations("aws:ec2/subnet:Subnet", "eu-private-a", props, default_tags=defaults) == []
+    assert (
+        tag_violations("aws:ec2/subnet:Subnet", "eu-private-a", props, default_tags=defaults) == []
+    )
 
 
 def test_resource_tags_override_provider_defaults() -> None:
@@ -76,5 +78,8 @@ def test_any_aws_type_with_a_tags_key_is_taggable() -> None:
 
 
 def test_untaggable_resources_are_ignored() -> None:
-    props = {"role": "eu-node-role", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}
+    props = {
+        "role": "eu-node-role",
+        "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    }
     assert tag_violations("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", props) == []
