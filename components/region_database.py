@@ -17,6 +17,8 @@ class Database:
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     password: pulumi.Output[str]
+    # The cluster accepts connections only once an instance is up.
+    instances: list[aws.rds.ClusterInstance]
 
 
 def build_database(
@@ -72,7 +74,7 @@ def build_database(
         tags=tags,
         opts=keep,
     )
-    for index in range(database.instances):
+    instances = [
         aws.rds.ClusterInstance(
             f"{name}-db-{index}",
             cluster_identifier=cluster.id,
@@ -83,6 +85,8 @@ def build_database(
             tags=tags,
             opts=keep,
         )
+        for index in range(database.instances)
+    ]
     secret_arn = cluster.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn)
     secret = aws.secretsmanager.get_secret_version_output(
         secret_id=secret_arn,
@@ -91,4 +95,6 @@ def build_database(
     password = pulumi.Output.secret(
         secret.secret_string.apply(lambda text: json.loads(text)["password"])
     )
-    return Database(host=cluster.endpoint, port=cluster.port, password=password)
+    return Database(
+        host=cluster.endpoint, port=cluster.port, password=password, instances=instances
+    )

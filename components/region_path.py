@@ -134,6 +134,7 @@ class RegionPath(pulumi.ComponentResource):
         database = args.settings.database
         if database.mode == "none":
             return None
+        ready: list[pulumi.Resource] = []
         if database.mode == "aurora":
             built = build_database(
                 name,
@@ -151,6 +152,7 @@ class RegionPath(pulumi.ComponentResource):
                 "PGPASSWORD": built.password,
                 "PGSSLMODE": "require",
             }
+            ready = list(built.instances)
         else:
             data = {"DATABASE_URL": args.database_url}
         secret = k8s.core.v1.Secret(
@@ -163,7 +165,7 @@ class RegionPath(pulumi.ComponentResource):
                 key: pulumi.Output.secret(pulumi.Output.from_input(value).apply(_b64))
                 for key, value in data.items()
             },
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=ready)),
         )
         return secret.metadata.name
 

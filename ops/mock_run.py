@@ -148,12 +148,16 @@ def run_program(
     """Run `__main__.py` against the mocks. A config error surfaces as pulumi.RunError."""
     monitor = RecordingMonitor(_Mocks())
     ROOT.set(None)
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+    )
     pulumi.runtime.set_all_config(dict(flat_config), list(secret_keys))
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     _sync_await(
-        run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"))
+        run_pulumi_func(
+            lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        )
     )
     return monitor.recording
 

@@ -1,0 +1,1 @@
+"""Registration benchmarks: generated topologies run under mocks, measured against the SDK floor."""
