@@ -19,13 +19,16 @@ def cloudwatch_client(region: str) -> Any:
 
 
 def alarms_in_alarm(client: Any, names: Sequence[str]) -> list[str]:
-    """The named composite alarms that are in ALARM now; a missing alarm counts as unhealthy."""
+    """Problems with the named alarms now: in ALARM, or missing (a missing alarm is no proof of
+    health). Paths report composite alarms, but any alarm name can be watched."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names.
         response = client.describe_alarms(
-            AlarmNames=list(names[start : start + 100]), AlarmTypes=["CompositeAlarm"]
+            AlarmNames=list(names[start : start + 100]),
+            AlarmTypes=["CompositeAlarm", "MetricAlarm"],
         )
-        found.update({alarm["AlarmName"]: alarm for alarm in response["CompositeAlarms"]})
+        for kind in ("CompositeAlarms", "MetricAlarms"):
+            found.update({alarm["AlarmName"]: alarm for alarm in response.get(kind, [])})
     problems = []
     for name in names:
         alarm = found.get(name)

@@ -26,7 +26,9 @@ def decode(value: str) -> Any:
 def namespace_values(flat: Mapping[str, str]) -> dict[str, Any]:
     """`{"deploypaths:regions": "[...]"}` -> `{"regions": [...]}` (other namespaces dropped)."""
     prefix = f"{NAMESPACE}:"
-    return {key[len(prefix) :]: decode(value) for key, value in flat.items() if key.startswith(prefix)}
+    return {
+        key[len(prefix) :]: decode(value) for key, value in flat.items() if key.startswith(prefix)
+    }
 
 
 def from_runtime() -> dict[str, Any]:

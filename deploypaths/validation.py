@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Mapping
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
@@ -41,17 +43,40 @@ KNOWN_KEYS = (
     "kubeconfigs",
     "database_urls",
 )
+# Every pattern is ASCII-only: `\d` and `\w` would also accept Arabic-Indic digits and the like,
+# which Kubernetes and AWS then reject at deploy time, half-way through a rollout.
 # Kubernetes object names: RFC 1123 labels. Names become `{name}-{region}` component names and
 # `{migration}-{hash}` Job names, so they stay well under the 63-character limit.
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME_LENGTH = 40
+DNS_NAME_ALLOWED = (
+    f"allowed: a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})"
+)
 FLAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 IMAGE_REFERENCE = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._/:-][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+# Registries cap a repository at 255 characters; with a tag and a digest no reference is longer.
+# Checked before the regex, whose backtracking over `:` would otherwise grow with the length.
+MAX_IMAGE_LENGTH = 512
+# The owner becomes an AWS tag value: letters, digits, spaces and `_ . : / = + - @`, <= 256.
+TAG_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,256}")
+INSTANCE_TYPE = re.compile(r"[a-z0-9-]{1,24}\.[a-z0-9]{1,24}")
+DB_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9-]{1,24}\.[a-z0-9]{1,24}")
+QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
+HEALTH_PATH = re.compile(r"/[-A-Za-z0-9_./]{0,200}")
+# A user value is never shown whole: long strings and big structures are cut to this many
+# characters, so one bad value cannot flood the error or hide the others.
 MAX_SHOWN = 60
+# Lists of alternatives in a message (configured regions, services) are cut to this many names.
+MAX_LISTED = 8
+# Bounds on the config as a tree. A YAML alias is expanded once per use, so a few hundred bytes
+# can describe billions of values (a "billion laughs"); real stacks are a few thousand values
+# and six levels deep. Checked first, in time bounded by these numbers, before anything walks it.
+MAX_VALUES = 100_000
+MAX_DEPTH = 16
 
 T = TypeVar("T")
 
@@ -67,10 +92,61 @@ class ConfigError(Exception):
         super().__init__("\n".join([header, *(f"  - {problem}" for problem in problems)]))
 
 
+class _Shown(reprlib.Repr):
+    """reprlib's bounded rendering (a few items, a few levels), in ASCII: control characters,
+    RTL marks and line separators are escaped, so one value is always one line of the error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = 4
+        self.maxdict = 4
+        self.maxstring = self.maxother = MAX_SHOWN
+
+    def repr_str(self, value: str, level: int) -> str:
+        return ascii(value[: MAX_SHOWN + 1])
+
+    def repr_int(self, value: int, level: int) -> str:
+        # repr() refuses integers beyond 4300 digits (int_max_str_digits); never compute it.
+        if value.bit_length() > 128:
+            return f"<integer of {value.bit_length()} bits>"
+        return repr(value)
+
+    def repr_instance(self, value: Any, level: int) -> str:
+        try:
+            text = ascii(value)
+        except Exception:
+            text = f"<{type(value).__name__}>"
+        return text if len(text) <= self.maxother else text[: self.maxother - 3] + "..."
+
+
+_SHOWN = _Shown()
+
+
 def show(value: Any) -> str:
     """A short, printable rendering of a user value: control characters escaped, long ones cut."""
-    text = ascii(value)
+    text = _SHOWN.repr(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _join(key: str, name: Any) -> str:
+    """`key.name`, with a name that is not a plain identifier shown quoted and escaped, so a key
+    path never carries a newline or a right-to-left mark into the message."""
+    segment = name if isinstance(name, str) and SIMPLE_KEY.fullmatch(name) else show(name)
+    return f"{key}.{segment}" if key else segment
+
+
+def _listing(names: Iterable[str]) -> str:
+    """`a, b, c`, cut after MAX_LISTED names so a huge topology does not make huge messages."""
+    names = list(names)
+    if not names:
+        return "none configured"
+    shown = ", ".join(names[:MAX_LISTED])
+    more = len(names) - MAX_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 class _Problems:
@@ -90,22 +166,30 @@ class _Reader:
     def __init__(self, problems: _Problems, key: str, data: Any, allowed_keys: tuple[str, ...]):
         self.problems = problems
         self.key = key
-        self.data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        if data is not None and not isinstance(data, Mapping):
-            problems.add(key, data, "allowed: a mapping")
+        self.data: Mapping[Any, Any] = data if isinstance(data, Mapping) else {}
+        # A value of the wrong kind is one problem, not one more per key it lacks.
+        self.wrong_kind = data is not None and not isinstance(data, Mapping)
+        if self.wrong_kind:
+            problems.add(key or NAMESPACE, data, "allowed: a mapping")
         for name in self.data:
             if name not in allowed_keys:
-                problems.add(
-                    f"{key}.{name}" if key else str(name),
-                    self.data[name],
-                    f"unknown key; allowed keys: {', '.join(allowed_keys)}",
+                # The value is not shown: a key set with `--secret --path` under a misspelt
+                # parent reaches the program decrypted, and the error is printed in the clear.
+                problems.note(
+                    _join(key, name),
+                    f"unknown key{_guess(name, allowed_keys)}; "
+                    f"allowed keys: {', '.join(allowed_keys)}",
                 )
 
     def path(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
+        return _join(self.key, name)
+
+    def present(self, name: str) -> bool:
+        """Set to something: YAML's `key:` with no value (null) counts as not set."""
+        return self.data.get(name) is not None
 
     def get(self, name: str, check: Callable[[Any], bool], allowed: str, default: T) -> T:
-        if name not in self.data or self.data[name] is None:
+        if not self.present(name):
             return default
         value = self.data[name]
         if not check(value):
@@ -114,8 +198,9 @@ class _Reader:
         return value  # type: ignore[no-any-return]
 
     def required(self, name: str, check: Callable[[Any], bool], allowed: str) -> Any:
-        if name not in self.data or self.data[name] is None:
-            self.problems.note(self.path(name), f"is required ({allowed})")
+        if not self.present(name):
+            if not self.wrong_kind:
+                self.problems.note(self.path(name), f"is required ({allowed})")
             return None
         value = self.data[name]
         if not check(value):
@@ -129,21 +214,36 @@ class _Reader:
     def integer(self, name: str, low: int, high: int, default: int) -> int:
         return self.get(name, lambda v: _is_int(v) and low <= v <= high, _range(low, high), default)
 
-    def text(self, name: str, default: str, pattern: re.Pattern[str] | None = None) -> str:
-        allowed = (
-            "a non-empty string" if pattern is None else f"a string matching {pattern.pattern}"
-        )
+    def text(
+        self,
+        name: str,
+        default: str,
+        pattern: re.Pattern[str] | None = None,
+        allowed: str | None = None,
+    ) -> str:
+        if allowed is None:
+            allowed = (
+                "a non-empty string" if pattern is None else f"a string matching {pattern.pattern}"
+            )
         return self.get(name, lambda v: _is_text(v, pattern), allowed, default)
 
-    def names(self, name: str) -> tuple[str, ...]:
+    def names(self, name: str) -> list[tuple[int, str]]:
+        """The string items of a list, each with its index in the list as written."""
         value = self.get(name, _is_list, "a list of names", [])
         result = []
         for index, item in enumerate(value):
             if not isinstance(item, str):
                 self.problems.add(f"{self.path(name)}[{index}]", item, "allowed: a name (string)")
             else:
-                result.append(item)
-        return tuple(result)
+                result.append((index, item))
+        return result
+
+
+def _guess(name: Any, allowed_keys: tuple[str, ...]) -> str:
+    if not isinstance(name, str) or len(name) > 64:
+        return ""
+    close = difflib.get_close_matches(name, allowed_keys, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _is_int(value: Any) -> bool:
@@ -170,11 +270,14 @@ def _defaults(cls: type) -> dict[str, Any]:
 
 def image_problem(image: str, environment: str) -> str | None:
     """Why an image reference cannot be deployed, or None when it is pinned well enough."""
-    match = IMAGE_REFERENCE.fullmatch(image) if isinstance(image, str) else None
+    if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH:
+        match = None
+    else:
+        match = IMAGE_REFERENCE.fullmatch(image)
     if not match:
         return "allowed: an image reference like registry.example.com/team/app:1.2.3 or @sha256:..."
-    last = image.rsplit("/", 1)[-1]
-    tag = last.split("@", 1)[0].split(":", 1)[1] if ":" in last.split("@", 1)[0] else None
+    last = image.rsplit("/", 1)[-1].split("@", 1)[0]
+    tag = last.split(":", 1)[1] if ":" in last else None
     if tag is None and not match.group("digest"):
         return "allowed: an image pinned by tag or digest (this one has neither)"
     if tag == "latest" and not match.group("digest") and environment == "prod":
@@ -184,32 +287,29 @@ def image_problem(image: str, environment: str) -> str | None:
 
 def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     """Validate the `deploypaths:` config (keys without the namespace) of one stack."""
+    oversized = _oversized(raw)
+    if oversized:
+        # Reading such a value is what costs; report only the bound it breaks.
+        raise ConfigError(stack, oversized)
     problems = _Problems()
     top = _Reader(problems, "", raw, KNOWN_KEYS)
 
     environment = top.text("environment", stack, DNS_1123_LABEL)
-    owner = top.text("owner", "platform")
+    owner = top.text(
+        "owner", "platform", TAG_VALUE, "an AWS tag value (letters, digits, ' _.:/=+-@', <= 256)"
+    )
     regions = _regions(problems, top)
     names = tuple(region.name for region in regions)
     waves = _waves(problems, top, names)
     bake_minutes = top.integer("bake_minutes", 0, 240, 10)
-    kubernetes = _kubernetes(problems, raw.get("kubernetes") if isinstance(raw, Mapping) else None)
-    database = _database(problems, raw.get("database") if isinstance(raw, Mapping) else None)
-    monitoring = _monitoring(problems, raw.get("monitoring") if isinstance(raw, Mapping) else None)
-    flag_delivery = _flag_delivery(
-        problems, raw.get("feature_flags") if isinstance(raw, Mapping) else None
-    )
+    kubernetes = _kubernetes(problems, top.data.get("kubernetes"))
+    database = _database(problems, top.data.get("database"))
+    monitoring = _monitoring(problems, top.data.get("monitoring"))
+    flag_delivery = _flag_delivery(problems, top.data.get("feature_flags"))
     migrations = _migrations(problems, top, environment)
     services = _services(problems, top, names, migrations, environment)
     regions = _region_overrides(problems, top, regions, services, environment)
-    decommission = top.names("decommission")
-    for index, region in enumerate(decommission):
-        if region in names:
-            problems.add(
-                f"decommission[{index}]",
-                region,
-                "a region being decommissioned must not be in regions",
-            )
+    decommission = _decommission(problems, top, names)
     _secret_maps(problems, top, names, kubernetes, database)
 
     if problems.items:
@@ -226,30 +326,63 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
         monitoring=monitoring,
         flag_delivery=flag_delivery,
         migrations=migrations,
-        services=services,
+        services=tuple(service for _, service in services),
         decommission=decommission,
     )
 
 
-def _duplicates(problems: _Problems, key: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            problems.add(f"{key}[{index}].name", name, "names must be unique")
-        seen.add(name)
+def _oversized(raw: Any) -> list[str]:
+    """The top-level keys whose value breaks MAX_VALUES or MAX_DEPTH, found without recursion
+    and without visiting more than MAX_VALUES values (aliases and cycles included)."""
+    if not isinstance(raw, Mapping):
+        return []
+    budget = MAX_VALUES
+    problems = _Problems()
+    for key, value in raw.items():
+        pending = [(value, 0)]
+        while pending:
+            node, depth = pending.pop()
+            budget -= 1
+            if budget < 0:
+                problems.add(
+                    _join("", key),
+                    value,
+                    f"allowed: at most {MAX_VALUES} values in the whole configuration "
+                    "(a YAML alias counts once per use)",
+                )
+                return problems.items
+            if depth > MAX_DEPTH:
+                problems.add(
+                    _join("", key), value, f"allowed: values nested at most {MAX_DEPTH} deep"
+                )
+                break
+            if isinstance(node, Mapping):
+                pending.extend((item, depth + 1) for item in node.values())
+            elif isinstance(node, list | tuple | set | frozenset):
+                pending.extend((item, depth + 1) for item in node)
+    return problems.items
+
+
+def _duplicates(problems: _Problems, key: str, names: Iterable[tuple[int, str]]) -> None:
+    first: dict[str, int] = {}
+    for index, name in names:
+        if name in first:
+            problems.add(
+                f"{key}[{index}].name",
+                name,
+                f"allowed: a unique name; {key}[{first[name]}] already has it",
+            )
+        else:
+            first[name] = index
 
 
 def _dns_name(problems: _Problems, key: str, name: Any) -> bool:
     if (
         not isinstance(name, str)
-        or not DNS_1123_LABEL.fullmatch(name)
         or len(name) > MAX_NAME_LENGTH
+        or not DNS_1123_LABEL.fullmatch(name)
     ):
-        problems.add(
-            key,
-            name,
-            f"allowed: a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})",
-        )
+        problems.add(key, name, DNS_NAME_ALLOWED)
         return False
     return True
 
@@ -263,7 +396,7 @@ def _list_of_mappings(problems: _Problems, top: _Reader, key: str, required: boo
 
 
 def _regions(problems: _Problems, top: _Reader) -> tuple[Region, ...]:
-    regions = []
+    regions: list[tuple[int, Region]] = []
     for index, entry in enumerate(_list_of_mappings(problems, top, "regions", required=True)):
         reader = _Reader(problems, f"regions[{index}]", entry, ("name", "overrides"))
         name = reader.required("name", lambda v: isinstance(v, str), "an AWS region code")
@@ -274,9 +407,9 @@ def _regions(problems: _Problems, top: _Reader) -> tuple[Region, ...]:
                 f"regions[{index}].name", name, "allowed: a known AWS region code such as us-east-1"
             )
             continue
-        regions.append(Region(name=name))
-    _duplicates(problems, "regions", [region.name for region in regions])
-    unique = {region.name: region for region in regions}
+        regions.append((index, Region(name=name)))
+    _duplicates(problems, "regions", [(index, region.name) for index, region in regions])
+    unique = {region.name: region for _, region in regions}
     return tuple(unique.values())
 
 
@@ -299,9 +432,9 @@ def _waves(
             problems.add(f"waves[{index}]", wave, "allowed: a non-empty list of regions")
         for position, region in enumerate(wave):
             key = f"waves[{index}][{position}]"
-            if region not in regions:
+            if not isinstance(region, str) or region not in regions:
                 problems.add(
-                    key, region, f"allowed: one of the configured regions ({', '.join(regions)})"
+                    key, region, f"allowed: one of the configured regions ({_listing(regions)})"
                 )
             elif region in placed:
                 problems.add(
@@ -315,36 +448,56 @@ def _waves(
         waves.append(tuple(members))
     missing = [region for region in regions if region not in placed]
     if missing:
-        problems.add("waves", raw, f"every region must be in a wave; missing: {', '.join(missing)}")
+        problems.add("waves", raw, f"every region must be in a wave; missing: {_listing(missing)}")
     return tuple(wave for wave in waves if wave)
 
 
 def _kubernetes(problems: _Problems, data: Any) -> KubernetesSettings:
     reader = _Reader(problems, "kubernetes", data, tuple(_defaults(KubernetesSettings)))
     default = KubernetesSettings()
+    mode: Any = reader.choice("mode", ("eks", "kubeconfig", "render"), default.mode)
     return KubernetesSettings(
-        mode=reader.choice("mode", ("eks", "kubeconfig", "render"), default.mode),  # type: ignore[arg-type]
-        version=reader.text("version", default.version, re.compile(r"1\.\d{1,2}")),
-        node_instance_type=reader.text("node_instance_type", default.node_instance_type),
+        mode=mode,
+        version=reader.text(
+            "version", default.version, re.compile(r"1\.[0-9]{1,2}"), "a string like '1.31'"
+        ),
+        node_instance_type=reader.text(
+            "node_instance_type",
+            default.node_instance_type,
+            INSTANCE_TYPE,
+            "an EC2 instance type like t3.large",
+        ),
         node_count=reader.integer("node_count", 1, 100, default.node_count),
-        namespace=reader.text("namespace", default.namespace, DNS_1123_LABEL),
+        namespace=reader.text("namespace", default.namespace, DNS_1123_LABEL, "a DNS-1123 label"),
     )
 
 
 def _database(problems: _Problems, data: Any) -> DatabaseSettings:
     reader = _Reader(problems, "database", data, tuple(_defaults(DatabaseSettings)))
     default = DatabaseSettings()
+    identifier = re.compile(r"[a-z][a-z0-9_]{0,62}")
+    mode: Any = reader.choice("mode", ("aurora", "external", "none"), default.mode)
     return DatabaseSettings(
-        mode=reader.choice("mode", ("aurora", "external", "none"), default.mode),  # type: ignore[arg-type]
+        mode=mode,
         engine_version=reader.text(
-            "engine_version", default.engine_version, re.compile(r"\d+(\.\d+)*")
+            "engine_version",
+            default.engine_version,
+            re.compile(r"[0-9]{1,4}(\.[0-9]{1,4}){0,3}"),
+            "a string like '16.4'",
         ),
         instance_class=reader.text(
-            "instance_class", default.instance_class, re.compile(r"db\.[a-z0-9.]+")
+            "instance_class",
+            default.instance_class,
+            DB_INSTANCE_CLASS,
+            "an RDS instance class like db.r6g.large",
         ),
         instances=reader.integer("instances", 1, 15, default.instances),
-        name=reader.text("name", default.name, re.compile(r"[a-z][a-z0-9_]{0,62}")),
-        username=reader.text("username", default.username, re.compile(r"[a-z][a-z0-9_]{0,62}")),
+        name=reader.text(
+            "name", default.name, identifier, "a lowercase identifier (a-z, 0-9, _), <= 63"
+        ),
+        username=reader.text(
+            "username", default.username, identifier, "a lowercase identifier (a-z, 0-9, _), <= 63"
+        ),
         backup_retention_days=reader.integer(
             "backup_retention_days", 1, 35, default.backup_retention_days
         ),
@@ -354,8 +507,9 @@ def _database(problems: _Problems, data: Any) -> DatabaseSettings:
 def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
     reader = _Reader(problems, "monitoring", data, tuple(_defaults(MonitoringSettings)))
     default = MonitoringSettings()
+    mode: Any = reader.choice("mode", ("cloudwatch", "none"), default.mode)
     return MonitoringSettings(
-        mode=reader.choice("mode", ("cloudwatch", "none"), default.mode),  # type: ignore[arg-type]
+        mode=mode,
         restart_threshold=reader.integer("restart_threshold", 1, 1000, default.restart_threshold),
     )
 
@@ -384,7 +538,7 @@ def _image(problems: _Problems, key: str, image: Any, environment: str) -> str |
 
 
 def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Migration, ...]:
-    migrations = []
+    migrations: list[tuple[int, Migration]] = []
     for index, entry in enumerate(_list_of_mappings(problems, top, "migrations", required=False)):
         key = f"migrations[{index}]"
         reader = _Reader(problems, key, entry, ("name", "image", "phase"))
@@ -394,18 +548,20 @@ def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Mi
         valid_name = name is not None and _dns_name(problems, f"{key}.name", name)
         valid_image = image is not None and _image(problems, f"{key}.image", image, environment)
         if valid_name and valid_image and phase:
-            migrations.append(Migration(name=name, image=image, phase=phase))
-    _duplicates(problems, "migrations", [m.name for m in migrations])
-    first_contract = next((i for i, m in enumerate(migrations) if m.phase == "contract"), None)
-    if first_contract is not None:
-        for migration in migrations[first_contract + 1 :]:
-            if migration.phase == "expand":
-                problems.note(
-                    "migrations",
-                    f"expand migration {migration.name!r} is listed after contract migration "
-                    f"{migrations[first_contract].name!r}; every expand must come before every contract",
+            migrations.append((index, Migration(name=name, image=image, phase=phase)))
+    _duplicates(problems, "migrations", [(index, m.name) for index, m in migrations])
+    contracts = [(index, m) for index, m in migrations if m.phase == "contract"]
+    if contracts:
+        first_index, first = contracts[0]
+        for index, migration in migrations:
+            if index > first_index and migration.phase == "expand":
+                problems.add(
+                    f"migrations[{index}].phase",
+                    "expand",
+                    f"listed after contract migrations[{first_index}] ({first.name!r}); "
+                    "allowed: every expand before every contract",
                 )
-    return tuple(migrations)
+    return tuple(migration for _, migration in migrations)
 
 
 def _canary(problems: _Problems, key: str, data: Any, environment: str) -> Canary | None:
@@ -421,8 +577,9 @@ def _blue_green(problems: _Problems, key: str, data: Any, environment: str) -> B
     active = reader.required("active", lambda v: v in ("blue", "green"), "blue | green")
     colours: dict[str, tuple[str | None, int | None]] = {}
     for colour in ("blue", "green"):
-        if colour not in reader.data:
-            problems.note(f"{key}.{colour}", "is required (a mapping with an image)")
+        if not reader.present(colour):
+            if not reader.wrong_kind:
+                problems.note(f"{key}.{colour}", "is required (a mapping with an image)")
             continue
         colour_reader = _Reader(
             problems, f"{key}.{colour}", reader.data[colour], ("image", "replicas")
@@ -454,7 +611,7 @@ def _flags(problems: _Problems, key: str, data: Any) -> tuple[Flag, ...]:
         return ()
     flags = []
     for name, value in data.items():
-        flag_key = f"{key}.{name}"
+        flag_key = _join(key, name)
         if not isinstance(name, str) or not FLAG_NAME.fullmatch(name):
             problems.add(flag_key, name, f"allowed: a flag name matching {FLAG_NAME.pattern}")
             continue
@@ -482,39 +639,39 @@ SERVICE_KEYS = (
     "memory",
     "health_path",
 )
-QUANTITY = re.compile(r"\d+(\.\d+)?(m|Ki|Mi|Gi)?")
 
 
 def _release_fields(
     problems: _Problems, reader: _Reader, environment: str, defaults: Service | None
 ) -> dict[str, Any]:
-    """The fields a release changes (and a region may override): image, replicas, strategy."""
+    """The fields a release changes (and a region may override): image, replicas, strategy.
+    In an override (`defaults` given) a field left unset or null keeps the service's value."""
     key = reader.key
     values: dict[str, Any] = {}
-    if "image" in reader.data or defaults is None:
+    if reader.present("image") or defaults is None:
         image = reader.required("image", lambda v: isinstance(v, str), "an image reference")
         if image is not None and _image(problems, f"{key}.image", image, environment):
             values["image"] = image
-    if "replicas" in reader.data:
+    if reader.present("replicas"):
         values["replicas"] = reader.integer("replicas", 1, 1000, 2)
     strategy = reader.choice(
         "strategy",
         ("rolling", "canary", "blue-green"),
         defaults.strategy if defaults else "rolling",
     )
-    if "strategy" in reader.data:
+    if reader.present("strategy"):
         values["strategy"] = strategy
-    if "canary" in reader.data:
+    if reader.present("canary"):
         values["canary"] = _canary(problems, f"{key}.canary", reader.data["canary"], environment)
-    if "blue_green" in reader.data:
+    if reader.present("blue_green"):
         values["blue_green"] = _blue_green(
             problems, f"{key}.blue_green", reader.data["blue_green"], environment
         )
     canary = values.get("canary", defaults.canary if defaults else None)
     blue_green = values.get("blue_green", defaults.blue_green if defaults else None)
-    if strategy == "canary" and canary is None and "canary" not in reader.data:
+    if strategy == "canary" and canary is None and not reader.present("canary"):
         problems.note(f"{key}.canary", "is required when strategy is canary ({image, weight})")
-    if strategy == "blue-green" and blue_green is None and "blue_green" not in reader.data:
+    if strategy == "blue-green" and blue_green is None and not reader.present("blue_green"):
         problems.note(
             f"{key}.blue_green", "is required when strategy is blue-green ({active, blue, green})"
         )
@@ -527,9 +684,11 @@ def _services(
     regions: tuple[str, ...],
     migrations: tuple[Migration, ...],
     environment: str,
-) -> tuple[Service, ...]:
+) -> list[tuple[int, Service]]:
+    """The valid services, each with its index in `services` as written."""
     phases = {m.name: m.phase for m in migrations}
-    services: list[Service] = []
+    expands = _listing(m.name for m in migrations if m.phase == "expand")
+    services: list[tuple[int, Service]] = []
     entries = _list_of_mappings(problems, top, "services", required=True)
     for index, entry in enumerate(entries):
         key = f"services[{index}]"
@@ -539,24 +698,29 @@ def _services(
             name = None
         release = _release_fields(problems, reader, environment, None)
         port = reader.integer("port", 1, 65535, 8080)
-        service_regions = reader.names("regions") or regions
-        for position, region in enumerate(service_regions):
+        listed = reader.names("regions")
+        for position, region in listed:
             if region not in regions:
                 problems.add(
                     f"{key}.regions[{position}]",
                     region,
-                    f"allowed: one of the configured regions ({', '.join(regions)})",
+                    f"allowed: one of the configured regions ({_listing(regions)})",
                 )
-        service_regions = tuple(r for r in service_regions if r in regions)
-        if regions and not service_regions:
-            problems.note(f"{key}.regions", f"service {name!r} has no region left to run in")
+        # An unset or empty list means every region.
+        if reader.present("regions") and reader.data["regions"]:
+            service_regions = tuple(region for _, region in listed if region in regions)
+        else:
+            service_regions = regions
+        if regions and listed and not service_regions:
+            problems.note(
+                f"{key}.regions",
+                f"service {name or '(unnamed)'} has no configured region left to run in; "
+                f"allowed: some of {_listing(regions)}",
+            )
         requires = reader.names("requires")
-        for position, migration in enumerate(requires):
+        for position, migration in requires:
             if phases.get(migration) != "expand":
                 what = "a contract migration" if migration in phases else "an unknown migration"
-                expands = (
-                    ", ".join(m for m, p in phases.items() if p == "expand") or "none configured"
-                )
                 problems.add(
                     f"{key}.requires[{position}]",
                     migration,
@@ -564,52 +728,56 @@ def _services(
                 )
         after = reader.names("after")
         flags = _flags(problems, f"{key}.flags", reader.data.get("flags"))
+        cpu = reader.text("cpu", "250m", QUANTITY, "a Kubernetes CPU quantity like 250m or 1")
+        memory = reader.text("memory", "256Mi", QUANTITY, "a Kubernetes quantity like 256Mi")
+        health_path = reader.text(
+            "health_path", "/healthz", HEALTH_PATH, "an HTTP path like /healthz"
+        )
         if name is None or "image" not in release:
             continue
-        services.append(
-            Service(
-                name=name,
-                port=port,
-                regions=service_regions,
-                requires=requires,
-                after=after,
-                flags=flags,
-                cpu=reader.text("cpu", "250m", QUANTITY),
-                memory=reader.text("memory", "256Mi", QUANTITY),
-                health_path=reader.text(
-                    "health_path", "/healthz", re.compile(r"/[-A-Za-z0-9_./]*")
-                ),
-                **release,
-            )
+        service = Service(
+            name=name,
+            port=port,
+            regions=service_regions,
+            requires=tuple(migration for _, migration in requires),
+            after=tuple(other for _, other in after),
+            flags=flags,
+            cpu=cpu,
+            memory=memory,
+            health_path=health_path,
+            **release,
         )
-    _duplicates(problems, "services", [s.name for s in services])
+        services.append((index, service))
+    _duplicates(problems, "services", [(index, s.name) for index, s in services])
     _check_after(problems, services)
-    return tuple(services)
+    return services
 
 
-def _check_after(problems: _Problems, services: list[Service]) -> None:
-    by_name = {s.name: s for s in services}
-    for index, service in enumerate(services):
+def _check_after(problems: _Problems, services: list[tuple[int, Service]]) -> None:
+    by_name = {s.name: s for _, s in services}
+    for index, service in services:
         for position, other in enumerate(service.after):
             key = f"services[{index}].after[{position}]"
+            if other == service.name:
+                problems.add(
+                    key, other, "allowed: another service (a service cannot wait for itself)"
+                )
+                continue
             if other not in by_name:
+                problems.add(
+                    key, other, f"allowed: another configured service ({_listing(by_name)})"
+                )
+                continue
+            missing = [r for r in service.regions if r not in by_name[other].regions]
+            if missing:
                 problems.add(
                     key,
                     other,
-                    f"allowed: another configured service ({', '.join(by_name) or 'none'})",
+                    f"{other!r} is not deployed in {_listing(missing)}, "
+                    f"where {service.name!r} runs",
                 )
-            elif other == service.name:
-                problems.add(key, other, "a service cannot wait for itself")
-            else:
-                missing = [r for r in service.regions if r not in by_name[other].regions]
-                if missing:
-                    problems.add(
-                        key,
-                        other,
-                        f"{other!r} is not deployed in {', '.join(missing)}, where {service.name!r} runs",
-                    )
     cycle = find_cycle(
-        {s.name: [a for a in s.after if a in by_name and a != s.name] for s in services}
+        {s.name: [a for a in s.after if a in by_name and a != s.name] for _, s in services}
     )
     if cycle:
         problems.note(
@@ -648,7 +816,7 @@ def _region_overrides(
     problems: _Problems,
     top: _Reader,
     regions: tuple[Region, ...],
-    services: tuple[Service, ...],
+    services: list[tuple[int, Service]],
     environment: str,
 ) -> tuple[Region, ...]:
     raw_regions = top.data.get("regions")
@@ -657,7 +825,7 @@ def _region_overrides(
         for index, entry in enumerate(raw_regions if _is_list(raw_regions) else [])
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str)
     }
-    by_name = {s.name: s for s in services}
+    by_name = {s.name: s for _, s in services}
     result = []
     for region in regions:
         index, raw = entries.get(region.name, (0, None))
@@ -670,19 +838,40 @@ def _region_overrides(
             continue
         overrides: dict[str, dict[str, object]] = {}
         for service_name, fields_raw in raw.items():
-            service = by_name.get(service_name)
+            service = by_name.get(service_name) if isinstance(service_name, str) else None
             if service is None or region.name not in service.regions:
+                deployed = [s.name for s in by_name.values() if region.name in s.regions]
                 problems.add(
-                    f"{key}.{service_name}",
+                    _join(key, service_name),
                     service_name,
-                    f"allowed: a service deployed in {region.name}",
+                    f"allowed: a service deployed in {region.name} ({_listing(deployed)})",
                 )
                 continue
             reader = _Reader(
-                problems, f"{key}.{service_name}", fields_raw, OVERRIDABLE_SERVICE_FIELDS
+                problems, _join(key, service_name), fields_raw, OVERRIDABLE_SERVICE_FIELDS
             )
             overrides[service_name] = _release_fields(problems, reader, environment, service)
         result.append(Region(name=region.name, overrides=overrides))
+    return tuple(result)
+
+
+def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -> tuple[str, ...]:
+    result = []
+    for index, region in top.names("decommission"):
+        if region in regions:
+            problems.add(
+                f"decommission[{index}]",
+                region,
+                "a region being decommissioned must not be in regions",
+            )
+        elif region not in KNOWN_REGIONS:
+            problems.add(
+                f"decommission[{index}]",
+                region,
+                "allowed: a known AWS region code such as us-east-1",
+            )
+        else:
+            result.append(region)
     return tuple(result)
 
 
@@ -693,6 +882,7 @@ def _secret_maps(
     kubernetes: KubernetesSettings,
     database: DatabaseSettings,
 ) -> None:
+    """`kubeconfigs` and `database_urls` hold secrets: no message ever shows their values."""
     needed = {
         "kubeconfigs": kubernetes.mode == "kubeconfig",
         "database_urls": database.mode == "external",
@@ -701,14 +891,23 @@ def _secret_maps(
         value = top.data.get(key)
         if value is not None and not isinstance(value, Mapping):
             problems.note(
-                key, "allowed: a mapping of region to a secret value (set with --secret --path)"
+                key,
+                "allowed: a mapping of region to a secret value (set with --secret --path); "
+                f"got a {type(value).__name__}",
             )
             continue
+        entries = value or {}
+        for region, secret in entries.items():
+            if secret is not None and not (isinstance(secret, str) and secret):
+                problems.note(
+                    _join(key, region),
+                    f"allowed: a non-empty string (the secret); got a {type(secret).__name__}",
+                )
         if required:
-            missing = [r for r in regions if not (value or {}).get(r)]
+            missing = [r for r in regions if not entries.get(r)]
             if missing:
                 problems.note(
                     key,
-                    f"needs a secret entry for {', '.join(missing)} "
+                    f"needs a secret entry for {_listing(missing)} "
                     f"(pulumi config set --secret --path '{NAMESPACE}:{key}.{missing[0]}' ...)",
                 )

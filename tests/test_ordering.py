@@ -79,7 +79,9 @@ def test_stack_files_have_exactly_the_release_ordering(run_stack, stack):
     from ops.mock_run import PROJECT_DIR
 
     recording = run_stack(stack)
-    settings = settings_of(load_stack_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", PROJECT_DIR), stack)
+    settings = settings_of(
+        load_stack_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", PROJECT_DIR), stack
+    )
     assert_exact_ordering(recording, settings)
 
 
@@ -101,7 +103,9 @@ def generated(seed: int, regions: int, services: int, migrations: int, waves: in
         entry = {
             "name": f"svc{i}",
             "image": f"r.example.com/svc{i}:1.0.{i}",
-            "requires": rng.sample([m["name"] for m in migration_list[:expands]], k=rng.randint(0, 1)),
+            "requires": rng.sample(
+                [m["name"] for m in migration_list[:expands]], k=rng.randint(0, 1)
+            ),
             "after": [f"svc{j}" for j in rng.sample(range(i), k=min(i, rng.randint(0, 2)))],
             "strategy": rng.choice(["rolling", "rolling", "canary", "blue-green"]),
         }
@@ -144,7 +148,9 @@ def test_every_aws_resource_of_a_region_uses_that_regions_provider(run_stack):
     for registration in recording.registrations.values():
         if not registration.type.startswith(("aws:", "kubernetes:")) or not registration.custom:
             continue
-        region = next(r for r in ("us-east-1", "eu-west-1", "ap-southeast-2") if r in registration.urn)
+        region = next(
+            r for r in ("us-east-1", "eu-west-1", "ap-southeast-2") if r in registration.urn
+        )
         kind = "aws" if registration.type.startswith("aws:") else "k8s"
         assert registration.provider.endswith(f"::{region}-{kind}"), (
             f"{registration.name} uses provider {registration.provider!r}"
@@ -162,5 +168,8 @@ def test_next_wave_waits_for_the_gate_through_its_providers(run_stack):
             assert gate.urn in provider.dependencies, f"{provider.name} does not wait for the gate"
     first = recording.named("us-east-1-aws")
     assert gate.urn not in first.dependencies
-    done = {recording.named(name).urn for name in ("us-east-1-services-ready", "orders-drop-legacy-us-east-1-job")}
+    done = {
+        recording.named(name).urn
+        for name in ("us-east-1-services-ready", "orders-drop-legacy-us-east-1-job")
+    }
     assert done <= set(gate.dependencies), "the gate must wait for the first wave to finish"
