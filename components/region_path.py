@@ -231,7 +231,7 @@ class RegionPath(pulumi.ComponentResource):
         self.completion = [self.services_ready, *previous_job]
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
-        )
+        ).apply(sorted)
 
 
 def _needs_aws(settings: Settings) -> bool:

@@ -39,6 +39,9 @@ class Registration:
     inputs: dict[str, Any]
     # The inputs as they would reach state, with secret values masked: what anyone can read.
     plain_inputs: Any
+    protect: bool = False
+    retain_on_delete: bool = False
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
     @property
     def waits_for(self) -> tuple[str, ...]:
@@ -134,6 +137,12 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
                 inputs=rpc.deserialize_properties(request.object),
                 plain_inputs=_without_secrets(json_format.MessageToDict(request.object)),
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                custom_timeouts={
+                    "create": request.customTimeouts.create,
+                    "update": request.customTimeouts.update,
+                },
             )
         return response
 
