@@ -1,0 +1,180 @@
+"""What each deploy path ships according to a recorded stack configuration, and what changed
+between two configurations. Pure: works on the flat config maps that history entries, previews
+and `get_all_config` hold (`{"deploypaths:regions": "<json>"}`); secret values never get in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deploypaths.naming import path_id
+from deploypaths.settings import Migration, Service, Settings
+from deploypaths.stack_config import SECRET_PLACEHOLDER, namespace_values
+from deploypaths.validation import parse_settings
+
+# Keys that hold one secret per region; blinded as a whole, they still must look like a mapping.
+SECRET_MAPS = ("kubeconfigs", "database_urls")
+# Keys whose changes are reported per deploy path rather than as stack settings.
+PATH_KEYS = ("regions", "services", "migrations")
+
+
+def flat_config(values: Mapping[str, Any]) -> dict[str, str]:
+    """`{key: ConfigValue | str}` -> `{key: str}`, with every secret value blinded."""
+    flat = {}
+    for key, value in values.items():
+        if hasattr(value, "secret"):
+            flat[key] = SECRET_PLACEHOLDER if value.secret else str(value.value)
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def raw_namespace(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The `deploypaths:` keys, decoded, from a flat map of strings or ConfigValues."""
+    return namespace_values(flat_config(flat))
+
+
+def settings_of(flat: Mapping[str, Any], *, stack: str) -> Settings:
+    """Validated Settings of a recorded configuration whose secrets are blinded (raises
+    ConfigError). A blinded secret map stands in as one `[secret]` entry per region."""
+    raw = raw_namespace(flat)
+    regions = raw.get("regions")
+    names = [
+        entry["name"]
+        for entry in (regions if isinstance(regions, list) else [])
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str)
+    ]
+    for key in SECRET_MAPS:
+        if key in raw and not isinstance(raw[key], Mapping):
+            raw[key] = dict.fromkeys(names, SECRET_PLACEHOLDER)
+    return parse_settings(raw, stack=stack)
+
+
+def service_fields(service: Service) -> dict[str, Any]:
+    """The release of a service path as flat, printable fields (none of them secret)."""
+    fields: dict[str, Any] = {
+        "image": service.image,
+        "replicas": service.replicas,
+        "strategy": service.strategy,
+    }
+    if service.canary:
+        fields["canary.image"] = service.canary.image
+        fields["canary.weight"] = service.canary.weight
+    if service.blue_green:
+        bg = service.blue_green
+        fields["blue_green.active"] = bg.active
+        fields["blue_green.blue.image"] = bg.blue_image
+        fields["blue_green.green.image"] = bg.green_image
+        if bg.blue_replicas is not None:
+            fields["blue_green.blue.replicas"] = bg.blue_replicas
+        if bg.green_replicas is not None:
+            fields["blue_green.green.replicas"] = bg.green_replicas
+    for flag in service.flags:
+        state = "on" if flag.enabled else "off"
+        fields[f"flags.{flag.name}"] = f"{state} {flag.rollout_percent}%"
+    return fields
+
+
+def migration_fields(migration: Migration) -> dict[str, Any]:
+    return {"image": migration.image, "phase": migration.phase}
+
+
+def path_fields(settings: Settings) -> dict[str, tuple[str, dict[str, Any]]]:
+    """`{"orders@eu-west-1": ("service", {...}), "orders-add-status@eu-west-1": ("migration",
+    {...})}` for every path of every region, after the region's overrides."""
+    paths: dict[str, tuple[str, dict[str, Any]]] = {}
+    for region in settings.region_names:
+        for service in settings.services_in(region):
+            paths[path_id(service.name, region)] = ("service", service_fields(service))
+        for migration in settings.migrations:
+            paths[path_id(migration.name, region)] = ("migration", migration_fields(migration))
+    return paths
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class PathChange:
+    path: str
+    kind: str  # "service" | "migration"
+    change: str  # "added" | "removed" | "changed"
+    fields: tuple[FieldChange, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        """The service or migration name (the path without its region)."""
+        return self.path.rsplit("@", 1)[0]
+
+    @property
+    def region(self) -> str:
+        return self.path.rsplit("@", 1)[1]
+
+
+def diff_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    names = list(before) + [name for name in after if name not in before]
+    return tuple(
+        FieldChange(name, before.get(name), after.get(name))
+        for name in names
+        if before.get(name) != after.get(name)
+    )
+
+
+def diff_paths(before: Settings | None, after: Settings) -> list[PathChange]:
+    """Every path whose release differs between two configurations, in `after`'s order."""
+    old = path_fields(before) if before else {}
+    new = path_fields(after)
+    changes = []
+    for path, (kind, fields) in new.items():
+        if path not in old:
+            changes.append(PathChange(path, kind, "added"))
+        else:
+            changed = diff_fields(old[path][1], fields)
+            if changed:
+                changes.append(PathChange(path, kind, "changed", changed))
+    changes += [
+        PathChange(path, kind, "removed") for path, (kind, _) in old.items() if path not in new
+    ]
+    return changes
+
+
+def migration_list_change(
+    before: Settings | None, after: Settings
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(added, removed) migrations of the global, ordered migration list, as `name (phase)`."""
+    old = {m.name: m for m in before.migrations} if before else {}
+    new = {m.name: m for m in after.migrations}
+    added = tuple(f"{m.name} ({m.phase})" for name, m in new.items() if name not in old)
+    removed = tuple(f"{m.name} ({m.phase})" for name, m in old.items() if name not in new)
+    return added, removed
+
+
+def changed_keys(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Key paths whose values differ (names only: values may be secret)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        keys = list(before) + [key for key in after if key not in before]
+        found = []
+        for key in keys:
+            found += changed_keys(before.get(key), after.get(key), f"{prefix}{key}.")
+        return found
+    return [prefix.rstrip(".")] if before != after else []
+
+
+def settings_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Changed stack-wide settings (everything but the paths), as `deploypaths:` key paths, plus
+    changed keys of other namespaces (`aws:region`)."""
+    old_raw, new_raw = raw_namespace(before), raw_namespace(after)
+    names = [
+        name
+        for name in changed_keys(old_raw, new_raw)
+        if name.split(".", 1)[0] not in PATH_KEYS
+    ]
+    old_other = {k: v for k, v in flat_config(before).items() if not k.startswith("deploypaths:")}
+    new_other = {k: v for k, v in flat_config(after).items() if not k.startswith("deploypaths:")}
+    others = [k for k in sorted(set(old_other) | set(new_other)) if old_other.get(k) != new_other.get(k)]
+    return names + others
