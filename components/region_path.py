@@ -11,6 +11,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.barrier import Barrier
+from components.feature_flags import (
+    FeatureFlags,
+    FeatureFlagsArgs,
+    application_name,
+    profile_name,
+)
 from components.migration_path import MigrationPath, MigrationPathArgs
 from components.region_cluster import build_cluster
 from components.region_database import build_database
@@ -193,6 +199,11 @@ class RegionPath(pulumi.ComponentResource):
 
         self.services = {}
         services = settings.services_in(region)
+        # AppConfig needs alarms to watch and a real cluster to serve; otherwise flags reach
+        # the pods as a mounted ConfigMap.
+        flags_via_appconfig = (
+            settings.monitoring.mode == "cloudwatch" and settings.kubernetes.mode != "render"
+        )
         by_name = {service.name: service for service in services}
         for service in _after_order(services):
             waits_for = [self.migrations[m].job for m in service.requires]
@@ -206,9 +217,31 @@ class RegionPath(pulumi.ComponentResource):
                     database_secret=database_secret,
                     waits_for=waits_for,
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
+                    flags_as_config_map=not flags_via_appconfig,
+                    extra_env=_appconfig_env(settings.environment, service.name)
+                    if flags_via_appconfig and service.flags
+                    else {},
                 ),
                 opts,
             )
+        flag_deployments: list[pulumi.Resource] = []
+        flagged = tuple(s for s in services if s.flags)
+        if flags_via_appconfig and flagged:
+            flags = FeatureFlags(
+                f"{region}-flags",
+                FeatureFlagsArgs(
+                    environment=settings.environment,
+                    services=flagged,
+                    health_alarms={
+                        s.name: self.services[s.name].composite_alarm_name for s in flagged
+                    },
+                    rollouts={s.name: self.services[s.name].deployments for s in flagged},
+                    delivery=settings.flag_delivery,
+                    tags=tags(settings, f"flags@{region}"),
+                ),
+                opts,
+            )
+            flag_deployments = list(flags.deployments)
 
         deployments = [d for path in self.services.values() for d in path.deployments]
         self.services_ready = Barrier(
@@ -228,7 +261,7 @@ class RegionPath(pulumi.ComponentResource):
             )
             self.migrations[migration.name] = path
             previous_job, after_services = [path.job], []
-        self.completion = [self.services_ready, *previous_job]
+        self.completion = [self.services_ready, *previous_job, *flag_deployments]
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
         ).apply(sorted)
@@ -254,6 +287,15 @@ def _after_order(services):
             placed[service.name] = None
             remaining.remove(service)
     return [next(s for s in services if s.name == name) for name in placed]
+
+
+def _appconfig_env(environment: str, service: str) -> dict[str, str]:
+    """Where the service's AppConfig agent or SDK finds its flags."""
+    return {
+        "APPCONFIG_APPLICATION": application_name(environment),
+        "APPCONFIG_ENVIRONMENT": environment,
+        "APPCONFIG_PROFILE": profile_name(service),
+    }
 
 
 def _b64(value: str) -> str:
