@@ -18,6 +18,7 @@ COLOURS = {
     "service": "#3b82c4",
     "barrier": "#6b7280",
     "gate": "#7c4dbd",
+    "flags": "#2a9d8f",
 }
 CRITICAL = "#d62728"
 

@@ -22,6 +22,7 @@ PATH_TYPES = {
     "deploypaths:index:ServicePath": "service",
     "deploypaths:index:MigrationPath": "migration",
     "deploypaths:index:HealthGate": "gate",
+    "deploypaths:index:FeatureFlags": "flags",
 }
 BARRIER_SUFFIX = "-services-ready"
 
@@ -88,6 +89,8 @@ def owner_paths(recording: Recording) -> dict[str, str]:
         if kind in ("service", "migration"):
             region = recording.registrations[region_urn].name
             ids[urn] = f"{registration.name.removesuffix('-' + region)}@{region}"
+        elif kind == "flags":
+            ids[urn] = f"flags@{recording.registrations[region_urn].name}"
         elif kind in ("region", "gate"):
             ids[urn] = registration.name
         elif registration.name.endswith(BARRIER_SUFFIX):
@@ -164,7 +167,7 @@ def build_plan(
             and not (paths[owners[dep]].kind == "region" and paths[owners[r.urn]].kind != "gate")
         }
     )
-    ordered = sorted(paths.values(), key=lambda p: (p.wave or 0, p.region or "", p.start, p.id))
+    ordered = sorted(paths.values(), key=_row_order)
     return Plan(
         stack=stack,
         environment=settings.environment,
@@ -179,11 +182,20 @@ def build_plan(
     )
 
 
+def _row_order(path: PathTiming) -> tuple:
+    """Waves in order, each region's infrastructure first, the gate after its wave."""
+    if path.kind == "gate":
+        return (int(path.id.rsplit("-", 1)[-1]) + 0.5, "", False, path.start, path.id)
+    return (path.wave or 0, path.region or "", path.kind != "region", path.start, path.id)
+
+
 def _kind(owner: str, type_: str, regions: tuple[str, ...]) -> str:
     if owner.startswith("services-ready@"):
         return "barrier"
     if owner.startswith("gate-"):
         return "gate"
+    if owner.startswith("flags@"):
+        return "flags"
     if owner in regions:
         return "region"
     return PATH_TYPES.get(type_, "service")
