@@ -170,11 +170,11 @@ def settings_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
     changed keys of other namespaces (`aws:region`)."""
     old_raw, new_raw = raw_namespace(before), raw_namespace(after)
     names = [
-        name
-        for name in changed_keys(old_raw, new_raw)
-        if name.split(".", 1)[0] not in PATH_KEYS
+        name for name in changed_keys(old_raw, new_raw) if name.split(".", 1)[0] not in PATH_KEYS
     ]
     old_other = {k: v for k, v in flat_config(before).items() if not k.startswith("deploypaths:")}
     new_other = {k: v for k, v in flat_config(after).items() if not k.startswith("deploypaths:")}
-    others = [k for k in sorted(set(old_other) | set(new_other)) if old_other.get(k) != new_other.get(k)]
+    others = [
+        k for k in sorted(set(old_other) | set(new_other)) if old_other.get(k) != new_other.get(k)
+    ]
     return names + others

@@ -1,0 +1,67 @@
+"""`python -m ops history --stack prod`: every update of a stack, newest first, with its version,
+time, result, message and git commit, and which deploy paths' configuration it changed against
+the update before it (images, replicas, strategy, canary weight, active colour, flags, the
+migration list). The whole history is paged through, not only the CLI's default page.
+
+Secret config values are neither fetched nor shown. `--from-json FILE` reads a saved
+`pulumi stack history --json` instead of asking the backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ops import UserError, automation
+from ops.report_history import history_entries, render_history, summary_from_json
+
+DEFAULT_PAGE_SIZE = 50
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "history",
+        help="list a stack's updates and the paths each one changed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack", required=True)
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=DEFAULT_PAGE_SIZE,
+        help=f"updates fetched per request (default {DEFAULT_PAGE_SIZE})",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=Path,
+        help="read a saved `pulumi stack history --json` instead of the backend",
+    )
+    parser.set_defaults(func=run)
+
+
+def load_saved(path: Path) -> list:
+    try:
+        document = json.loads(path.read_text())
+        return [summary_from_json(entry) for entry in document]
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(
+            f"{path} is not a `pulumi stack history --json` document: {error}"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.page_size < 1:
+        raise UserError("--page-size must be at least 1")
+    if args.from_json:
+        summaries = load_saved(args.from_json)
+    else:
+        stack = automation.select(args.stack)
+        summaries = automation.history(stack, page_size=args.page_size, show_secrets=False)
+    sys.stdout.write(render_history(history_entries(summaries, stack=args.stack), stack=args.stack))
+    return 0

@@ -1,0 +1,116 @@
+"""`python -m ops preview --stack dev --stack prod [--markdown FILE]`: preview every named stack
+at once and write one Markdown report per stack, grouped by deploy path.
+
+Each stack's `pulumi preview` runs through the Automation API, with the repository's policy
+pack and the stack's enforcement config (`policy/config/<stack>.json`), and its engine events
+become the report (`ops.report_preview`). `--from-json FILE` renders a saved
+`pulumi preview --json` document instead, for a CI system that runs the CLI itself; Pulumi
+leaves policy violations out of that document, so there only the CLI's exit code reports them.
+
+`--markdown FILE` writes the reports to files: `{stack}` in FILE is replaced by the stack name;
+without it and with several stacks, `-<stack>` goes before the suffix (`preview-prod.md`).
+Without `--markdown` the reports go to standard output.
+
+Exit status: 1 when any preview failed or reported a mandatory policy violation (the change
+must not ship), 0 otherwise; 2 for an operator mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ops import UserError, automation
+from ops.report_preview import (
+    PreviewDocumentError,
+    PreviewReport,
+    analyse,
+    digest_from_events,
+    render,
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "preview",
+        help="preview stacks and report the changes by deploy path",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--stack",
+        dest="stacks",
+        action="append",
+        required=True,
+        metavar="STACK",
+        help="a stack (repeatable)",
+    )
+    parser.add_argument("--markdown", metavar="FILE", help="write the reports to FILE")
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=Path,
+        help="render a saved `pulumi preview --json` document (one --stack) instead",
+    )
+    parser.add_argument("--no-policy", action="store_true", help="preview without the policy pack")
+    parser.set_defaults(func=run)
+
+
+def preview_stack(stack: str, *, policies: bool) -> PreviewReport:
+    """Run one stack's preview; whatever happens, the events seen so far make the report."""
+    log = automation.EventLog()
+    failure = None
+    try:
+        handle = automation.select(stack)
+        options = automation.policy_options(stack) if policies else {}
+        handle.preview(on_event=log.on_event, color="never", **options)
+    except UserError as error:
+        failure = str(error)
+    except Exception as error:  # noqa: BLE001 - an engine failure is reported, not raised
+        failure = automation.failure_text(error)
+    return analyse(digest_from_events(log.events), stack=stack, failure=failure)
+
+
+def report_from_file(path: Path, *, stack: str) -> PreviewReport:
+    try:
+        document = json.loads(path.read_text())
+        return analyse(document, stack=stack)
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, PreviewDocumentError) as error:
+        raise UserError(f"{path} is not a `pulumi preview --json` document: {error}") from None
+
+
+def markdown_path(template: str, stack: str, *, several: bool) -> Path:
+    if "{stack}" in template:
+        return Path(template.replace("{stack}", stack))
+    path = Path(template)
+    return path.with_name(f"{path.stem}-{stack}{path.suffix}") if several else path
+
+
+def run(args: argparse.Namespace) -> int:
+    stacks = list(dict.fromkeys(args.stacks))
+    if args.from_json:
+        if len(stacks) != 1:
+            raise UserError("--from-json renders one document: name exactly one --stack")
+        reports = [report_from_file(args.from_json, stack=stacks[0])]
+    else:
+        # The Automation API blocks on the CLI; one thread per stack runs the previews at once.
+        with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+            reports = list(
+                pool.map(lambda s: preview_stack(s, policies=not args.no_policy), stacks)
+            )
+    for report in reports:
+        text = render(report)
+        if args.markdown:
+            path = markdown_path(args.markdown, report.stack, several=len(stacks) > 1)
+            path.write_text(text)
+            verdict = "must not ship" if report.blocks_ship else "ok"
+            counts = ", ".join(f"{n} to {op}" for op, n in report.counts.items())
+            print(f"{report.stack}: {counts}; {verdict} (report: {path})")
+        else:
+            sys.stdout.write(text)
+    return 1 if any(report.blocks_ship for report in reports) else 0

@@ -237,7 +237,14 @@ def collapse_steps(steps: Iterable[Mapping[str, Any]]) -> list[ResourceChange]:
             continue
         entry = merged.setdefault(
             urn,
-            {"op": kind, "properties": [], "replace": [], "old": None, "new": None, "protect": False},
+            {
+                "op": kind,
+                "properties": [],
+                "replace": [],
+                "old": None,
+                "new": None,
+                "protect": False,
+            },
         )
         if OP_ORDER.index(kind) < OP_ORDER.index(entry["op"]):
             entry["op"] = kind
@@ -408,7 +415,8 @@ def analyse(
 
 
 def _code(text: str) -> str:
-    return f"`{text.replace('`', "'")}`"
+    quoted = text.replace("`", "'")
+    return f"`{quoted}`"
 
 
 def _short_type(type_: str) -> str:
@@ -447,10 +455,11 @@ def _title(report: PreviewReport) -> str:
 
 def _verdict(report: PreviewReport) -> list[str]:
     lines = []
+    # A blockquote ends at a line break: engine messages are folded onto one line.
     if report.failure:
-        lines.append(f"> **✖ The preview failed**: {report.failure}")
+        lines.append(f"> **✖ The preview failed**: {' '.join(report.failure.split())}")
     for error in report.errors:
-        lines.append(f"> **✖ error**: {error}")
+        lines.append(f"> **✖ error**: {' '.join(error.split())}")
     mandatory = report.mandatory_violations
     if mandatory:
         lines.append(
@@ -477,12 +486,19 @@ def _stateful_section(report: PreviewReport) -> list[str]:
     return lines
 
 
+def _resource_name(urn: str) -> str:
+    try:
+        return parse_urn(urn).name
+    except PreviewDocumentError:
+        return urn
+
+
 def _policy_section(report: PreviewReport) -> list[str]:
     if not report.violations:
         return []
     lines = ["## Policy violations", ""]
     for violation in sorted(report.violations, key=lambda v: (not v.mandatory, v.policy)):
-        where = f" on {_code(parse_urn(violation.urn).name)}" if violation.urn else ""
+        where = f" on {_code(_resource_name(violation.urn))}" if violation.urn else ""
         message = violation.message.splitlines()[0] if violation.message else ""
         lines.append(f"- **{violation.level}** {_code(violation.policy)}{where}: {message}")
     return lines

@@ -1,0 +1,138 @@
+"""Thin Automation API wrappers shared by `ops preview|history|rollback`: select a stack of this
+project, collect engine events, page through history, read and write config, list resources.
+
+Everything here needs the Pulumi CLI; the decisions live in pure modules that are tested on
+fixtures. The backend is whatever `PULUMI_BACKEND_URL` (or `pulumi login`) says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from ops import UserError
+from ops.report_history import fetch_all
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_PACK = REPO_ROOT / "policy"
+MAX_FAILURE_LINES = 5
+DEFAULT_ENGINE_HOME = Path.home() / ".cache" / "deploypaths" / "engine"
+
+
+def engine_env(environ: Mapping[str, str]) -> tuple[Path | None, dict[str, str]]:
+    """Where `scripts/install-engine` put the engine, and the variables `scripts/engine-env`
+    would export, for a shell that did not source it. Nothing when `pulumi` is already on PATH
+    or no engine was built (the SDK then finds `pulumi` on PATH or says it is missing)."""
+    home = Path(environ.get("DEPLOYPATHS_ENGINE_HOME") or DEFAULT_ENGINE_HOME)
+    on_path = any(
+        (Path(d) / "pulumi").exists() for d in environ.get("PATH", "").split(os.pathsep) if d
+    )
+    if on_path or not (home / "bin" / "pulumi").exists():
+        return None, {}
+    # The language host and plugin shims sit next to the CLI, so the engine needs them on PATH.
+    env = {"PATH": os.pathsep.join([str(home / "bin"), environ.get("PATH", "")])}
+    defaults = {
+        "PULUMI_HOME": str(home / "home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    env.update({key: value for key, value in defaults.items() if key not in environ})
+    return home, env
+
+
+def _workspace_options() -> auto.LocalWorkspaceOptions:
+    home, env = engine_env(os.environ)
+    command = auto.PulumiCommand(root=str(home)) if home else None
+    return auto.LocalWorkspaceOptions(env_vars=env or None, pulumi_command=command)
+
+
+def select(stack: str) -> auto.Stack:
+    """An existing stack of this project (the repository root is the work dir)."""
+    try:
+        return auto.select_stack(stack, work_dir=str(REPO_ROOT), opts=_workspace_options())
+    except FileNotFoundError:
+        raise UserError(
+            "the Pulumi CLI is not installed: run `make setup` (or scripts/install-engine)"
+        ) from None
+    except auto.StackNotFoundError:
+        backend = os.environ.get("PULUMI_BACKEND_URL", "the logged-in backend")
+        raise UserError(f"there is no stack {stack!r} in {backend}") from None
+
+
+def policy_options(stack: str) -> dict[str, list[str]]:
+    """The repository's policy pack with the stack's enforcement config, as `pulumi up` in the
+    deploy pipeline runs it (no pack in the tree: no policies)."""
+    if not (POLICY_PACK / "PulumiPolicy.yaml").exists():
+        return {}
+    options = {"policy_packs": [str(POLICY_PACK)]}
+    config = POLICY_PACK / "config" / f"{stack}.json"
+    if config.exists():
+        options["policy_pack_configs"] = [str(config)]
+    return options
+
+
+def failure_text(error: Exception) -> str:
+    """A short reason from an engine failure (a CommandError's text holds the whole output):
+    its `error:` lines, else its last lines."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line.lower()]
+    chosen = (errors or lines)[-MAX_FAILURE_LINES:]
+    return "; ".join(chosen) or type(error).__name__
+
+
+class EventLog:
+    """Collects engine events; the SDK calls `on_event` from its log-watcher thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[auto.EngineEvent] = []
+
+    def on_event(self, event: auto.EngineEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+
+def history(stack: auto.Stack, *, page_size: int, show_secrets: bool) -> list[auto.UpdateSummary]:
+    """The whole history, newest first (see `report_history.fetch_all`)."""
+    return fetch_all(
+        lambda size, page: stack.history(page_size=size, page=page, show_secrets=show_secrets),
+        page_size=page_size,
+    )
+
+
+def resources(stack: auto.Stack) -> list[dict[str, Any]]:
+    """The stack's resources from its checkpoint (`urn`, `type`, `parent`, ...)."""
+    deployment = stack.export_stack().deployment or {}
+    return [dict(r) for r in deployment.get("resources") or []]
+
+
+def config_json(values: Mapping[str, auto.ConfigValue]) -> str:
+    """The `pulumi config --json` shape that `config set-all --json` reads back. Structured
+    values carry `objectValue`, so lists and maps stay YAML structures in the stack file instead
+    of becoming JSON strings."""
+    document = {}
+    for key, value in values.items():
+        entry: dict[str, Any] = {"value": value.value, "secret": value.secret}
+        try:
+            decoded = json.loads(value.value)
+        except (TypeError, ValueError):
+            decoded = None
+        if isinstance(decoded, dict | list):
+            entry["objectValue"] = decoded
+        document[key] = entry
+    return json.dumps(document)
+
+
+def write_config(
+    stack: auto.Stack, *, set_values: Mapping[str, auto.ConfigValue], remove: Sequence[str] = ()
+) -> None:
+    if set_values:
+        stack.set_all_config_json(config_json(set_values))
+    if remove:
+        stack.remove_all_config(list(remove))

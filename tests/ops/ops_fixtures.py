@@ -1,0 +1,170 @@
+"""Test data of the ops commands: saved CLI documents and a stand-in for an Automation API stack.
+
+The documents in fixtures/ have the shapes the Pulumi CLI prints: `pulumi preview --json`
+(preview-*.json), the engine event log `Stack.preview(on_event=...)` reads (events-*.jsonl, one
+event per line) and `pulumi stack history --json` (history-*.json, whose config values carry
+both `value` and the readable `objectValue`, as the CLI prints them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pulumi.automation import ConfigValue, Deployment, EngineEvent, UpdateSummary
+
+from ops.report_history import summary_from_json
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# What `stack history --show-secrets` would hand back for the fixture's secret key.
+KUBECONFIGS = '{"us-east-1":"kubeconfig-us","eu-west-1":"kubeconfig-eu"}'
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def load_events(name: str) -> list[EngineEvent]:
+    lines = (FIXTURES / name).read_text().splitlines()
+    return [EngineEvent.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+def history_json(*, secrets: bool = True) -> list[dict[str, Any]]:
+    """The prod history fixture; with `secrets`, as `--show-secrets` prints it."""
+    entries = load("history-prod.json")
+    if secrets:
+        for entry in entries:
+            if "deploypaths:kubeconfigs" in entry["config"]:
+                entry["config"]["deploypaths:kubeconfigs"] = {"value": KUBECONFIGS, "secret": True}
+    return entries
+
+
+def summaries(*, secrets: bool = True) -> list[UpdateSummary]:
+    return [summary_from_json(entry) for entry in history_json(secrets=secrets)]
+
+
+def config_of(summary: UpdateSummary) -> dict[str, ConfigValue]:
+    """A copy of an update's config, as `get_all_config` returns today's."""
+    return {key: ConfigValue(v.value, v.secret) for key, v in summary.config.items()}
+
+
+def edit_json(config: dict[str, ConfigValue], key: str, edit: Callable[[Any], None]) -> None:
+    """Change one structured config value in place (decode, edit, encode)."""
+    value = json.loads(config[key].value)
+    edit(value)
+    config[key] = ConfigValue(json.dumps(value), config[key].secret)
+
+
+def update(
+    version: int,
+    config: Mapping[str, ConfigValue],
+    *,
+    kind: str = "update",
+    result: str = "succeeded",
+    message: str = "",
+) -> UpdateSummary:
+    """An extra history entry built like `summary_from_json` builds one."""
+    return summary_from_json(
+        {
+            "version": version,
+            "kind": kind,
+            "startTime": f"2025-04-{version % 28 + 1:02d}T10:00:00.000Z",
+            "message": message,
+            "environment": {"git.head": f"{version:040x}"},
+            "config": {k: {"value": v.value, "secret": v.secret} for k, v in config.items()},
+            "result": result,
+        }
+    )
+
+
+PROD = "urn:pulumi:prod::deploypaths::"
+REGION = "deploypaths:index:RegionPath"
+SERVICE = f"{REGION}$deploypaths:index:ServicePath"
+
+
+def checkpoint() -> list[dict[str, Any]]:
+    """A few resources of the prod checkpoint, as `export_stack()` lists them."""
+    resources = [
+        {"urn": f"{PROD}pulumi:pulumi:Stack::deploypaths-prod", "type": "pulumi:pulumi:Stack"}
+    ]
+    for region in ("us-east-1", "eu-west-1"):
+        region_urn = f"{PROD}{REGION}::{region}"
+        resources.append({"urn": region_urn, "type": REGION})
+        for service in ("auth", "orders"):
+            component = f"{PROD}{SERVICE}::{service}-{region}"
+            resources.append({"urn": component, "type": SERVICE, "parent": region_urn})
+            for role, type_ in (
+                ("deployment", "kubernetes:apps/v1:Deployment"),
+                ("service", "kubernetes:core/v1:Service"),
+            ):
+                resources.append(
+                    {
+                        "urn": f"{PROD}{SERVICE}${type_}::{service}-{region}-{role}",
+                        "type": type_,
+                        "parent": component,
+                    }
+                )
+    return resources
+
+
+class FakeStack:
+    """Records what the ops commands ask of an Automation API `Stack`; no engine behind it."""
+
+    def __init__(
+        self,
+        *,
+        history: list[UpdateSummary] | None = None,
+        config: dict[str, ConfigValue] | None = None,
+        resources: list[dict[str, Any]] | None = None,
+        events: list[EngineEvent] | None = None,
+        preview_error: Exception | None = None,
+        up_error: Exception | None = None,
+    ) -> None:
+        self._history = history or []
+        self.config = copy.deepcopy(config or {})
+        self._resources = resources or []
+        self._events = events or []
+        self._preview_error = preview_error
+        self._up_error = up_error
+        self.calls: list[tuple[str, Any]] = []
+
+    def history(self, page_size=None, page=None, show_secrets=True):
+        self.calls.append(("history", (page_size, page, show_secrets)))
+        start = (page - 1) * page_size
+        return self._history[start : start + page_size]
+
+    def get_all_config(self):
+        self.calls.append(("get_all_config", None))
+        return copy.deepcopy(self.config)
+
+    def set_all_config_json(self, config_json: str) -> None:
+        self.calls.append(("set_all_config_json", json.loads(config_json)))
+        for key, entry in json.loads(config_json).items():
+            self.config[key] = ConfigValue(entry["value"], entry["secret"])
+
+    def remove_all_config(self, keys: list[str]) -> None:
+        self.calls.append(("remove_all_config", list(keys)))
+        for key in keys:
+            self.config.pop(key, None)
+
+    def export_stack(self) -> Deployment:
+        self.calls.append(("export_stack", None))
+        return Deployment(version=3, deployment={"resources": self._resources})
+
+    def preview(self, **kwargs):
+        self.calls.append(("preview", kwargs))
+        for event in self._events:
+            kwargs["on_event"](event)
+        if self._preview_error:
+            raise self._preview_error
+
+    def up(self, **kwargs):
+        self.calls.append(("up", kwargs))
+        if self._up_error:
+            raise self._up_error
+
+    def called(self, name: str) -> list[Any]:
+        return [args for call, args in self.calls if call == name]

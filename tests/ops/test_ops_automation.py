@@ -1,0 +1,88 @@
+"""The pure parts of the Automation API wrappers: finding the engine, writing config back,
+reading an engine failure."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from pulumi.automation import ConfigValue
+
+from ops import automation
+
+
+@pytest.fixture
+def engine_home(tmp_path: Path) -> Path:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "pulumi").write_text("#!/bin/sh\n")
+    return tmp_path
+
+
+def test_the_engine_built_by_install_engine_is_used_when_pulumi_is_not_on_path(engine_home):
+    environ = {"DEPLOYPATHS_ENGINE_HOME": str(engine_home), "PATH": "/usr/bin"}
+    home, env = automation.engine_env(environ)
+    assert home == engine_home
+    assert env == {
+        "PATH": os.pathsep.join([str(engine_home / "bin"), "/usr/bin"]),
+        "PULUMI_HOME": str(engine_home / "home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    # Settings the shell already has (`source scripts/engine-env`, CI) are left alone.
+    _, env = automation.engine_env({**environ, "PULUMI_HOME": "/elsewhere"})
+    assert "PULUMI_HOME" not in env
+
+
+def test_a_pulumi_on_path_or_no_engine_changes_nothing(engine_home, tmp_path):
+    on_path = {"DEPLOYPATHS_ENGINE_HOME": str(engine_home), "PATH": str(engine_home / "bin")}
+    assert automation.engine_env(on_path) == (None, {})
+    missing = {"DEPLOYPATHS_ENGINE_HOME": str(tmp_path / "none"), "PATH": "/usr/bin"}
+    assert automation.engine_env(missing) == (None, {})
+
+
+def test_config_goes_back_in_the_shape_config_set_all_json_reads():
+    document = json.loads(
+        automation.config_json(
+            {
+                "deploypaths:regions": ConfigValue('[{"name": "us-east-1"}]'),
+                "deploypaths:bake_minutes": ConfigValue("10"),
+                "aws:region": ConfigValue("us-east-1"),
+                "deploypaths:kubeconfigs": ConfigValue('{"us-east-1": "kc"}', secret=True),
+            }
+        )
+    )
+    assert document == {
+        "deploypaths:regions": {
+            "value": '[{"name": "us-east-1"}]',
+            "secret": False,
+            "objectValue": [{"name": "us-east-1"}],
+        },
+        "deploypaths:bake_minutes": {"value": "10", "secret": False},
+        "aws:region": {"value": "us-east-1", "secret": False},
+        "deploypaths:kubeconfigs": {
+            "value": '{"us-east-1": "kc"}',
+            "secret": True,
+            "objectValue": {"us-east-1": "kc"},
+        },
+    }
+
+
+def test_an_engine_failure_is_told_by_its_error_lines():
+    text = "\n code: 255\n stdout: Previewing...\n  42 unchanged\n stderr: error: preview failed\n"
+    assert automation.failure_text(RuntimeError(text)) == "stderr: error: preview failed"
+    assert automation.failure_text(RuntimeError("\n code: 1\n stdout: a\n b")) == (
+        "code: 1; stdout: a; b"
+    )
+    assert automation.failure_text(RuntimeError("")) == "RuntimeError"
+
+
+def test_the_policy_pack_and_the_stacks_enforcement_config():
+    options = automation.policy_options("prod")
+    assert options == {
+        "policy_packs": [str(automation.REPO_ROOT / "policy")],
+        "policy_pack_configs": [str(automation.REPO_ROOT / "policy" / "config" / "prod.json")],
+    }
+    # A stack without its own config runs the pack with its defaults (fail closed).
+    assert "policy_pack_configs" not in automation.policy_options("qa")

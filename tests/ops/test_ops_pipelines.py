@@ -1,0 +1,252 @@
+"""The CI pipelines parse and have the structure the ops commands rely on: GitHub Actions
+workflows and the GitLab twin, each checked as YAML plus the rules that keep deploys safe
+(stack matrix, one concurrency group per stack, an approval before prod, only `make` and `ops`
+commands), and every shell script in them passes `bash -n`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+STACKS = ("dev", "prod")
+# What a pipeline may run: make targets, the ops commands, the pinned deploy, and the glue
+# that builds their arguments.
+ALLOWED_LINES = (
+    re.compile(r"^make( [a-z-]+)*$"),
+    re.compile(r"^source scripts/engine-env$"),
+    re.compile(r"^\.venv/bin/python -m ops (preview|history|rollback) "),
+    re.compile(
+        r'^pulumi up --stack "\$STACK" --yes --policy-pack policy '
+        r'--policy-pack-config "policy/config/\$STACK\.json" '
+        r'--message "deploy of \$\{?[A-Z_:0-9]+\}?"$'
+    ),
+    re.compile(r"^paths=\(\);? ?(for path in \$\w+; do paths\+=\(--path \"\$path\"\); done)?$"),
+    re.compile(r"^for path in \$\w+; do paths\+=\(--path \"\$path\"\); done$"),
+    re.compile(
+        r"^apt-get update -qq && apt-get install -y -qq --no-install-recommends [a-z0-9 -]+$"
+    ),
+)
+
+
+def load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict), f"{path}: not a mapping"
+    return document
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads a bare `on` key as the boolean True.
+    return workflow.get("on", workflow.get(True))
+
+
+def commands(script: str) -> list[str]:
+    """A script's commands: lines joined at trailing backslashes, spaces folded, blanks dropped."""
+    lines = script.replace("\\\n", " ").splitlines()
+    return [" ".join(line.split()) for line in lines if line.strip()]
+
+
+def bash_syntax_ok(script: str) -> None:
+    bash = shutil.which("bash")
+    assert bash, "bash is needed to check the scripts"
+    # `${{ ... }}` is expanded by GitHub before the shell sees the script.
+    plain = re.sub(r"\$\{\{[^}]*\}\}", "x", script)
+    result = subprocess.run([bash, "-n"], input=plain, text=True, capture_output=True)
+    assert result.returncode == 0, f"bash -n failed: {result.stderr}\n{script}"
+
+
+@pytest.fixture(scope="module")
+def workflows() -> dict[str, dict[str, Any]]:
+    return {path.stem: load(path) for path in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, job in workflow["jobs"].items() for step in job["steps"]]
+
+
+def test_the_three_workflows_exist(workflows):
+    assert {"preview", "deploy", "rollback"} <= set(workflows)
+    for stack in STACKS:
+        assert (ROOT / f"Pulumi.{stack}.yaml").exists(), stack
+        assert (ROOT / "policy" / "config" / f"{stack}.json").exists(), stack
+
+
+def test_every_workflow_is_well_formed(workflows):
+    for name, workflow in workflows.items():
+        assert workflow.get("name") and triggers(workflow), name
+        assert workflow["jobs"], name
+        for job_name, job in workflow["jobs"].items():
+            assert job.get("runs-on") == "ubuntu-latest", (name, job_name)
+            assert job.get("timeout-minutes"), (name, job_name)
+            for step in job["steps"]:
+                assert ("uses" in step) != ("run" in step), (name, job_name, step)
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+
+
+def test_run_steps_only_call_make_and_ops(workflows):
+    for name, workflow in workflows.items():
+        for job_name, step in steps(workflow):
+            if "run" not in step:
+                continue
+            bash_syntax_ok(step["run"])
+            for command in commands(step["run"]):
+                assert any(p.match(command) for p in ALLOWED_LINES), (name, job_name, command)
+
+
+def test_every_job_sets_up_with_make(workflows):
+    for name, workflow in workflows.items():
+        for job_name, job in workflow["jobs"].items():
+            runs = [step.get("run", "") for step in job["steps"]]
+            assert "make setup" in runs, (name, job_name)
+
+
+def test_preview_runs_on_pull_requests_per_stack_and_comments_in_place(workflows):
+    workflow = workflows["preview"]
+    assert "pull_request" in triggers(workflow)
+    assert workflow["permissions"]["pull-requests"] == "write"
+    (job,) = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["stack"] == list(STACKS)
+    assert job["strategy"]["fail-fast"] is False
+    assert job["env"]["STACK"] == "${{ matrix.stack }}"
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert any(
+        '.venv/bin/python -m ops preview --stack "$STACK" --markdown "preview-$STACK.md"' in run
+        for run in runs
+    )
+    (comment,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script")]
+    assert comment["if"] == "always()"
+    script = comment["with"]["script"]
+    assert "<!-- deploypaths-preview:${stack} -->" in script
+    assert "updateComment" in script and "createComment" in script and "paginate" in script
+
+
+def test_deploy_runs_dev_then_prod_behind_an_approval(workflows):
+    workflow = workflows["deploy"]
+    assert triggers(workflow) == {"push": {"branches": ["main"]}}
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["dev", "prod"]
+    assert jobs["prod"]["needs"] == "dev"
+    assert jobs["prod"]["environment"] == "production"
+    groups = set()
+    for stack, job in jobs.items():
+        assert job["env"]["STACK"] == stack
+        assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+        groups.add(job["concurrency"]["group"])
+        (deploy,) = [s["run"] for s in job["steps"] if "pulumi up" in s.get("run", "")]
+        assert "--policy-pack policy" in deploy
+    assert len(groups) == len(STACKS)
+
+
+def test_rollback_is_dispatched_by_hand_and_shares_the_deploy_group(workflows):
+    workflow = workflows["rollback"]
+    inputs = triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert inputs["stack"]["type"] == "choice" and inputs["stack"]["options"] == list(STACKS)
+    assert inputs["version"]["required"] is True
+    assert inputs["path"]["required"] is False
+    (job,) = workflow["jobs"].values()
+    assert job["concurrency"] == {
+        "group": "deploy-${{ inputs.stack }}",
+        "cancel-in-progress": False,
+    }
+    assert job["environment"] == "${{ inputs.stack == 'prod' && 'production' || 'dev' }}"
+    # Inputs reach the script through the environment, never pasted into it.
+    assert job["env"]["VERSION"] == "${{ inputs.version }}"
+    assert job["env"]["USER"] == "${{ github.actor }}"
+    for _, step in steps(workflow):
+        assert "inputs." not in step.get("run", ""), step
+    (rollback,) = [s["run"] for s in job["steps"] if "ops rollback" in s.get("run", "")]
+    assert '-m ops rollback --stack "$STACK" --to "$VERSION" "${paths[@]}" --yes' in rollback
+
+
+def test_deploy_and_rollback_use_the_same_group_names(workflows):
+    deploy_groups = {job["concurrency"]["group"] for job in workflows["deploy"]["jobs"].values()}
+    (rollback,) = workflows["rollback"]["jobs"].values()
+    template = rollback["concurrency"]["group"]
+    assert {template.replace("${{ inputs.stack }}", stack) for stack in STACKS} == deploy_groups
+
+
+# --- GitLab -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gitlab() -> dict[str, Any]:
+    return load(ROOT / ".gitlab-ci.yml")
+
+
+def gitlab_jobs(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    reserved = {"workflow", "stages", "variables", "default", "include"}
+    return {name: job for name, job in pipeline.items() if name not in reserved}
+
+
+def job_script(pipeline: dict[str, Any], name: str) -> list[str]:
+    job = gitlab_jobs(pipeline)[name]
+    parent = gitlab_jobs(pipeline).get(job.get("extends", ""), {})
+    return job.get("script") or parent["script"]
+
+
+def test_gitlab_pipeline_is_well_formed(gitlab):
+    jobs = gitlab_jobs(gitlab)
+    assert set(jobs) == {"preview", ".deploy", "deploy-dev", "deploy-prod", "rollback"}
+    stages = gitlab["stages"]
+    for name, job in jobs.items():
+        stage = job.get("stage") or jobs[job["extends"]]["stage"]
+        assert stage in stages, name
+    setup = gitlab["default"]["before_script"]
+    assert "make setup" in setup and "source scripts/engine-env" in setup
+    for name in jobs:
+        if name.startswith("."):
+            continue
+        script = job_script(gitlab, name)
+        bash_syntax_ok("\n".join([*setup, *script]))
+        for command in [c for line in [*setup, *script] for c in commands(line)]:
+            assert any(p.match(command) for p in ALLOWED_LINES), (name, command)
+
+
+def test_gitlab_previews_each_stack_on_merge_requests(gitlab):
+    job = gitlab_jobs(gitlab)["preview"]
+    assert job["parallel"]["matrix"] == [{"STACK": list(STACKS)}]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert job_script(gitlab, "preview") == [
+        '.venv/bin/python -m ops preview --stack "$STACK" --markdown "preview-$STACK.md"'
+    ]
+    (note,) = job["after_script"]
+    bash_syntax_ok(note)
+    assert "<!-- deploypaths-preview:{stack} -->" in note and '"PUT"' in note
+
+
+def test_gitlab_deploys_one_resource_group_per_stack_and_prod_by_hand(gitlab):
+    jobs = gitlab_jobs(gitlab)
+    assert jobs["deploy-dev"]["resource_group"] == "deploy-dev"
+    assert jobs["deploy-prod"]["resource_group"] == "deploy-prod"
+    assert jobs["deploy-prod"]["needs"] == ["deploy-dev"]
+    assert jobs["deploy-prod"]["environment"]["name"] == "production"
+    assert jobs["deploy-prod"]["rules"][0]["when"] == "manual"
+    assert jobs["deploy-prod"]["allow_failure"] is False
+    for stack in STACKS:
+        assert jobs[f"deploy-{stack}"]["variables"]["STACK"] == stack
+    (deploy,) = job_script(gitlab, "deploy-dev")
+    assert deploy.startswith('pulumi up --stack "$STACK" --yes --policy-pack policy')
+
+
+def test_gitlab_rollback_runs_from_the_web_form(gitlab):
+    job = gitlab_jobs(gitlab)["rollback"]
+    assert job["resource_group"] == "deploy-$ROLLBACK_STACK"
+    assert {rule["variables"]["ROLLBACK_ENVIRONMENT"] for rule in job["rules"]} == {
+        "production",
+        "dev",
+    }
+    assert all('$CI_PIPELINE_SOURCE == "web"' in rule["if"] for rule in job["rules"])
+    assert gitlab["variables"]["ROLLBACK_STACK"]["options"] == ["", *STACKS]
+    script = job_script(gitlab, "rollback")
+    assert script[-1] == (
+        '.venv/bin/python -m ops rollback --stack "$ROLLBACK_STACK" --to "$ROLLBACK_VERSION" '
+        '"${paths[@]}" --yes'
+    )

@@ -1,0 +1,491 @@
+"""`ops rollback`: which config keys change, which resources the update targets, what is refused,
+and how the command drives a stack (through a recording stand-in, no engine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ops_fixtures import (
+    KUBECONFIGS,
+    PROD,
+    SERVICE,
+    FakeStack,
+    checkpoint,
+    config_of,
+    edit_json,
+    load_events,
+    summaries,
+    update,
+)
+from pulumi.automation import ConfigValue
+
+from deploypaths.stack_config import project_defaults
+from ops import UserError
+from ops.__main__ import main
+from ops.rollback import (
+    glob_matches,
+    operator_name,
+    path_targets,
+    plan_rollback,
+    stack_rollback_config,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+REGISTRY = "registry.example.com/shop"
+
+
+def plan(*, version, paths=(), force=False, history=None, now=None, resources=None):
+    history = history if history is not None else summaries()
+    return plan_rollback(
+        stack="prod",
+        project="deploypaths",
+        version=version,
+        paths=list(paths),
+        force=force,
+        history=history,
+        config_now=now if now is not None else config_of(history[0]),
+        defaults=project_defaults(PROJECT_DIR),
+        resources=resources if resources is not None else checkpoint(),
+        user="alice",
+    )
+
+
+def regions_of(p) -> list[dict]:
+    return json.loads(p.set_values["deploypaths:regions"].value)
+
+
+def overrides(regions: list[dict], region: str) -> dict:
+    return next(r for r in regions if r["name"] == region).get("overrides", {})
+
+
+# --- Refusals ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        (42, "stack has no update with version 42 (versions 1 to 6 exist)"),
+        (5, "version 5 is a refresh, not an update: roll back to an update"),
+        (
+            4,
+            "version 4 did not succeed (failed): its configuration never fully deployed; "
+            "pass --force",
+        ),
+    ],
+)
+def test_versions_that_cannot_be_rolled_back_to(version, message):
+    with pytest.raises(UserError) as refused:
+        plan(version=version)
+    assert str(refused.value).startswith(message), refused.value
+
+
+def test_a_version_without_recorded_config_is_refused():
+    history = summaries()
+    history.append(update(7, {}))
+    with pytest.raises(
+        UserError, match="^version 7 has no recorded configuration to roll back to$"
+    ):
+        plan(version=7, history=history)
+
+
+def test_a_failed_version_needs_force():
+    assert plan(version=4, force=True).subject == "prod"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("orders@mars-north-1", "orders@mars-north-1: no region 'mars-north-1' in the stack"),
+        ("eu-central-1", "'eu-central-1' is neither a path (service@region) nor a region"),
+        (
+            "orders-add-status@eu-west-1",
+            "orders-add-status@eu-west-1 is a migration path: migrations are never rolled back "
+            "per path",
+        ),
+        ("search@eu-west-1", "search@eu-west-1: no service 'search' runs in eu-west-1 today"),
+        ("billing@us-east-1", "billing@us-east-1: no service 'billing' runs in us-east-1 today"),
+    ],
+)
+def test_paths_must_exist_today_and_be_service_paths(path, message):
+    with pytest.raises(UserError) as refused:
+        plan(version=3, paths=[path])
+    assert str(refused.value).startswith(message), refused.value
+
+
+def test_a_path_cannot_cross_a_contract_migration_that_ran_since():
+    with pytest.raises(UserError) as refused:
+        plan(version=2, paths=["orders@us-east-1"])
+    message = str(refused.value)
+    assert message.startswith(
+        "cannot roll orders@us-east-1 back: contract migration 'orders-drop-legacy'"
+    )
+    assert "ran (or will run) after version 2" in message
+
+
+def test_the_whole_stack_crosses_a_contract_migration_only_with_force():
+    with pytest.raises(UserError, match="or pass --force"):
+        plan(version=2)
+    forced = plan(version=2, force=True)
+    assert forced.warnings == [
+        "--force: contract migration 'orders-drop-legacy' is in today's configuration but not in "
+        "version 2's: it ran (or will run) after version 2 and may have dropped what the release "
+        "of version 2 still reads. Roll forward with a fix instead"
+    ]
+    assert "migrations leaving the list: orders-drop-legacy (contract)" in forced.changes
+    migrations = json.loads(forced.set_values["deploypaths:migrations"].value)
+    assert [m["name"] for m in migrations] == ["orders-add-status"]
+
+
+def test_a_service_that_did_not_exist_at_the_version_is_refused():
+    now = config_of(summaries()[0])
+    edit_json(
+        now,
+        "deploypaths:services",
+        lambda services: services.append({"name": "billing", "image": f"{REGISTRY}/billing:1.0.0"}),
+    )
+    for paths in (["billing@us-east-1"], ["us-east-1"]):
+        with pytest.raises(
+            UserError, match="billing@us-east-1: service 'billing' did not exist at version 3"
+        ):
+            plan(version=3, paths=paths, now=now)
+
+
+def test_a_path_that_did_not_run_at_the_version_is_refused():
+    now = config_of(summaries()[0])
+
+    def spread_search(services):
+        next(s for s in services if s["name"] == "search")["regions"] = ["us-east-1", "eu-west-1"]
+
+    edit_json(now, "deploypaths:services", spread_search)
+    with pytest.raises(
+        UserError, match="^search@eu-west-1 did not run at version 3: nothing to roll back to$"
+    ):
+        plan(version=3, paths=["search@eu-west-1"], now=now)
+
+
+def test_a_version_that_fails_todays_validation_is_refused():
+    history = summaries()
+    old = config_of(history[3])  # version 3
+    edit_json(old, "deploypaths:waves", lambda waves: waves.append(["mars-north-1"]))
+    history.append(update(7, old))
+    with pytest.raises(
+        UserError, match="version 7's configuration does not pass today's validation"
+    ):
+        plan(version=7, history=history)
+
+
+def test_an_undecryptable_secret_is_refused_without_showing_any_value():
+    history = summaries(secrets=False)  # the secret came back as "[secret]"
+    now = config_of(summaries()[0])
+    with pytest.raises(UserError) as refused:
+        plan(version=3, history=history, now=now)
+    assert str(refused.value) == (
+        "the secret deploypaths:kubeconfigs of version 3 cannot be decrypted with the stack's "
+        "secrets provider today, so it cannot be put back"
+    )
+
+
+# --- Path rollbacks: which config keys ----------------------------------------------------------
+
+
+def test_one_path_gets_an_override_pinning_its_old_release():
+    p = plan(version=3, paths=["orders@us-east-1"])
+    assert list(p.set_values) == ["deploypaths:regions"] and p.remove == []
+    regions = regions_of(p)
+    assert overrides(regions, "us-east-1") == {
+        "orders": {"image": f"{REGISTRY}/orders:7.4.1", "replicas": 3, "strategy": "rolling"}
+    }
+    # Every other path keeps its release: eu-west-1's own pin stays, ap-southeast-2 has none.
+    assert overrides(regions, "eu-west-1") == {
+        "orders": {"image": f"{REGISTRY}/orders:7.4.1", "replicas": 3, "strategy": "rolling"}
+    }
+    assert overrides(regions, "ap-southeast-2") == {}
+    assert p.changes == [
+        f"orders@us-east-1: image {REGISTRY}/orders:7.5.0 -> {REGISTRY}/orders:7.4.1"
+    ]
+    assert p.message == "rollback of orders@us-east-1 to version 3 (by alice)"
+
+
+def test_an_override_equal_to_the_service_level_release_is_removed():
+    # Today: orders 7.4.1 everywhere except eu-west-1, pinned to 7.3.0. At version 8 eu-west-1
+    # ran the service-level release, so rolling it back to 8 removes the pin.
+    history = summaries()
+    at_8 = config_of(history[3])  # version 3: orders 7.4.1 at service level, no override
+    now = config_of(history[3])
+    edit_json(
+        now,
+        "deploypaths:regions",
+        lambda regions: regions[1].update(
+            overrides={"orders": {"image": f"{REGISTRY}/orders:7.3.0"}}
+        ),
+    )
+    history.insert(0, update(9, now))
+    history.insert(1, update(8, at_8))
+    p = plan(version=8, paths=["eu-west-1"], history=history, now=now)
+    assert overrides(regions_of(p), "eu-west-1") == {}
+    assert "overrides" not in regions_of(p)[1]
+    assert (
+        f"orders@eu-west-1: image {REGISTRY}/orders:7.3.0 -> {REGISTRY}/orders:7.4.1" in p.changes
+    )
+
+
+def test_a_region_rolls_back_each_of_its_services():
+    p = plan(version=2, paths=["ap-southeast-2"], history=_without_contract(summaries()))
+    assert overrides(regions_of(p), "ap-southeast-2") == {
+        "orders": {"image": f"{REGISTRY}/orders:7.4.1", "replicas": 3, "strategy": "rolling"}
+    }
+    assert p.changes == [
+        "auth@ap-southeast-2: already runs the release of version 2",
+        f"orders@ap-southeast-2: image {REGISTRY}/orders:7.5.0 -> {REGISTRY}/orders:7.4.1",
+    ]
+    # Only the path whose release changes is in the update.
+    assert p.targets == [
+        f"{PROD}{SERVICE}::orders-ap-southeast-2",
+        f"{PROD}{SERVICE}$**::orders-ap-southeast-2-*",
+    ]
+
+
+def _without_contract(history):
+    """The fixture's history as if the contract migration had never been added."""
+    for summary in history:
+        if "deploypaths:migrations" in summary.config:
+            migrations = [
+                m
+                for m in json.loads(summary.config["deploypaths:migrations"].value)
+                if m["phase"] != "contract"
+            ]
+            summary.config["deploypaths:migrations"] = ConfigValue(json.dumps(migrations), False)
+    return history
+
+
+def test_canary_and_blue_green_releases_are_pinned_whole():
+    history = _without_contract(summaries())
+    p = plan(version=2, paths=["search@us-east-1"], history=history)
+    # Version 2 ran search as a 10% canary; today it is a 50% canary.
+    assert overrides(regions_of(p), "us-east-1") == {
+        "search": {
+            "image": f"{REGISTRY}/search:1.12.0",
+            "replicas": 2,
+            "strategy": "canary",
+            "canary": {"image": f"{REGISTRY}/search:1.13.0", "weight": 10},
+        }
+    }
+    assert p.changes == ["search@us-east-1: canary.weight 50 -> 10"]
+
+
+def test_nothing_to_do_when_the_path_already_runs_that_release():
+    p = plan(version=3, paths=["orders@eu-west-1"])
+    assert p.empty
+    assert p.changes == ["orders@eu-west-1: already runs the release of version 3"]
+
+
+# --- Path rollbacks: which targets ------------------------------------------------------------
+
+
+def test_the_update_targets_the_path_component_its_children_and_new_children():
+    p = plan(version=3, paths=["orders@us-east-1"])
+    component = f"{PROD}{SERVICE}::orders-us-east-1"
+    assert p.targets == [
+        component,
+        f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-us-east-1-deployment",
+        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::orders-us-east-1-service",
+        f"{PROD}{SERVICE}$**::orders-us-east-1-*",
+    ]
+    assert p.warnings == []
+
+
+def test_a_pattern_that_would_catch_another_path_is_left_out():
+    resources = checkpoint()
+    # A service named `orders-us-east-1-legacy` would match `orders-us-east-1-*`.
+    legacy = "orders-us-east-1-legacy-us-east-1"
+    stray = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::{legacy}-deployment"
+    resources.append({"urn": stray, "parent": f"{PROD}{SERVICE}::{legacy}"})
+    targets, warnings = path_targets(f"{PROD}{SERVICE}::orders-us-east-1", resources)
+    assert not any("*" in target for target in targets)
+    assert warnings == [
+        f"not targeting new children of orders-us-east-1 by pattern: {PROD}{SERVICE}$**::"
+        f"orders-us-east-1-* also matches {stray}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "urn", "matches"),
+    [
+        (
+            "urn:pulumi:prod::p::a$**::x-*",
+            "urn:pulumi:prod::p::a$b$k:apps/v1:D::x-deployment",
+            True,
+        ),
+        ("urn:pulumi:prod::p::a$**::x-*", "urn:pulumi:prod::p::a::x-deployment", False),
+        ("urn:pulumi:prod::p::a$*::x-*", "urn:pulumi:prod::p::a$k:apps/v1:D::x-deployment", False),
+        ("urn:pulumi:prod::p::a$*::x-*", "urn:pulumi:prod::p::a$D::x-d", True),
+        ("urn:pulumi:prod::p::a.b::x", "urn:pulumi:prod::p::aXb::x", False),
+    ],
+)
+def test_patterns_follow_the_engines_target_globs(pattern, urn, matches):
+    assert glob_matches(pattern, urn) is matches
+
+
+# --- Whole-stack rollbacks --------------------------------------------------------------------
+
+
+def test_the_whole_stack_goes_back_key_by_key():
+    p = plan(version=3)
+    assert p.targets is None
+    assert sorted(p.set_values) == ["deploypaths:regions", "deploypaths:services"]
+    assert p.changes == [
+        "orders@us-east-1, orders@ap-southeast-2: image orders:7.5.0 -> orders:7.4.1",
+    ]
+    assert p.message == "rollback of prod to version 3 (by alice)"
+
+
+def test_secrets_go_back_as_secrets_and_are_never_listed_with_values():
+    history = summaries()
+    version_3 = history[3]
+    version_3.config["deploypaths:kubeconfigs"] = ConfigValue('{"us-east-1":"older-kc-77"}', True)
+    p = plan(version=3, history=history)
+    assert p.set_values["deploypaths:kubeconfigs"].secret
+    assert "secrets put back (values not shown): deploypaths:kubeconfigs" in p.changes
+    assert not any("older-kc-77" in line or KUBECONFIGS in line for line in p.changes)
+
+
+def test_keys_added_since_are_removed_and_defaults_come_back():
+    now = {
+        "aws:region": ConfigValue("us-east-1"),
+        "deploypaths:owner": ConfigValue("payments"),
+        "deploypaths:decommission": ConfigValue('["ap-southeast-2"]'),
+        "deploypaths:bake_minutes": ConfigValue("15"),
+    }
+    then = {
+        "aws:region": ConfigValue("us-east-1"),
+        "deploypaths:bake_minutes": ConfigValue("10"),
+        # Equal to Pulumi.yaml's default, and unset today: nothing to write.
+        "deploypaths:monitoring": ConfigValue('{"mode": "cloudwatch"}'),
+    }
+    set_values, remove = stack_rollback_config(now, then, project_defaults(PROJECT_DIR), version=3)
+    assert {k: v.value for k, v in set_values.items()} == {
+        "deploypaths:bake_minutes": "10",
+        "deploypaths:owner": "platform",
+    }
+    assert remove == ["deploypaths:decommission"]
+
+
+def test_json_formatting_is_not_a_change():
+    now = {"deploypaths:waves": ConfigValue('[["us-east-1"], ["eu-west-1"]]')}
+    then = {"deploypaths:waves": ConfigValue('[["us-east-1"],["eu-west-1"]]')}
+    assert stack_rollback_config(now, then, {}, version=1) == ({}, [])
+
+
+def test_the_operator_is_named_from_the_environment():
+    assert operator_name({"USER": "alice", "LOGNAME": "root"}) == "alice"
+    assert operator_name({"LOGNAME": "bob"}) == "bob"
+
+
+# --- The command, against a recording stand-in --------------------------------------------------
+
+
+@pytest.fixture
+def prod(fake_stacks, monkeypatch):
+    monkeypatch.setenv("USER", "alice")
+    history = summaries()
+    stack = FakeStack(history=history, config=config_of(history[0]), resources=checkpoint())
+    fake_stacks["prod"] = stack
+    return stack
+
+
+def regions_written(stack: FakeStack) -> list[list[dict]]:
+    return [
+        json.loads(call["deploypaths:regions"]["value"])
+        for call in stack.called("set_all_config_json")
+        if "deploypaths:regions" in call
+    ]
+
+
+def test_a_path_rollback_previews_then_deploys_only_the_path(prod, capsys):
+    before = prod.config["deploypaths:regions"].value
+    assert (
+        main(["rollback", "--stack", "prod", "--to", "3", "--path", "orders@us-east-1", "--yes"])
+        == 0
+    )
+    (written,) = regions_written(prod)
+    assert written[0]["overrides"]["orders"]["image"].endswith("orders:7.4.1")
+    # Structured values go back as objects, so the stack file keeps YAML structure.
+    (call,) = prod.called("set_all_config_json")
+    assert call["deploypaths:regions"]["objectValue"] == written
+    (preview,) = prod.called("preview")
+    (up,) = prod.called("up")
+    assert preview["target"] == up["target"] and preview["target_dependents"] is False
+    assert up["target"][0] == f"{PROD}{SERVICE}::orders-us-east-1"
+    assert up["target_dependents"] is False
+    assert up["message"] == "rollback of orders@us-east-1 to version 3 (by alice)"
+    assert up["policy_pack_configs"][0].endswith("policy/config/prod.json")
+    assert prod.config["deploypaths:regions"].value != before  # kept: the rollback happened
+    out = capsys.readouterr().out
+    assert "Rolling back orders@us-east-1 of stack prod to version 3:" in out
+    assert "commit it, or the next deploy rolls forward again" in out
+
+
+def test_a_whole_stack_rollback_updates_everything(prod):
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 0
+    (up,) = prod.called("up")
+    assert "target" not in up
+    assert up["message"] == "rollback of prod to version 3 (by alice)"
+    assert prod.called("history")[0] == (50, 1, True)  # secrets are needed to put them back
+
+
+def test_declining_restores_the_configuration(prod, monkeypatch, capsys):
+    before = prod.config["deploypaths:regions"].value
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--path", "orders@us-east-1"]) == 1
+    assert prod.called("up") == []
+    assert json.loads(prod.config["deploypaths:regions"].value) == json.loads(before)
+    assert "Not confirmed; the configuration is restored." in capsys.readouterr().out
+
+
+def test_a_preview_that_must_not_ship_restores_the_configuration(prod):
+    prod._events = load_events("events-prod.jsonl")  # a mandatory policy violation
+    before = dict(prod.config)
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 1
+    assert prod.called("up") == []
+    assert {k: v.value for k, v in prod.config.items()} == {k: v.value for k, v in before.items()}
+
+
+def test_a_failed_update_keeps_the_rolled_back_configuration(prod, capsys):
+    prod._up_error = RuntimeError("\n code: 255\n stderr: error: update failed\n")
+    assert (
+        main(["rollback", "--stack", "prod", "--to", "3", "--path", "orders@us-east-1", "--yes"])
+        == 1
+    )
+    assert len(regions_written(prod)) == 1
+    assert "The update failed: stderr: error: update failed" in capsys.readouterr().err
+
+
+def test_without_a_terminal_it_asks_for_yes_before_touching_anything(prod, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["rollback", "--stack", "prod", "--to", "3"]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+    assert prod.calls == []
+
+
+def test_refusals_exit_2_with_the_reason(prod, capsys):
+    assert main(["rollback", "--stack", "prod", "--to", "2", "--path", "eu-west-1", "--yes"]) == 2
+    assert "error: cannot roll eu-west-1 back: contract migration 'orders-drop-legacy'" in (
+        capsys.readouterr().err
+    )
+    assert prod.called("set_all_config_json") == []
+    assert (
+        main(
+            ["rollback", "--stack", "prod", "--to", "2", "--path", "eu-west-1", "--force", "--yes"]
+        )
+        == 2
+    )
+    assert "--force applies to a whole-stack rollback only" in capsys.readouterr().err
+
+
+def test_nothing_to_roll_back_deploys_nothing(prod, capsys):
+    assert main(["rollback", "--stack", "prod", "--to", "6", "--yes"]) == 0
+    assert prod.called("up") == [] and prod.called("set_all_config_json") == []
+    assert "Nothing to roll back" in capsys.readouterr().out
