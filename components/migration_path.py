@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.simulated_rollout import Simulation, SimulatedRollout
 from deploypaths.naming import job_name
 from deploypaths.settings import Migration
 
@@ -19,6 +20,7 @@ class MigrationPathArgs:
     # Custom resources that must finish first: the previous migration, or the services barrier.
     waits_for: list[pulumi.Resource]
     timeout_minutes: int = 30
+    simulation: Simulation | None = None
 
 
 class MigrationPath(pulumi.ComponentResource):
@@ -34,6 +36,17 @@ class MigrationPath(pulumi.ComponentResource):
         migration = args.migration
         self.job_name = job_name(migration.name, migration.image)
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
+        waits_for = args.waits_for
+        if args.simulation:
+            waits_for = [
+                SimulatedRollout(
+                    f"{name}-simulated-rollout",
+                    path=name,
+                    release=migration.image,
+                    simulation=args.simulation,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
+                )
+            ]
         labels = {
             "app.kubernetes.io/part-of": "deploypaths",
             "deploypaths/migration": migration.name,
@@ -71,7 +84,7 @@ class MigrationPath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=args.waits_for,
+                depends_on=waits_for,
                 # The provider waits for completion and fails the path when the Job fails.
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{args.timeout_minutes}m"),
                 # Completed Jobs are immutable; a new version is a new Job, created before the

@@ -22,6 +22,7 @@ from components.region_cluster import build_cluster
 from components.region_database import build_database
 from components.region_network import build_network
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
+from components.simulated_rollout import Simulation
 from deploypaths.naming import component_name, path_id, tags
 from deploypaths.settings import Settings
 
@@ -191,6 +192,7 @@ class RegionPath(pulumi.ComponentResource):
                     namespace=namespace,
                     database_secret=database_secret,
                     waits_for=previous_job,
+                    simulation=_simulation(settings, migration.name, region),
                 ),
                 opts,
             )
@@ -218,6 +220,7 @@ class RegionPath(pulumi.ComponentResource):
                     waits_for=waits_for,
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
+                    simulation=_simulation(settings, service.name, region),
                     extra_env=_appconfig_env(settings.environment, service.name)
                     if flags_via_appconfig and service.flags
                     else {},
@@ -256,6 +259,7 @@ class RegionPath(pulumi.ComponentResource):
                     namespace=namespace,
                     database_secret=database_secret,
                     waits_for=previous_job + after_services,
+                    simulation=_simulation(settings, migration.name, region),
                 ),
                 opts,
             )
@@ -287,6 +291,15 @@ def _after_order(services):
             placed[service.name] = None
             remaining.remove(service)
     return [next(s for s in services if s.name == name) for name in placed]
+
+
+def _simulation(settings: Settings, path: str, region: str) -> Simulation | None:
+    simulation = settings.simulation
+    if not simulation.enabled:
+        return None
+    return Simulation(
+        seconds=simulation.rollout_seconds, fail=path_id(path, region) in simulation.fail
+    )
 
 
 def _appconfig_env(environment: str, service: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.simulated_rollout import SimulatedRollout, Simulation
+from deploypaths.naming import service_release, short_hash
 from deploypaths.settings import Service
 
 ROLLOUT_TIMEOUT = "10m"
@@ -37,6 +39,7 @@ class ServicePathArgs:
     # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
     flags_as_config_map: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    simulation: Simulation | None = None
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,19 @@ class ServicePath(pulumi.ComponentResource):
         super().__init__("deploypaths:index:ServicePath", name, None, opts)
         service = args.service
         flags_map = self._flags_config_map(name, args) if service.flags else None
+        waits_for = args.waits_for
+        if args.simulation:
+            waits_for = [
+                SimulatedRollout(
+                    f"{name}-simulated-rollout",
+                    path=name,
+                    release=short_hash(service_release(service)),
+                    simulation=args.simulation,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
+                )
+            ]
         self.deployments = [
-            self._deployment(name, args, track, flags_map) for track in tracks(service)
+            self._deployment(name, args, track, flags_map, waits_for) for track in tracks(service)
         ]
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -158,6 +172,7 @@ class ServicePath(pulumi.ComponentResource):
         args: ServicePathArgs,
         track: _Track,
         flags_map: k8s.core.v1.ConfigMap | None,
+        waits_for: list[pulumi.Resource],
     ) -> k8s.apps.v1.Deployment:
         service = args.service
         labels = {"app": service.name, "track": track.name}
@@ -218,7 +233,7 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=args.waits_for,
+                depends_on=waits_for,
                 # The provider waits for the new ReplicaSet to be ready; past this the path fails.
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=ROLLOUT_TIMEOUT, update=ROLLOUT_TIMEOUT

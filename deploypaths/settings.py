@@ -48,6 +48,19 @@ class FlagDeliverySettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SimulationSettings:
+    """Render mode only: make rollouts take time, or fail, to watch the engine schedule paths."""
+
+    rollout_seconds: float = 0.0
+    # Path ids (`orders@eu-west-1`, `orders-add-status@eu-west-1`) whose rollout fails.
+    fail: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rollout_seconds > 0 or bool(self.fail)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Migration:
     name: str
     image: str
@@ -131,6 +144,7 @@ class Settings:
     migrations: tuple[Migration, ...]
     services: tuple[Service, ...]
     decommission: tuple[str, ...] = ()
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
 
     @property
     def region_names(self) -> tuple[str, ...]:
