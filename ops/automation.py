@@ -20,6 +20,9 @@ from ops import UserError
 from ops.report_history import fetch_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The project directory the commands work on: this repository, or a copy of the project (the
+# engine tests use one so that their stacks, stack files and rendered manifests stay apart).
+PROJECT_DIR = Path(os.environ.get("DEPLOYPATHS_PROJECT_DIR") or REPO_ROOT)
 POLICY_PACK = REPO_ROOT / "policy"
 MAX_FAILURE_LINES = 5
 DEFAULT_ENGINE_HOME = Path.home() / ".cache" / "deploypaths" / "engine"
@@ -55,7 +58,7 @@ def _workspace_options() -> auto.LocalWorkspaceOptions:
 def select(stack: str) -> auto.Stack:
     """An existing stack of this project (the repository root is the work dir)."""
     try:
-        return auto.select_stack(stack, work_dir=str(REPO_ROOT), opts=_workspace_options())
+        return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=_workspace_options())
     except FileNotFoundError:
         raise UserError(
             "the Pulumi CLI is not installed: run `make setup` (or scripts/install-engine)"

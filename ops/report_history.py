@@ -76,7 +76,18 @@ def fetch_all(
         if len(batch) < page_size or not new:
             break
         page += 1
-    return sorted(found.values(), key=_identity, reverse=True)
+    return _numbered(sorted(found.values(), key=_identity, reverse=True))
+
+
+def _numbered(newest_first: list[UpdateSummary]) -> list[UpdateSummary]:
+    """The DIY (file, S3) backends record no version numbers: every entry says 0. Number them as
+    the Pulumi Cloud would, oldest first from 1, so `--to N` means the same on any backend."""
+    versions = [s.version for s in newest_first]
+    if len(set(versions)) == len(versions) and all(v for v in versions):
+        return newest_first
+    for number, summary in enumerate(reversed(newest_first), start=1):
+        summary.version = number
+    return newest_first
 
 
 def _identity(summary: UpdateSummary) -> tuple[int, str]:

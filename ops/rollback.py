@@ -480,7 +480,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _project_name() -> str:
-    document = yaml.safe_load((automation.REPO_ROOT / "Pulumi.yaml").read_text())
+    document = yaml.safe_load((automation.PROJECT_DIR / "Pulumi.yaml").read_text())
     return str(document["name"])
 
 
@@ -517,7 +517,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         history=automation.history(stack, page_size=50, show_secrets=True),
         config_now=stack.get_all_config(),
-        defaults=project_defaults(automation.REPO_ROOT),
+        defaults=project_defaults(automation.PROJECT_DIR),
         resources=automation.resources(stack) if args.paths else None,
         user=operator_name(os.environ),
     )

@@ -364,12 +364,14 @@ def test_keys_added_since_are_removed_and_defaults_come_back():
         # Equal to Pulumi.yaml's default, and unset today: nothing to write.
         "deploypaths:monitoring": ConfigValue('{"mode": "cloudwatch"}'),
     }
+    # Keys N did not set go back to Pulumi.yaml's default; owner and decommission have one.
     set_values, remove = stack_rollback_config(now, then, project_defaults(PROJECT_DIR), version=3)
     assert {k: v.value for k, v in set_values.items()} == {
         "deploypaths:bake_minutes": "10",
         "deploypaths:owner": "platform",
+        "deploypaths:decommission": "[]",
     }
-    assert remove == ["deploypaths:decommission"]
+    assert remove == []
 
 
 def test_json_formatting_is_not_a_change():
