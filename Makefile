@@ -10,7 +10,7 @@ ENGINE := source scripts/engine-env &&
 LOCAL := $(ENGINE) export PULUMI_BACKEND_URL=file://$(CURDIR)/.state \
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-deploypaths-local} &&
 
-.PHONY: all setup plan up test lint clean
+.PHONY: all venv setup plan up test lint clean
 
 all: setup plan up
 
@@ -20,7 +20,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+venv: $(VENV)/.installed
+
+# The Pulumi engine built from Go modules, for machines that cannot download the CLI.
+setup: venv
 	scripts/install-engine
 
 plan: $(VENV)/.installed

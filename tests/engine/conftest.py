@@ -53,6 +53,7 @@ class Project:
         (root / ".venv").symlink_to(PROJECT_DIR / ".venv")
         (root / ".state").mkdir()
         self.env = engine_environment(root)
+        self.policy_pack = PROJECT_DIR / "policy"
 
     def stack_file(self, stack: str) -> Path:
         return self.root / f"Pulumi.{stack}.yaml"
