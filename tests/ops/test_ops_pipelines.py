@@ -1,7 +1,9 @@
 """The CI pipelines parse and have the structure the ops commands rely on: GitHub Actions
 workflows and the GitLab twin, each checked as YAML plus the rules that keep deploys safe
 (stack matrix, one concurrency group per stack, an approval before prod, only `make` and `ops`
-commands), and every shell script in them passes `bash -n`."""
+commands), and every shell script in them passes `bash -n`. Every job runs the official Pulumi
+CLI at the version requirements.txt pins, never the engine `make setup` builds from Go modules
+for this repository's offline tests (its Kubernetes provider is a render-only stand-in)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,28 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 STACKS = ("dev", "prod")
+# The Python SDK's pin; the CLI installed in CI must be the same version.
+PULUMI_VERSION = re.search(
+    r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE
+).group(1)
+PULUMI_ACTION = "pulumi/actions@v6"
+GITLAB_INSTALL = f"curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_VERSION}"
+GITLAB_PATH = 'export PATH="$HOME/.pulumi/bin:$PATH"'
+# What only the offline engine uses; no pipeline may mention them outside comments.
+ENGINE_ONLY = (
+    "make setup",
+    "engine-env",
+    "install-engine",
+    "DEPLOYPATHS_ENGINE_HOME",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+    "PULUMI_HOME",
+    "setup-go",
+    "golang",
+)
 # What a pipeline may run: make targets, the ops commands, the pinned deploy, and the glue
 # that builds their arguments.
 ALLOWED_LINES = (
     re.compile(r"^make( [a-z-]+)*$"),
-    re.compile(r"^source scripts/engine-env$"),
     re.compile(r"^\.venv/bin/python -m ops (preview|history|rollback) "),
     re.compile(
         r'^pulumi up --stack "\$STACK" --yes --policy-pack policy '
@@ -30,9 +49,12 @@ ALLOWED_LINES = (
     ),
     re.compile(r"^paths=\(\);? ?(for path in \$\w+; do paths\+=\(--path \"\$path\"\); done)?$"),
     re.compile(r"^for path in \$\w+; do paths\+=\(--path \"\$path\"\); done$"),
-    re.compile(
-        r"^apt-get update -qq && apt-get install -y -qq --no-install-recommends [a-z0-9 -]+$"
-    ),
+)
+# GitLab has no setup action: its jobs also install the CLI with the documented installer.
+GITLAB_ALLOWED_LINES = (
+    *ALLOWED_LINES,
+    re.compile(r"^curl -fsSL https://get\.pulumi\.com \| sh -s -- --version \d+\.\d+\.\d+$"),
+    re.compile(r'^export PATH="\$HOME/\.pulumi/bin:\$PATH"$'),
 )
 
 
@@ -101,11 +123,39 @@ def test_run_steps_only_call_make_and_ops(workflows):
                 assert any(p.match(command) for p in ALLOWED_LINES), (name, job_name, command)
 
 
-def test_every_job_sets_up_with_make(workflows):
+def test_the_pin_is_read_from_requirements():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", PULUMI_VERSION), PULUMI_VERSION
+
+
+def test_every_job_installs_the_pinned_cli_then_the_venv(workflows):
     for name, workflow in workflows.items():
         for job_name, job in workflow["jobs"].items():
-            runs = [step.get("run", "") for step in job["steps"]]
-            assert "make setup" in runs, (name, job_name)
+            job_steps = job["steps"]
+            installs = [
+                i for i, s in enumerate(job_steps) if s.get("uses", "").startswith("pulumi/")
+            ]
+            assert len(installs) == 1, (name, job_name)
+            install = job_steps[installs[0]]
+            assert install["uses"] == PULUMI_ACTION, (name, job_name)
+            # Only `pulumi-version`: without `command` the action installs the CLI and stops.
+            assert install["with"] == {"pulumi-version": PULUMI_VERSION}, (name, job_name)
+            runs = [(i, s["run"]) for i, s in enumerate(job_steps) if "run" in s]
+            venv = [i for i, run in runs if run == "make venv"]
+            assert len(venv) == 1, (name, job_name)
+            # Both come before the first step that needs the CLI or the virtualenv.
+            needs_cli = [i for i, run in runs if "pulumi up" in run or "-m ops " in run]
+            assert needs_cli, (name, job_name)
+            assert installs[0] < min(needs_cli) and venv[0] < min(needs_cli), (name, job_name)
+
+
+def test_no_job_uses_the_offline_engine(workflows):
+    for name, workflow in workflows.items():
+        # Dumped without comments, which may still explain why the engine is not used.
+        text = yaml.safe_dump(workflow)
+        for word in ENGINE_ONLY:
+            assert word not in text, (name, word)
+        for job_name, step in steps(workflow):
+            assert not step.get("uses", "").startswith("actions/cache"), (name, job_name)
 
 
 def test_preview_runs_on_pull_requests_per_stack_and_comments_in_place(workflows):
@@ -200,14 +250,24 @@ def test_gitlab_pipeline_is_well_formed(gitlab):
         stage = job.get("stage") or jobs[job["extends"]]["stage"]
         assert stage in stages, name
     setup = gitlab["default"]["before_script"]
-    assert "make setup" in setup and "source scripts/engine-env" in setup
-    for name in jobs:
+    for name, job in jobs.items():
+        # A job's own before_script would replace the default one and skip the CLI install.
+        assert "before_script" not in job and "image" not in job, name
         if name.startswith("."):
             continue
         script = job_script(gitlab, name)
         bash_syntax_ok("\n".join([*setup, *script]))
         for command in [c for line in [*setup, *script] for c in commands(line)]:
-            assert any(p.match(command) for p in ALLOWED_LINES), (name, command)
+            assert any(p.match(command) for p in GITLAB_ALLOWED_LINES), (name, command)
+
+
+def test_gitlab_installs_the_pinned_cli_then_the_venv(gitlab):
+    # before_script and script share one shell, so the PATH export reaches the ops commands.
+    assert gitlab["default"]["before_script"] == [GITLAB_INSTALL, GITLAB_PATH, "make venv"]
+    assert gitlab["default"]["image"].startswith("python:3.11")
+    text = yaml.safe_dump(gitlab)
+    for word in ENGINE_ONLY:
+        assert word not in text, word
 
 
 def test_gitlab_previews_each_stack_on_merge_requests(gitlab):
