@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
+from deploypaths.naming import path_id
 from deploypaths.regions import KNOWN_REGIONS
 from deploypaths.settings import (
     OVERRIDABLE_SERVICE_FIELDS,
@@ -23,6 +24,7 @@ from deploypaths.settings import (
     Region,
     Service,
     Settings,
+    SimulationSettings,
 )
 
 NAMESPACE = "deploypaths"
@@ -42,6 +44,7 @@ KNOWN_KEYS = (
     "decommission",
     "kubeconfigs",
     "database_urls",
+    "simulation",
 )
 # Every pattern is ASCII-only: `\d` and `\w` would also accept Arabic-Indic digits and the like,
 # which Kubernetes and AWS then reject at deploy time, half-way through a rollout.
@@ -53,6 +56,7 @@ DNS_NAME_ALLOWED = (
     f"allowed: a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})"
 )
 FLAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+FLAG_NAME_ALLOWED = "allowed: a flag name (a letter, then letters, digits, '_' or '-'; at most 64)"
 IMAGE_REFERENCE = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._/:-][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
@@ -113,10 +117,7 @@ class _Shown(reprlib.Repr):
         return repr(value)
 
     def repr_instance(self, value: Any, level: int) -> str:
-        try:
-            text = ascii(value)
-        except Exception:
-            text = f"<{type(value).__name__}>"
+        text = ascii(value)  # floats, booleans, None, and YAML's dates and bytes
         return text if len(text) <= self.maxother else text[: self.maxother - 3] + "..."
 
 
@@ -214,17 +215,7 @@ class _Reader:
     def integer(self, name: str, low: int, high: int, default: int) -> int:
         return self.get(name, lambda v: _is_int(v) and low <= v <= high, _range(low, high), default)
 
-    def text(
-        self,
-        name: str,
-        default: str,
-        pattern: re.Pattern[str] | None = None,
-        allowed: str | None = None,
-    ) -> str:
-        if allowed is None:
-            allowed = (
-                "a non-empty string" if pattern is None else f"a string matching {pattern.pattern}"
-            )
+    def text(self, name: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
         return self.get(name, lambda v: _is_text(v, pattern), allowed, default)
 
     def names(self, name: str) -> list[tuple[int, str]]:
@@ -242,7 +233,7 @@ class _Reader:
 def _guess(name: Any, allowed_keys: tuple[str, ...]) -> str:
     if not isinstance(name, str) or len(name) > 64:
         return ""
-    close = difflib.get_close_matches(name, allowed_keys, n=1)
+    close = difflib.get_close_matches(name, allowed_keys, n=1, cutoff=0.8)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -254,10 +245,8 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, list | tuple)
 
 
-def _is_text(value: Any, pattern: re.Pattern[str] | None) -> bool:
-    if not isinstance(value, str) or not value:
-        return False
-    return pattern is None or bool(pattern.fullmatch(value))
+def _is_text(value: Any, pattern: re.Pattern[str]) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def _range(low: int, high: int) -> str:
@@ -294,7 +283,12 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     problems = _Problems()
     top = _Reader(problems, "", raw, KNOWN_KEYS)
 
-    environment = top.text("environment", stack, DNS_1123_LABEL)
+    # Pulumi.yaml's defaults, "" and [], mean "the stack name" and "one wave".
+    environment = (
+        top.text("environment", stack, DNS_1123_LABEL, "a DNS-1123 label like dev or prod")
+        if top.data.get("environment") != ""
+        else stack
+    )
     owner = top.text(
         "owner", "platform", TAG_VALUE, "an AWS tag value (letters, digits, ' _.:/=+-@', <= 256)"
     )
@@ -306,11 +300,14 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     database = _database(problems, top.data.get("database"))
     monitoring = _monitoring(problems, top.data.get("monitoring"))
     flag_delivery = _flag_delivery(problems, top.data.get("feature_flags"))
-    migrations = _migrations(problems, top, environment)
-    services = _services(problems, top, names, migrations, environment)
+    migrations, phases = _migrations(problems, top, environment)
+    services = _services(problems, top, names, phases, environment)
     regions = _region_overrides(problems, top, regions, services, environment)
     decommission = _decommission(problems, top, names)
     _secret_maps(problems, top, names, kubernetes, database)
+    simulation = _simulation(
+        problems, top.data.get("simulation"), kubernetes, names, migrations, services
+    )
 
     if problems.items:
         raise ConfigError(stack, problems.items)
@@ -328,6 +325,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
         migrations=migrations,
         services=tuple(service for _, service in services),
         decommission=decommission,
+        simulation=simulation,
     )
 
 
@@ -343,17 +341,18 @@ def _oversized(raw: Any) -> list[str]:
         while pending:
             node, depth = pending.pop()
             budget -= 1
+            # The value is not shown: it may be one of the secret maps.
             if budget < 0:
-                problems.add(
+                problems.note(
                     _join("", key),
-                    value,
-                    f"allowed: at most {MAX_VALUES} values in the whole configuration "
-                    "(a YAML alias counts once per use)",
+                    f"got more than {MAX_VALUES} values in the whole configuration (a YAML alias "
+                    f"counts once per use); allowed: at most {MAX_VALUES}",
                 )
                 return problems.items
             if depth > MAX_DEPTH:
-                problems.add(
-                    _join("", key), value, f"allowed: values nested at most {MAX_DEPTH} deep"
+                problems.note(
+                    _join("", key),
+                    f"got values nested more than {MAX_DEPTH} deep; allowed: at most {MAX_DEPTH}",
                 )
                 break
             if isinstance(node, Mapping):
@@ -422,7 +421,7 @@ def _waves(
         "a list of lists of regions",
         None,
     )
-    if raw is None:
+    if not raw:
         return (regions,) if regions else ()
     placed: dict[str, int] = {}
     waves = []
@@ -440,7 +439,7 @@ def _waves(
                 problems.add(
                     key,
                     region,
-                    f"each region belongs to exactly one wave; already in waves[{placed[region]}]",
+                    f"allowed: each region in exactly one wave; it is in waves[{placed[region]}]",
                 )
             else:
                 placed[region] = index
@@ -448,7 +447,9 @@ def _waves(
         waves.append(tuple(members))
     missing = [region for region in regions if region not in placed]
     if missing:
-        problems.add("waves", raw, f"every region must be in a wave; missing: {_listing(missing)}")
+        problems.add(
+            "waves", raw, f"allowed: waves that hold every region; missing: {_listing(missing)}"
+        )
     return tuple(wave for wave in waves if wave)
 
 
@@ -537,8 +538,13 @@ def _image(problems: _Problems, key: str, image: Any, environment: str) -> str |
     return image
 
 
-def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Migration, ...]:
+def _migrations(
+    problems: _Problems, top: _Reader, environment: str
+) -> tuple[tuple[Migration, ...], dict[str, str | None]]:
+    """The valid migrations, and the phase (None when invalid) of every well-named one: a
+    service requiring a migration whose entry has a problem gets no second, misleading one."""
     migrations: list[tuple[int, Migration]] = []
+    phases: dict[str, str | None] = {}
     for index, entry in enumerate(_list_of_mappings(problems, top, "migrations", required=False)):
         key = f"migrations[{index}]"
         reader = _Reader(problems, key, entry, ("name", "image", "phase"))
@@ -547,6 +553,8 @@ def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Mi
         phase = reader.required("phase", lambda v: v in ("expand", "contract"), "expand | contract")
         valid_name = name is not None and _dns_name(problems, f"{key}.name", name)
         valid_image = image is not None and _image(problems, f"{key}.image", image, environment)
+        if valid_name:
+            phases.setdefault(name, phase)
         if valid_name and valid_image and phase:
             migrations.append((index, Migration(name=name, image=image, phase=phase)))
     _duplicates(problems, "migrations", [(index, m.name) for index, m in migrations])
@@ -561,7 +569,7 @@ def _migrations(problems: _Problems, top: _Reader, environment: str) -> tuple[Mi
                     f"listed after contract migrations[{first_index}] ({first.name!r}); "
                     "allowed: every expand before every contract",
                 )
-    return tuple(migration for _, migration in migrations)
+    return tuple(migration for _, migration in migrations), phases
 
 
 def _canary(problems: _Problems, key: str, data: Any, environment: str) -> Canary | None:
@@ -613,7 +621,7 @@ def _flags(problems: _Problems, key: str, data: Any) -> tuple[Flag, ...]:
     for name, value in data.items():
         flag_key = _join(key, name)
         if not isinstance(name, str) or not FLAG_NAME.fullmatch(name):
-            problems.add(flag_key, name, f"allowed: a flag name matching {FLAG_NAME.pattern}")
+            problems.add(flag_key, name, FLAG_NAME_ALLOWED)
             continue
         reader = _Reader(problems, flag_key, value, ("enabled", "rollout_percent"))
         enabled = reader.required("enabled", lambda v: isinstance(v, bool), "true | false")
@@ -682,13 +690,14 @@ def _services(
     problems: _Problems,
     top: _Reader,
     regions: tuple[str, ...],
-    migrations: tuple[Migration, ...],
+    phases: dict[str, str | None],
     environment: str,
 ) -> list[tuple[int, Service]]:
     """The valid services, each with its index in `services` as written."""
-    phases = {m.name: m.phase for m in migrations}
-    expands = _listing(m.name for m in migrations if m.phase == "expand")
+    expands = _listing(name for name, phase in phases.items() if phase == "expand")
     services: list[tuple[int, Service]] = []
+    # Well-named services, valid or not: waiting for one with a problem is not a second one.
+    named: set[str] = set()
     entries = _list_of_mappings(problems, top, "services", required=True)
     for index, entry in enumerate(entries):
         key = f"services[{index}]"
@@ -696,6 +705,8 @@ def _services(
         name = reader.required("name", lambda v: isinstance(v, str), "a DNS-1123 name")
         if name is not None and not _dns_name(problems, f"{key}.name", name):
             name = None
+        if name is not None:
+            named.add(name)
         release = _release_fields(problems, reader, environment, None)
         port = reader.integer("port", 1, 65535, 8080)
         listed = reader.names("regions")
@@ -719,12 +730,14 @@ def _services(
             )
         requires = reader.names("requires")
         for position, migration in requires:
-            if phases.get(migration) != "expand":
-                what = "a contract migration" if migration in phases else "an unknown migration"
+            # None: the migration's entry has a problem of its own, already reported.
+            phase = phases.get(migration, "unknown")
+            if phase in ("unknown", "contract"):
                 problems.add(
                     f"{key}.requires[{position}]",
                     migration,
-                    f"{what}; allowed: an expand migration ({expands})",
+                    f"{'an unknown' if phase == 'unknown' else 'a contract'} migration; "
+                    f"allowed: an expand migration ({expands})",
                 )
         after = reader.names("after")
         flags = _flags(problems, f"{key}.flags", reader.data.get("flags"))
@@ -749,12 +762,15 @@ def _services(
         )
         services.append((index, service))
     _duplicates(problems, "services", [(index, s.name) for index, s in services])
-    _check_after(problems, services)
+    _check_after(problems, services, named)
     return services
 
 
-def _check_after(problems: _Problems, services: list[tuple[int, Service]]) -> None:
-    by_name = {s.name: s for _, s in services}
+def _check_after(problems: _Problems, services: list[tuple[int, Service]], named: set[str]) -> None:
+    # A duplicate name is reported on its own; `after` means the first service of that name.
+    by_name: dict[str, Service] = {}
+    for _, service in services:
+        by_name.setdefault(service.name, service)
     for index, service in services:
         for position, other in enumerate(service.after):
             key = f"services[{index}].after[{position}]"
@@ -763,6 +779,8 @@ def _check_after(problems: _Problems, services: list[tuple[int, Service]]) -> No
                     key, other, "allowed: another service (a service cannot wait for itself)"
                 )
                 continue
+            if other not in by_name and other in named:
+                continue  # that service's own entry has a problem, already reported
             if other not in by_name:
                 problems.add(
                     key, other, f"allowed: another configured service ({_listing(by_name)})"
@@ -773,11 +791,11 @@ def _check_after(problems: _Problems, services: list[tuple[int, Service]]) -> No
                 problems.add(
                     key,
                     other,
-                    f"{other!r} is not deployed in {_listing(missing)}, "
-                    f"where {service.name!r} runs",
+                    f"allowed: a service deployed wherever {service.name!r} runs "
+                    f"({other!r} is not in {_listing(missing)})",
                 )
     cycle = find_cycle(
-        {s.name: [a for a in s.after if a in by_name and a != s.name] for _, s in services}
+        {s.name: [a for a in s.after if a in by_name and a != s.name] for s in by_name.values()}
     )
     if cycle:
         problems.note(
@@ -862,7 +880,7 @@ def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -
             problems.add(
                 f"decommission[{index}]",
                 region,
-                "a region being decommissioned must not be in regions",
+                "allowed: a region no longer in regions (this one is still configured)",
             )
         elif region not in KNOWN_REGIONS:
             problems.add(
@@ -873,6 +891,46 @@ def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -
         else:
             result.append(region)
     return tuple(result)
+
+
+def _simulation(
+    problems: _Problems,
+    data: Any,
+    kubernetes: KubernetesSettings,
+    regions: tuple[str, ...],
+    migrations: tuple[Migration, ...],
+    services: list[tuple[int, Service]],
+) -> SimulationSettings:
+    """Render mode only: rollouts that take time, or fail, to watch the engine schedule paths."""
+    reader = _Reader(problems, "simulation", data, ("rollout_seconds", "fail"))
+    seconds = reader.get(
+        "rollout_seconds",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 3600,
+        "a number of seconds from 0 to 3600",
+        0,
+    )
+    paths = [path_id(s.name, region) for _, s in services for region in s.regions]
+    paths += [path_id(m.name, region) for m in migrations for region in regions]
+    fail = []
+    for index, path in reader.names("fail"):
+        if path in paths:
+            fail.append(path)
+        else:
+            problems.add(
+                f"simulation.fail[{index}]",
+                path,
+                f"allowed: a path id <service or migration>@<region> ({_listing(paths)})",
+            )
+    simulation = SimulationSettings(rollout_seconds=float(seconds), fail=tuple(fail))
+    # A simulated rollout is a dynamic resource before each Deployment and Job: harmless when
+    # manifests are only rendered, a delay or a failure injected into real clusters otherwise.
+    if simulation.enabled and kubernetes.mode != "render":
+        problems.note(
+            "simulation",
+            f"got rollouts simulated with kubernetes.mode {kubernetes.mode}; "
+            "allowed: only with kubernetes.mode render",
+        )
+    return simulation
 
 
 def _secret_maps(
@@ -892,8 +950,8 @@ def _secret_maps(
         if value is not None and not isinstance(value, Mapping):
             problems.note(
                 key,
-                "allowed: a mapping of region to a secret value (set with --secret --path); "
-                f"got a {type(value).__name__}",
+                f"got {_secret(value)}; allowed: a mapping of region to a secret value "
+                "(set with --secret --path)",
             )
             continue
         entries = value or {}
@@ -901,7 +959,7 @@ def _secret_maps(
             if secret is not None and not (isinstance(secret, str) and secret):
                 problems.note(
                     _join(key, region),
-                    f"allowed: a non-empty string (the secret); got a {type(secret).__name__}",
+                    f"got {_secret(secret)}; allowed: a non-empty string (the secret)",
                 )
         if required:
             missing = [r for r in regions if not entries.get(r)]
@@ -911,3 +969,7 @@ def _secret_maps(
                     f"needs a secret entry for {_listing(missing)} "
                     f"(pulumi config set --secret --path '{NAMESPACE}:{key}.{missing[0]}' ...)",
                 )
+
+
+def _secret(value: Any) -> str:
+    return f"a value of type {type(value).__name__} (not shown: it may be a secret)"
