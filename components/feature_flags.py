@@ -1,4 +1,4 @@
-"""FeatureFlags: a region's AppConfig feature flags, rolled out gradually under the paths' alarms."""
+"""FeatureFlags: a region's AppConfig feature flags, rolled out gradually under its alarms."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.simulated_rollout import Simulation, SimulatedRollout
+from components.simulated_rollout import SimulatedRollout, Simulation
 from deploypaths.naming import job_name
 from deploypaths.settings import Migration
 

@@ -1,4 +1,4 @@
-"""The region's Aurora PostgreSQL cluster, with its master password kept by AWS in Secrets Manager."""
+"""The region's Aurora PostgreSQL cluster; AWS keeps its master password in Secrets Manager."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The VPC a region's cluster and database live in: public subnets for the NAT, private for the rest."""
+"""The VPC of a region's cluster and database: public subnets for the NAT, private for the rest."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ class RegionPath(pulumi.ComponentResource):
                 settings.kubernetes,
                 network,
                 self._tags,
-                settings.is_protected,
+                settings.is_protected_region(region),
                 aws_opts,
             )
         self.k8s_provider = self._kubernetes_provider(name, args, held_back, cluster)
@@ -148,7 +148,7 @@ class RegionPath(pulumi.ComponentResource):
                 database,
                 network,
                 self._tags,
-                args.settings.is_protected,
+                args.settings.is_protected_region(args.region),
                 aws_opts,
             )
             data = {

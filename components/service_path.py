@@ -1,4 +1,4 @@
-"""ServicePath: one service in one region: its Deployments, Service, disruption budget and alarms."""
+"""ServicePath: one service in one region: Deployments, Service, disruption budget, alarms."""
 
 from __future__ import annotations
 

@@ -155,6 +155,10 @@ class Settings:
         """Production keeps its stateful resources through any mistake."""
         return self.environment == "prod"
 
+    def is_protected_region(self, region: str) -> bool:
+        """A region being decommissioned on purpose gives up protection, so it can be removed."""
+        return self.is_protected and region not in self.decommission
+
     def region(self, name: str) -> Region:
         return next(region for region in self.regions if region.name == name)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from deploypaths.validation import NAMESPACE
+from deploypaths.validation import MAX_DEPTH, MAX_VALUES, NAMESPACE
 
 PROJECT_FILE = "Pulumi.yaml"
 SECRET_PLACEHOLDER = "[secret]"
@@ -19,7 +19,7 @@ def decode(value: str) -> Any:
     """Pulumi hands every config value over as a string; structured ones are JSON."""
     try:
         return json.loads(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return value
 
 
@@ -44,6 +44,40 @@ class StackFileError(Exception):
     """A stack file cannot be read as Pulumi stack configuration."""
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads stack files: a date is the string it was written as."""
+
+
+_StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why a loaded value cannot be config: a non-JSON type, or too many or too deeply nested
+    values. Walked without recursion, visiting at most MAX_VALUES values, because YAML aliases
+    let a 1 KB file name billions of them."""
+    pending = [(value, 0)]
+    seen = 0
+    while pending:
+        item, depth = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES} values (YAML aliases expand)"
+        if depth > MAX_DEPTH:
+            return f"values nested more than {MAX_DEPTH} deep"
+        if isinstance(item, Mapping):
+            if not all(isinstance(key, str) for key in item):
+                return "a mapping key that is not a string"
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif not (item is None or isinstance(item, str | bool | int | float)):
+            return f"a {type(item).__name__} value (only strings, numbers, booleans, lists, maps)"
+    return None
+
+
 def project_defaults(project_dir: Path) -> dict[str, str]:
     """Defaults declared in Pulumi.yaml's `config:` block, flattened as the engine passes them."""
     project = yaml.safe_load((project_dir / PROJECT_FILE).read_text())
@@ -58,13 +92,17 @@ def load_stack_file(path: Path, project_dir: Path) -> dict[str, str]:
     """A stack file's config merged over the project defaults, flattened like the engine's.
     Secure values cannot be decrypted offline; they become a placeholder."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise StackFileError(f"{path}: cannot read stack file: {error}") from None
+        document = yaml.load(path.read_text(), Loader=_StackFileLoader) or {}
+    except (OSError, yaml.YAMLError, ValueError, RecursionError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StackFileError(f"{path}: cannot read stack file: {reason}") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("config", {}), Mapping):
         raise StackFileError(f"{path}: a stack file is a mapping with a `config:` mapping")
     flat = project_defaults(project_dir)
     for key, value in (document.get("config") or {}).items():
+        problem = _json_problem(value)
+        if problem:
+            raise StackFileError(f"{path}: config key {str(key)[:80]!r} holds {problem}")
         flat[str(key)] = _encode(_without_secure(value))
     return flat
 

@@ -874,15 +874,11 @@ def _region_overrides(
 
 
 def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -> tuple[str, ...]:
+    """Regions being wound down: still configured (their stateful resources lose protection, so
+    the next update may delete them) or already removed (the removal is on purpose)."""
     result = []
     for index, region in top.names("decommission"):
-        if region in regions:
-            problems.add(
-                f"decommission[{index}]",
-                region,
-                "allowed: a region no longer in regions (this one is still configured)",
-            )
-        elif region not in KNOWN_REGIONS:
+        if region not in KNOWN_REGIONS:
             problems.add(
                 f"decommission[{index}]",
                 region,
@@ -891,6 +887,20 @@ def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -
         else:
             result.append(region)
     return tuple(result)
+
+
+def removed_region_problems(deployed: Iterable[str], settings: Settings) -> list[str]:
+    """In a protected environment, a deployed region that the config no longer has is removed
+    only on purpose: `decommission` must name it."""
+    if not settings.is_protected:
+        return []
+    return [
+        f"regions: {region!r} is deployed but no longer configured; removing it deletes its "
+        f"paths. To remove it on purpose, list it in decommission (first while it is still "
+        f"in regions, which lifts the protection of its databases and cluster)"
+        for region in deployed
+        if region not in settings.region_names and region not in settings.decommission
+    ]
 
 
 def _simulation(

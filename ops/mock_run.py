@@ -1,7 +1,8 @@
-"""Runs the Pulumi program in-process under the SDK's mocks and records what the engine would get."""
+"""Runs the Pulumi program in-process under the SDK's mocks, recording what the engine would get."""
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from collections.abc import Mapping
@@ -9,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format
-
 import pulumi
 import pulumi.runtime
+from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
@@ -105,9 +105,8 @@ class _Mocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
-            return {
-                "secretString": f'{{"username": "app_admin", "password": "{MOCK_DATABASE_PASSWORD}"}}'
-            }
+            secret = {"username": "app_admin", "password": MOCK_DATABASE_PASSWORD}
+            return {"secretString": json.dumps(secret)}
         return {}
 
     def _region(self, provider_ref: str | None) -> str:

@@ -20,9 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from deploypaths.stack_config import namespace_values
+from deploypaths.validation import ConfigError, parse_settings, removed_region_problems
 from ops import UserError, automation
 from ops.report_preview import (
     PreviewDocumentError,
@@ -59,18 +63,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def region_removal_failure(
+    deployed_waves: Any, flat_config: Mapping[str, str], *, stack: str
+) -> str | None:
+    """Why this config must not ship because it drops a deployed region of a protected stack
+    without `decommission` naming it; None when it may. An invalid config is left to the
+    preview, which reports every problem."""
+    if not isinstance(deployed_waves, list):
+        return None
+    deployed = [region for wave in deployed_waves if isinstance(wave, list) for region in wave]
+    try:
+        settings = parse_settings(namespace_values(flat_config), stack=stack)
+    except ConfigError:
+        return None
+    problems = removed_region_problems(deployed, settings)
+    return "; ".join(problems) or None
+
+
 def preview_stack(stack: str, *, policies: bool) -> PreviewReport:
     """Run one stack's preview; whatever happens, the events seen so far make the report."""
     log = automation.EventLog()
     failure = None
     try:
         handle = automation.select(stack)
+        waves = handle.outputs().get("waves")
+        config = {key: value.value for key, value in handle.get_all_config().items()}
+        failure = region_removal_failure(waves.value if waves else None, config, stack=stack)
         options = automation.policy_options(stack) if policies else {}
         handle.preview(on_event=log.on_event, color="never", **options)
     except UserError as error:
         failure = str(error)
     except Exception as error:  # noqa: BLE001 - an engine failure is reported, not raised
-        failure = automation.failure_text(error)
+        failure = "; ".join(filter(None, [failure, automation.failure_text(error)]))
     return analyse(digest_from_events(log.events), stack=stack, failure=failure)
 
 

@@ -100,3 +100,39 @@ def test_plan_output_and_picture_hold_no_secret(tmp_path, capsys):
         printed = capsys.readouterr().out
         assert MOCK_DATABASE_PASSWORD not in printed
         assert MOCK_DATABASE_PASSWORD not in picture.read_text()
+
+
+def prod_config(**changes) -> dict[str, str]:
+    config = load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR)
+    config.update({f"deploypaths:{key}": json.dumps(value) for key, value in changes.items()})
+    return config
+
+
+PROD_WAVES = [["us-east-1"], ["eu-west-1", "ap-southeast-2"]]
+
+
+def test_removing_a_prod_region_is_refused_unless_decommissioned():
+    from ops.preview import region_removal_failure
+
+    two_regions = [{"name": "us-east-1"}, {"name": "eu-west-1"}]
+    dropped = prod_config(regions=two_regions, waves=[["us-east-1"], ["eu-west-1"]])
+    failure = region_removal_failure(PROD_WAVES, dropped, stack="prod")
+    assert (
+        failure is not None and "'ap-southeast-2' is deployed but no longer configured" in failure
+    )
+    assert "decommission" in failure
+    decommissioned = {**dropped, "deploypaths:decommission": json.dumps(["ap-southeast-2"])}
+    assert region_removal_failure(PROD_WAVES, decommissioned, stack="prod") is None
+    dev = {**dropped, "deploypaths:environment": "dev"}
+    assert region_removal_failure(PROD_WAVES, dev, stack="dev") is None, "only prod is protected"
+    assert region_removal_failure(None, dropped, stack="prod") is None, (
+        "a new stack removes nothing"
+    )
+
+
+def test_a_region_being_decommissioned_gives_up_protection_alone():
+    recording = run_program(prod_config(decommission=["ap-southeast-2"]), stack="prod")
+    for registration in recording.registrations.values():
+        if registration.type in STATEFUL:
+            winding_down = "ap-southeast-2" in registration.name
+            assert registration.protect is not winding_down, registration.name

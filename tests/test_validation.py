@@ -550,13 +550,6 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("feature_flags",), {"growth_factor": 0})],
         ["feature_flags.growth_factor: got 0; allowed: an integer from 1 to 100"],
     ),
-    "decommission a configured region": (
-        [(("decommission",), ["eu-west-1"])],
-        [
-            "decommission[0]: got 'eu-west-1'; "
-            "allowed: a region no longer in regions (this one is still configured)"
-        ],
-    ),
     "decommission an unknown region": (
         [(("decommission",), ["eu-west-9"])],
         ["decommission[0]: got 'eu-west-9'; allowed: a known AWS region code such as us-east-1"],

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pulumi.automation import ConfigValue, Deployment, EngineEvent, UpdateSummary
+from pulumi.automation import ConfigValue, Deployment, EngineEvent, OutputValue, UpdateSummary
 
 from ops.report_history import summary_from_json
 
@@ -122,7 +122,9 @@ class FakeStack:
         events: list[EngineEvent] | None = None,
         preview_error: Exception | None = None,
         up_error: Exception | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> None:
+        self._outputs = outputs or {}
         self._history = history or []
         self.config = copy.deepcopy(config or {})
         self._resources = resources or []
@@ -135,6 +137,10 @@ class FakeStack:
         self.calls.append(("history", (page_size, page, show_secrets)))
         start = (page - 1) * page_size
         return self._history[start : start + page_size]
+
+    def outputs(self):
+        self.calls.append(("outputs", None))
+        return {key: OutputValue(value, False) for key, value in self._outputs.items()}
 
     def get_all_config(self):
         self.calls.append(("get_all_config", None))

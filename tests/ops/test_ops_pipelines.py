@@ -190,8 +190,11 @@ def test_deploy_runs_dev_then_prod_behind_an_approval(workflows):
         assert job["env"]["STACK"] == stack
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         groups.add(job["concurrency"]["group"])
-        (deploy,) = [s["run"] for s in job["steps"] if "pulumi up" in s.get("run", "")]
+        runs = [s.get("run", "") for s in job["steps"]]
+        (deploy,) = [run for run in runs if "pulumi up" in run]
         assert "--policy-pack policy" in deploy
+        (check,) = [run for run in runs if "-m ops preview" in run]
+        assert runs.index(check) < runs.index(deploy), f"{stack}: the ops checks come first"
     assert len(groups) == len(STACKS)
 
 
@@ -292,7 +295,8 @@ def test_gitlab_deploys_one_resource_group_per_stack_and_prod_by_hand(gitlab):
     assert jobs["deploy-prod"]["allow_failure"] is False
     for stack in STACKS:
         assert jobs[f"deploy-{stack}"]["variables"]["STACK"] == stack
-    (deploy,) = job_script(gitlab, "deploy-dev")
+    check, deploy = job_script(gitlab, "deploy-dev")
+    assert check.startswith('.venv/bin/python -m ops preview --stack "$STACK"'), check
     assert deploy.startswith('pulumi up --stack "$STACK" --yes --policy-pack policy')
 
 
