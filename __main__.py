@@ -28,7 +28,9 @@ for wave, members in enumerate(settings.waves):
                 settings=settings,
                 region=region,
                 gate=gate.watch if gate else None,
-                kubeconfig=pulumi.Output.from_input(kubeconfigs).apply(lambda m, r=region: m.get(r)),
+                kubeconfig=pulumi.Output.from_input(kubeconfigs).apply(
+                    lambda m, r=region: m.get(r)
+                ),
                 database_url=pulumi.Output.from_input(database_urls).apply(
                     lambda m, r=region: m.get(r)
                 ),
@@ -41,7 +43,9 @@ for wave, members in enumerate(settings.waves):
                 wave=wave + 1,
                 release=wave_release(settings, wave),
                 alarms={region: regions[region].composite_alarm_names for region in members},
-                bake_minutes=settings.bake_minutes if settings.monitoring.mode == "cloudwatch" else 0,
+                bake_minutes=settings.bake_minutes
+                if settings.monitoring.mode == "cloudwatch"
+                else 0,
                 waits_for=[r for region in members for r in regions[region].completion],
             ),
         )
@@ -56,5 +60,6 @@ pulumi.export(
     },
 )
 pulumi.export(
-    "alarm_topics", {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn}
+    "alarm_topics",
+    {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn},
 )
