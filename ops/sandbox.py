@@ -1,0 +1,105 @@
+"""A copy of this Pulumi project with its own file backend, stacks and rendered/ folder, driven
+by the engine that scripts/install-engine builds: for the engine tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from pulumi import automation as auto
+
+from ops import UserError
+from ops.mock_run import PROJECT_DIR
+
+ENGINE_HOME = Path(
+    os.environ.get("DEPLOYPATHS_ENGINE_HOME") or Path.home() / ".cache" / "deploypaths" / "engine"
+)
+PASSPHRASE = "deploypaths-sandbox"
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "deploypaths")
+
+
+def engine_environment(project: Path) -> dict[str, str]:
+    if not (ENGINE_HOME / "bin" / "pulumi").exists():
+        raise UserError(
+            f"no Pulumi engine at {ENGINE_HOME}: run `make setup` (scripts/install-engine) first"
+        )
+    return {
+        **os.environ,
+        "PATH": f"{ENGINE_HOME / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PULUMI_HOME": str(ENGINE_HOME / "home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_BACKEND_URL": f"file://{project / '.state'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "DEPLOYPATHS_PROJECT_DIR": str(project),
+    }
+
+
+class Sandbox:
+    """One project copy; its stacks are written the way a user edits Pulumi.<stack>.yaml."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for name in PROJECT_FILES:
+            source = PROJECT_DIR / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(source, root / name)
+        (root / ".venv").symlink_to(PROJECT_DIR / ".venv")
+        (root / ".state").mkdir()
+        self.env = engine_environment(root)
+        self.policy_pack = PROJECT_DIR / "policy"
+
+    def stack_file(self, stack: str) -> Path:
+        return self.root / f"Pulumi.{stack}.yaml"
+
+    def write_config(self, stack: str, config: dict) -> None:
+        """Set a stack's `deploypaths:` values (keys without the namespace)."""
+        path = self.stack_file(stack)
+        document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        document["config"] = {f"deploypaths:{key}": value for key, value in config.items()}
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def read_config(self, stack: str) -> dict:
+        document = yaml.safe_load(self.stack_file(stack).read_text())
+        return {key.split(":", 1)[1]: value for key, value in document["config"].items()}
+
+    def stack(self, name: str) -> auto.Stack:
+        options = auto.LocalWorkspaceOptions(
+            env_vars={
+                key: value
+                for key, value in self.env.items()
+                if key.startswith(("PULUMI_", "PATH", "DEPLOYPATHS_"))
+            },
+            pulumi_command=auto.PulumiCommand(root=str(ENGINE_HOME)),
+        )
+        return auto.create_or_select_stack(name, work_dir=str(self.root), opts=options)
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            ["pulumi", *args], cwd=self.root, env=self.env, capture_output=True, text=True
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def ops(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "ops", *args],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+
+    def rendered(self, stack: str) -> dict[str, str]:
+        """Every rendered manifest of a stack: `region/1-manifest/file` -> content."""
+        base = self.root / "rendered" / stack
+        return {
+            str(path.relative_to(base)): path.read_text() for path in sorted(base.rglob("*.yaml"))
+        }
