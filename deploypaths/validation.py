@@ -600,6 +600,13 @@ def _blue_green(problems: _Problems, key: str, data: Any, environment: str) -> B
         )
         colours[colour] = (image, replicas)
     blue, green = colours.get("blue", (None, None)), colours.get("green", (None, None))
+    if active is not None and colours.get(active, (None, None))[1] == 0:
+        problems.add(
+            f"{key}.{active}.replicas",
+            0,
+            "allowed: at least 1 for the active colour (the Service would select no pod)",
+        )
+        return None
     if active is None or blue[0] is None or green[0] is None:
         return None
     return BlueGreen(

@@ -550,6 +550,23 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("feature_flags",), {"growth_factor": 0})],
         ["feature_flags.growth_factor: got 0; allowed: an integer from 1 to 100"],
     ),
+    "active colour scaled to zero": (
+        [
+            (("services", 0, "strategy"), "blue-green"),
+            (
+                ("services", 0, "blue_green"),
+                {
+                    "active": "green",
+                    "blue": {"image": "r.example.com/a:1"},
+                    "green": {"image": "r.example.com/a:2", "replicas": 0},
+                },
+            ),
+        ],
+        [
+            "services[0].blue_green.green.replicas: got 0; "
+            "allowed: at least 1 for the active colour (the Service would select no pod)"
+        ],
+    ),
     "decommission an unknown region": (
         [(("decommission",), ["eu-west-9"])],
         ["decommission[0]: got 'eu-west-9'; allowed: a known AWS region code such as us-east-1"],
