@@ -34,7 +34,7 @@ up: setup
 	$(LOCAL) (pulumi stack select local 2>/dev/null || pulumi stack init local) && \
 	  pulumi up --stack local --yes --skip-preview
 
-test: setup
+test: setup lint
 	$(ENGINE) $(PY) -m pytest
 
 lint: $(VENV)/.installed

@@ -8,15 +8,19 @@ from deploypaths import stack_config
 from deploypaths.naming import wave_release
 from deploypaths.validation import ConfigError, parse_settings
 
+raw = stack_config.from_runtime()
 try:
-    settings = parse_settings(stack_config.from_runtime(), stack=pulumi.get_stack())
+    settings = parse_settings(raw, stack=pulumi.get_stack())
 except ConfigError as error:
     # A user mistake, not a bug: the message lists every problem, a traceback would hide it.
     raise pulumi.RunError(str(error)) from None
 
-config = pulumi.Config("deploypaths")
-kubeconfigs = config.get_secret_object("kubeconfigs") or {}
-database_urls = config.get_secret_object("database_urls") or {}
+
+def secret_for(key: str, region: str) -> pulumi.Output[str] | None:
+    """One region's entry of a secret config map (validated above), kept secret."""
+    value = (raw.get(key) or {}).get(region)
+    return pulumi.Output.secret(value) if value else None
+
 
 gate = None
 regions: dict[str, RegionPath] = {}
@@ -28,12 +32,8 @@ for wave, members in enumerate(settings.waves):
                 settings=settings,
                 region=region,
                 gate=gate.watch if gate else None,
-                kubeconfig=pulumi.Output.from_input(kubeconfigs).apply(
-                    lambda m, r=region: m.get(r)
-                ),
-                database_url=pulumi.Output.from_input(database_urls).apply(
-                    lambda m, r=region: m.get(r)
-                ),
+                kubeconfig=secret_for("kubeconfigs", region),
+                database_url=secret_for("database_urls", region),
             ),
         )
     if wave + 1 < len(settings.waves):

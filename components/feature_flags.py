@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import assume_role_policy
 from deploypaths.settings import FlagDeliverySettings, Service
 
 
@@ -35,10 +36,7 @@ def appconfig_document(service: Service) -> str:
                 }
                 for flag in service.flags
             },
-            "values": {
-                flag.name: {"enabled": flag.enabled, "rollout_percent": flag.rollout_percent}
-                for flag in service.flags
-            },
+            "values": service.flag_values,
         },
         sort_keys=True,
     )
@@ -52,6 +50,8 @@ class FeatureFlagsArgs:
     health_alarms: dict[str, pulumi.Input[str]]
     # Each service's Deployments: its flags flip only once the code that reads them is out.
     rollouts: dict[str, list[pulumi.Resource]]
+    # The region's alarm topic: the region-wide alarm notifies like every path's alarm does.
+    topic_arn: pulumi.Input[str]
     delivery: FlagDeliverySettings
     tags: dict[str, str]
 
@@ -78,23 +78,14 @@ class FeatureFlags(pulumi.ComponentResource):
             alarm_rule=pulumi.Output.all(*args.health_alarms.values()).apply(
                 lambda names: " OR ".join(f'ALARM("{alarm}")' for alarm in sorted(names))
             ),
+            alarm_actions=[args.topic_arn],
+            ok_actions=[args.topic_arn],
             tags=args.tags,
             opts=child,
         )
         monitor_role = aws.iam.Role(
             f"{name}-monitor-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "appconfig.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("appconfig.amazonaws.com"),
             inline_policies=[
                 {
                     "name": "describe-alarms",
@@ -136,6 +127,8 @@ class FeatureFlags(pulumi.ComponentResource):
             opts=child,
         )
         self.deployments = []
+        # AppConfig runs one deployment per environment at a time, so services take turns.
+        previous: list[pulumi.Resource] = []
         for service in args.services:
             profile = aws.appconfig.ConfigurationProfile(
                 f"{name}-{service.name}-profile",
@@ -154,18 +147,18 @@ class FeatureFlags(pulumi.ComponentResource):
                 content=appconfig_document(service),
                 opts=child,
             )
-            self.deployments.append(
-                aws.appconfig.Deployment(
-                    f"{name}-{service.name}-deployment",
-                    application_id=application.id,
-                    environment_id=environment.environment_id,
-                    configuration_profile_id=profile.configuration_profile_id,
-                    configuration_version=version.version_number.apply(str),
-                    deployment_strategy_id=strategy.id,
-                    tags=args.tags,
-                    opts=pulumi.ResourceOptions(
-                        parent=self, depends_on=args.rollouts.get(service.name, [])
-                    ),
-                )
+            deployment = aws.appconfig.Deployment(
+                f"{name}-{service.name}-deployment",
+                application_id=application.id,
+                environment_id=environment.environment_id,
+                configuration_profile_id=profile.configuration_profile_id,
+                configuration_version=version.version_number.apply(str),
+                deployment_strategy_id=strategy.id,
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*args.rollouts.get(service.name, []), *previous]
+                ),
             )
+            self.deployments.append(deployment)
+            previous = [deployment]
         self.register_outputs({"application": application.name})

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.simulated_rollout import SimulatedRollout, Simulation
 from deploypaths.naming import job_name
 from deploypaths.settings import Migration
 
@@ -20,7 +19,6 @@ class MigrationPathArgs:
     # Custom resources that must finish first: the previous migration, or the services barrier.
     waits_for: list[pulumi.Resource]
     timeout_minutes: int = 30
-    simulation: Simulation | None = None
 
 
 class MigrationPath(pulumi.ComponentResource):
@@ -36,17 +34,6 @@ class MigrationPath(pulumi.ComponentResource):
         migration = args.migration
         self.job_name = job_name(migration.name, migration.image)
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
-        waits_for = args.waits_for
-        if args.simulation:
-            waits_for = [
-                SimulatedRollout(
-                    f"{name}-simulated-rollout",
-                    path=name,
-                    release=migration.image,
-                    simulation=args.simulation,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
-                )
-            ]
         labels = {
             "app.kubernetes.io/part-of": "deploypaths",
             "deploypaths/migration": migration.name,
@@ -84,12 +71,9 @@ class MigrationPath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=waits_for,
+                depends_on=args.waits_for,
                 # The provider waits for completion and fails the path when the Job fails.
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{args.timeout_minutes}m"),
-                # Completed Jobs are immutable; a new version is a new Job, created before the
-                # old one is deleted so history stays until the new run succeeded.
-                delete_before_replace=False,
             ),
         )
         self.register_outputs({"job_name": self.job_name})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import assume_role_policy
 from components.region_network import Network
 from deploypaths.settings import KubernetesSettings
 
@@ -25,17 +26,8 @@ class Cluster:
     name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     control_plane: aws.eks.Cluster
-
-
-def _assume_role(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    )
+    # Workloads can run, and be watched, only once nodes and Container Insights are up.
+    ready: pulumi.Resource
 
 
 def build_cluster(
@@ -49,7 +41,7 @@ def build_cluster(
 ) -> Cluster:
     cluster_role = aws.iam.Role(
         f"{name}-cluster-role",
-        assume_role_policy=_assume_role("eks.amazonaws.com"),
+        assume_role_policy=assume_role_policy("eks.amazonaws.com"),
         tags=tags,
         opts=opts,
     )
@@ -78,7 +70,7 @@ def build_cluster(
     )
     node_role = aws.iam.Role(
         f"{name}-node-role",
-        assume_role_policy=_assume_role("ec2.amazonaws.com"),
+        assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
         tags=tags,
         opts=opts,
     )
@@ -103,7 +95,7 @@ def build_cluster(
         tags=tags,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=node_policies)),
     )
-    aws.eks.Addon(
+    insights = aws.eks.Addon(
         f"{name}-container-insights",
         cluster_name=control_plane.name,
         addon_name="amazon-cloudwatch-observability",
@@ -114,7 +106,9 @@ def build_cluster(
     kubeconfig = pulumi.Output.all(
         control_plane.name, control_plane.endpoint, control_plane.certificate_authority.data
     ).apply(lambda args: kubeconfig_for(args[0], args[1], args[2], region))
-    return Cluster(name=control_plane.name, kubeconfig=kubeconfig, control_plane=control_plane)
+    return Cluster(
+        name=control_plane.name, kubeconfig=kubeconfig, control_plane=control_plane, ready=insights
+    )
 
 
 def kubeconfig_for(cluster: str, endpoint: str, ca_data: str, region: str) -> str:

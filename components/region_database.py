@@ -23,6 +23,7 @@ class Database:
 
 def build_database(
     name: str,
+    environment: str,
     database: DatabaseSettings,
     network: Network,
     tags: dict[str, str],
@@ -66,7 +67,8 @@ def build_database(
         deletion_protection=protected,
         backup_retention_period=database.backup_retention_days,
         skip_final_snapshot=False,
-        final_snapshot_identifier=f"{name}-db-final",
+        # Snapshot names are per account and region: the environment keeps dev's and prod's apart.
+        final_snapshot_identifier=f"{environment}-{name}-db-final",
         copy_tags_to_snapshot=True,
         db_subnet_group_name=subnets.name,
         db_cluster_parameter_group_name=parameters.name,

@@ -40,42 +40,46 @@ def build_network(
         tags=tags,
         opts=opts,
     )
-    private_subnet_ids = []
-    nat = None
-    for index, suffix in enumerate(ZONE_SUFFIXES):
-        zone = f"{region}{suffix}"
-        public = aws.ec2.Subnet(
+    public = {
+        suffix: aws.ec2.Subnet(
             f"{name}-public-{suffix}",
             vpc_id=vpc.id,
-            availability_zone=zone,
+            availability_zone=f"{region}{suffix}",
             cidr_block=f"10.40.{index}.0/24",
             map_public_ip_on_launch=False,
             tags={**tags, "kubernetes.io/role/elb": "1"},
             opts=opts,
         )
+        for index, suffix in enumerate(ZONE_SUFFIXES)
+    }
+    # One NAT per region keeps cost down; nodes lose egress, not serving, if its zone fails.
+    address = aws.ec2.Eip(f"{name}-nat-ip", domain="vpc", tags=tags, opts=opts)
+    nat = aws.ec2.NatGateway(
+        f"{name}-nat",
+        allocation_id=address.id,
+        subnet_id=public[ZONE_SUFFIXES[0]].id,
+        tags=tags,
+        opts=opts,
+    )
+    private_routes = aws.ec2.RouteTable(
+        f"{name}-private-routes",
+        vpc_id=vpc.id,
+        routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+        tags=tags,
+        opts=opts,
+    )
+    private_subnet_ids = []
+    for index, suffix in enumerate(ZONE_SUFFIXES):
         aws.ec2.RouteTableAssociation(
             f"{name}-public-{suffix}-routes",
-            subnet_id=public.id,
+            subnet_id=public[suffix].id,
             route_table_id=public_routes.id,
             opts=opts,
         )
-        if nat is None:
-            # One NAT per region keeps cost down; nodes lose egress, not serving, if its zone fails.
-            address = aws.ec2.Eip(f"{name}-nat-ip", domain="vpc", tags=tags, opts=opts)
-            nat = aws.ec2.NatGateway(
-                f"{name}-nat", allocation_id=address.id, subnet_id=public.id, tags=tags, opts=opts
-            )
-            private_routes = aws.ec2.RouteTable(
-                f"{name}-private-routes",
-                vpc_id=vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
-                tags=tags,
-                opts=opts,
-            )
         private = aws.ec2.Subnet(
             f"{name}-private-{suffix}",
             vpc_id=vpc.id,
-            availability_zone=zone,
+            availability_zone=f"{region}{suffix}",
             cidr_block=f"10.40.{(index + 1) * 16}.0/20",
             tags={**tags, "kubernetes.io/role/internal-elb": "1"},
             opts=opts,

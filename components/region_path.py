@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 
 import pulumi
 import pulumi_aws as aws
@@ -22,9 +23,9 @@ from components.region_cluster import build_cluster
 from components.region_database import build_database
 from components.region_network import build_network
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
-from components.simulated_rollout import Simulation
-from deploypaths.naming import component_name, path_id, tags
-from deploypaths.settings import Settings
+from components.simulated_rollout import SimulatedRollout, Simulation
+from deploypaths.naming import component_name, path_id, service_release, short_hash, tags
+from deploypaths.settings import Migration, Settings
 
 DATABASE_SECRET = "database-connection"
 
@@ -128,7 +129,14 @@ class RegionPath(pulumi.ComponentResource):
         if mode == "render":
             directory = os.path.join(args.render_root, args.settings.stack, args.region)
             return k8s.Provider(f"{name}-k8s", render_yaml_to_directory=directory, opts=held_back)
-        kubeconfig = cluster.kubeconfig if mode == "eks" else args.kubeconfig
+        if mode == "eks":
+            kubeconfig = cluster.kubeconfig
+            # Rollouts start only once nodes exist: their readiness wait must not run empty.
+            held_back = pulumi.ResourceOptions.merge(
+                held_back, pulumi.ResourceOptions(depends_on=[cluster.ready])
+            )
+        else:
+            kubeconfig = args.kubeconfig
         return k8s.Provider(
             f"{name}-k8s",
             kubeconfig=pulumi.Output.secret(kubeconfig),
@@ -145,6 +153,7 @@ class RegionPath(pulumi.ComponentResource):
         if database.mode == "aurora":
             built = build_database(
                 name,
+                args.settings.environment,
                 database,
                 network,
                 self._tags,
@@ -179,48 +188,65 @@ class RegionPath(pulumi.ComponentResource):
     def _build_paths(self, args, opts, namespace, database_secret, monitoring_for) -> None:
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
         settings, region = args.settings, args.region
-        migrations = settings.migrations
-        expands = [m for m in migrations if m.phase == "expand"]
-        contracts = [m for m in migrations if m.phase == "contract"]
-        self.migrations = {}
-        previous_job: list[pulumi.Resource] = []
-        for migration in expands:
+
+        def waits(path: str, waits_for: list[pulumi.Resource]) -> list[pulumi.Resource]:
+            """What a path's rollout waits for; in a simulation, a timed stand-in comes first."""
+            simulation = settings.simulation
+            if not simulation.enabled:
+                return waits_for
+            stand_in = SimulatedRollout(
+                f"{component_name(path, region)}-simulated-rollout",
+                path=component_name(path, region),
+                release=_release_of(settings, path, region),
+                simulation=Simulation(
+                    seconds=simulation.rollout_seconds,
+                    fail=path_id(path, region) in simulation.fail,
+                ),
+                # The namespace, like every Kubernetes object of the region, waits for the gate.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits_for, self.namespace]),
+            )
+            return [stand_in]
+
+        def migration_path(migration: Migration, waits_for: list[pulumi.Resource]) -> MigrationPath:
             path = MigrationPath(
                 component_name(migration.name, region),
                 MigrationPathArgs(
                     migration=migration,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=previous_job,
-                    simulation=_simulation(settings, migration.name, region),
+                    waits_for=waits(migration.name, waits_for),
                 ),
                 opts,
             )
             self.migrations[migration.name] = path
-            previous_job = [path.job]
+            return path
+
+        self.migrations = {}
+        previous_job: list[pulumi.Resource] = []
+        for migration in (m for m in settings.migrations if m.phase == "expand"):
+            previous_job = [migration_path(migration, previous_job).job]
 
         self.services = {}
-        services = settings.services_in(region)
+        services = {service.name: service for service in settings.services_in(region)}
         # AppConfig needs alarms to watch and a real cluster to serve; otherwise flags reach
         # the pods as a mounted ConfigMap.
         flags_via_appconfig = (
             settings.monitoring.mode == "cloudwatch" and settings.kubernetes.mode != "render"
         )
-        by_name = {service.name: service for service in services}
-        for service in _after_order(services):
+        order = TopologicalSorter({name: s.after for name, s in services.items()}).static_order()
+        for service in (services[name] for name in order):
             waits_for = [self.migrations[m].job for m in service.requires]
             for other in service.after:
                 waits_for.extend(self.services[other].deployments)
             self.services[service.name] = ServicePath(
                 component_name(service.name, region),
                 ServicePathArgs(
-                    service=by_name[service.name],
+                    service=service,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=waits_for,
+                    waits_for=waits(service.name, waits_for),
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
-                    simulation=_simulation(settings, service.name, region),
                     extra_env=_appconfig_env(settings.environment, service.name)
                     if flags_via_appconfig and service.flags
                     else {},
@@ -228,7 +254,7 @@ class RegionPath(pulumi.ComponentResource):
                 opts,
             )
         flag_deployments: list[pulumi.Resource] = []
-        flagged = tuple(s for s in services if s.flags)
+        flagged = tuple(s for s in services.values() if s.flags)
         if flags_via_appconfig and flagged:
             flags = FeatureFlags(
                 f"{region}-flags",
@@ -239,6 +265,7 @@ class RegionPath(pulumi.ComponentResource):
                         s.name: self.services[s.name].composite_alarm_name for s in flagged
                     },
                     rollouts={s.name: self.services[s.name].deployments for s in flagged},
+                    topic_arn=self.alarm_topic_arn,
                     delivery=settings.flag_delivery,
                     tags=tags(settings, f"flags@{region}"),
                 ),
@@ -251,20 +278,11 @@ class RegionPath(pulumi.ComponentResource):
             f"{region}-services-ready", deployments, pulumi.ResourceOptions(parent=self)
         )
         after_services: list[pulumi.Resource] = [self.services_ready]
-        for migration in contracts:
-            path = MigrationPath(
-                component_name(migration.name, region),
-                MigrationPathArgs(
-                    migration=migration,
-                    namespace=namespace,
-                    database_secret=database_secret,
-                    waits_for=previous_job + after_services,
-                    simulation=_simulation(settings, migration.name, region),
-                ),
-                opts,
-            )
-            self.migrations[migration.name] = path
-            previous_job, after_services = [path.job], []
+        for migration in (m for m in settings.migrations if m.phase == "contract"):
+            previous_job = [migration_path(migration, previous_job + after_services).job]
+            after_services = []
+        # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a
+        # bad flag back on the region's alarm, which is what the gate watches too.
         self.completion = [self.services_ready, *previous_job, *flag_deployments]
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
@@ -279,27 +297,12 @@ def _needs_aws(settings: Settings) -> bool:
     )
 
 
-def _after_order(services):
-    """Services in an order where each comes after the ones it names in `after`."""
-    placed: dict[str, None] = {}
-    remaining = list(services)
-    while remaining:
-        ready = [s for s in remaining if all(a in placed for a in s.after)]
-        if not ready:
-            raise ValueError(f"services wait for each other in a cycle: {remaining}")
-        for service in ready:
-            placed[service.name] = None
-            remaining.remove(service)
-    return [next(s for s in services if s.name == name) for name in placed]
-
-
-def _simulation(settings: Settings, path: str, region: str) -> Simulation | None:
-    simulation = settings.simulation
-    if not simulation.enabled:
-        return None
-    return Simulation(
-        seconds=simulation.rollout_seconds, fail=path_id(path, region) in simulation.fail
-    )
+def _release_of(settings: Settings, path: str, region: str) -> str:
+    """What a path ships in a region: a service's release, or a migration's image."""
+    service = next((s for s in settings.services_in(region) if s.name == path), None)
+    if service is not None:
+        return short_hash(service_release(service))
+    return next(m.image for m in settings.migrations if m.name == path)
 
 
 def _appconfig_env(environment: str, service: str) -> dict[str, str]:

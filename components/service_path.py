@@ -9,8 +9,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.simulated_rollout import SimulatedRollout, Simulation
-from deploypaths.naming import service_release, short_hash
 from deploypaths.settings import Service
 
 ROLLOUT_TIMEOUT = "10m"
@@ -39,7 +37,6 @@ class ServicePathArgs:
     # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
     flags_as_config_map: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
-    simulation: Simulation | None = None
 
 
 @dataclass(frozen=True)
@@ -71,10 +68,14 @@ def tracks(service: Service) -> list[_Track]:
         bg = service.blue_green
         # Each colour's scale is its own setting, so flipping `active` touches only the Service.
         return [
-            _Track("blue", bg.blue_image, bg.blue_replicas or service.replicas),
-            _Track("green", bg.green_image, bg.green_replicas or service.replicas),
+            _Track("blue", bg.blue_image, _scale(bg.blue_replicas, service.replicas)),
+            _Track("green", bg.green_image, _scale(bg.green_replicas, service.replicas)),
         ]
     return [_Track("stable", service.image, service.replicas)]
+
+
+def _scale(colour_replicas: int | None, service_replicas: int) -> int:
+    return service_replicas if colour_replicas is None else colour_replicas
 
 
 def service_selector(service: Service) -> dict[str, str]:
@@ -85,13 +86,7 @@ def service_selector(service: Service) -> dict[str, str]:
 
 
 def flags_document(service: Service) -> str:
-    return json.dumps(
-        {
-            f.name: {"enabled": f.enabled, "rollout_percent": f.rollout_percent}
-            for f in service.flags
-        },
-        sort_keys=True,
-    )
+    return json.dumps(service.flag_values, sort_keys=True)
 
 
 class ServicePath(pulumi.ComponentResource):
@@ -107,19 +102,8 @@ class ServicePath(pulumi.ComponentResource):
         super().__init__("deploypaths:index:ServicePath", name, None, opts)
         service = args.service
         flags_map = self._flags_config_map(name, args) if service.flags else None
-        waits_for = args.waits_for
-        if args.simulation:
-            waits_for = [
-                SimulatedRollout(
-                    f"{name}-simulated-rollout",
-                    path=name,
-                    release=short_hash(service_release(service)),
-                    simulation=args.simulation,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
-                )
-            ]
         self.deployments = [
-            self._deployment(name, args, track, flags_map, waits_for) for track in tracks(service)
+            self._deployment(name, args, track, flags_map) for track in tracks(service)
         ]
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -172,7 +156,6 @@ class ServicePath(pulumi.ComponentResource):
         args: ServicePathArgs,
         track: _Track,
         flags_map: k8s.core.v1.ConfigMap | None,
-        waits_for: list[pulumi.Resource],
     ) -> k8s.apps.v1.Deployment:
         service = args.service
         labels = {"app": service.name, "track": track.name}
@@ -233,7 +216,7 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=waits_for,
+                depends_on=args.waits_for,
                 # The provider waits for the new ReplicaSet to be ready; past this the path fails.
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=ROLLOUT_TIMEOUT, update=ROLLOUT_TIMEOUT
@@ -264,7 +247,7 @@ class ServicePath(pulumi.ComponentResource):
                     statistic="Sum",
                     period=300,
                     evaluation_periods=1,
-                    comparison_operator="GreaterThanThreshold",
+                    comparison_operator="GreaterThanOrEqualToThreshold",
                     threshold=monitoring.restart_threshold,
                     treat_missing_data="notBreaching",
                     tags=monitoring.tags,

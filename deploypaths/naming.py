@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -27,7 +28,9 @@ def short_hash(*parts: Any) -> str:
 
 
 def job_name(migration: str, image: str) -> str:
-    """A migration version's Job name: a new image is a new Job, the same one never reruns."""
+    """A migration version's Job name: a new image is a new Job (created beside the old one),
+    the same image keeps its Job. Changing the Job template in code replaces the Job under the
+    same name and reruns that version, which is why migrations must be idempotent."""
     return f"{migration}-{short_hash(image)}"
 
 
@@ -37,15 +40,9 @@ def tags(settings: Settings, path: str) -> dict[str, str]:
 
 
 def service_release(service: Service) -> dict[str, Any]:
-    """What a service path ships: the fields whose change is a new release."""
-    return {
-        "images": list(service.images),
-        "replicas": service.replicas,
-        "strategy": service.strategy,
-        "canary_weight": service.canary.weight if service.canary else None,
-        "active": service.blue_green.active if service.blue_green else None,
-        "flags": [[f.name, f.enabled, f.rollout_percent] for f in service.flags],
-    }
+    """What a service path ships: every field, since any of them changes what runs (an image,
+    a memory limit, a probe path), and so what the health gate must watch."""
+    return dataclasses.asdict(service)
 
 
 def wave_release(settings: Settings, wave: int) -> str:

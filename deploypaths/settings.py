@@ -109,6 +109,13 @@ class Service:
     health_path: str = "/healthz"
 
     @property
+    def flag_values(self) -> dict[str, dict[str, object]]:
+        """What each flag is set to, as the pods read it (ConfigMap or AppConfig)."""
+        return {
+            f.name: {"enabled": f.enabled, "rollout_percent": f.rollout_percent} for f in self.flags
+        }
+
+    @property
     def images(self) -> tuple[str, ...]:
         """Every image this release runs, whatever the strategy."""
         if self.strategy == "canary" and self.canary:

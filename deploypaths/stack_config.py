@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from deploypaths.validation import MAX_DEPTH, MAX_VALUES, NAMESPACE
+from deploypaths.validation import NAMESPACE
+from deploypaths.validation.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
 
 PROJECT_FILE = "Pulumi.yaml"
 SECRET_PLACEHOLDER = "[secret]"
@@ -56,26 +57,23 @@ _StackFileLoader.yaml_implicit_resolvers = {
 
 def _json_problem(value: Any) -> str | None:
     """Why a loaded value cannot be config: a non-JSON type, or too many or too deeply nested
-    values. Walked without recursion, visiting at most MAX_VALUES values, because YAML aliases
-    let a 1 KB file name billions of them."""
-    pending = [(value, 0)]
-    seen = 0
-    while pending:
-        item, depth = pending.pop()
-        seen += 1
-        if seen > MAX_VALUES:
-            return f"more than {MAX_VALUES} values (YAML aliases expand)"
-        if depth > MAX_DEPTH:
-            return f"values nested more than {MAX_DEPTH} deep"
-        if isinstance(item, Mapping):
-            if not all(isinstance(key, str) for key in item):
-                return "a mapping key that is not a string"
-            pending.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            pending.extend((child, depth + 1) for child in item)
-        elif not (item is None or isinstance(item, str | bool | int | float)):
-            return f"a {type(item).__name__} value (only strings, numbers, booleans, lists, maps)"
-    return None
+    values. Bounded by MAX_VALUES, because YAML aliases let a 1 KB file name billions of them."""
+    problem, _ = check_tree(value, MAX_VALUES, refuse=_not_json)
+    if problem is Breach.TOO_MANY_VALUES:
+        return f"more than {MAX_VALUES} values (YAML aliases expand)"
+    if problem is Breach.TOO_DEEP:
+        return f"values nested more than {MAX_DEPTH} deep"
+    return problem
+
+
+def _not_json(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            return "a mapping key that is not a string"
+        return None
+    if value is None or isinstance(value, list | str | bool | int | float):
+        return None
+    return f"a {type(value).__name__} value (only strings, numbers, booleans, lists, maps)"
 
 
 def project_defaults(project_dir: Path) -> dict[str, str]:

@@ -39,6 +39,8 @@ class Registration:
     inputs: dict[str, Any]
     # The inputs as they would reach state, with secret values masked: what anyone can read.
     plain_inputs: Any
+    # What the mocks answered: the inputs plus cloud-assigned outputs such as ARNs.
+    outputs: dict[str, Any] = field(default_factory=dict)
     protect: bool = False
     retain_on_delete: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
@@ -136,6 +138,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
                 inputs=rpc.deserialize_properties(request.object),
                 plain_inputs=_without_secrets(json_format.MessageToDict(request.object)),
+                outputs=dict(self.resources[response.urn].state),
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 custom_timeouts={

@@ -182,7 +182,9 @@ def release_override(service: Service) -> dict[str, Any]:
             ("blue", bg.blue_image, bg.blue_replicas),
             ("green", bg.green_image, bg.green_replicas),
         ):
-            colours[colour] = {"image": image} | ({"replicas": replicas} if replicas else {})
+            colours[colour] = {"image": image} | (
+                {"replicas": replicas} if replicas is not None else {}
+            )
         raw["blue_green"] = {"active": bg.active, **colours}
     return raw
 

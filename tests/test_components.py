@@ -148,3 +148,12 @@ def test_region_override_changes_only_that_regions_path(run_stack):
         "us-east-1": "r.example.com/orders:7.4.1",
         "eu-west-1": "r.example.com/orders:7.3.9",
     }
+
+
+def test_any_change_to_a_waves_services_makes_its_gate_watch_again(run_stack):
+    before = run_stack(RENDER, stack="local").named("gate-after-wave-1-watch").inputs["release"]
+    for field, value in [("memory", "512Mi"), ("port", 9090), ("health_path", "/ready")]:
+        changed = copy.deepcopy(RENDER)
+        changed["services"][0][field] = value
+        gate = run_stack(changed, stack="local").named("gate-after-wave-1-watch")
+        assert gate.inputs["release"] != before, f"a change of {field} rolls pods: watch it"

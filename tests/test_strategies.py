@@ -165,3 +165,23 @@ def test_flags_are_a_mounted_config_map_without_monitoring(run_stack):
     }
     pod = recording.named("orders-us-east-1-deployment").inputs["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "flags", "configMap": {"name": "orders-flags"}}]
+
+
+def test_an_idle_colour_can_be_scaled_to_zero(run_stack):
+    colours = {"blue": {"image": IMAGE, "replicas": 0}, "green": {"image": NEXT}}
+    recording = run_stack(
+        with_orders(strategy="blue-green", blue_green={"active": "green", **colours})
+    )
+    found = deployments(recording)
+    assert found["orders-us-east-1-blue-deployment"]["spec"]["replicas"] == 0
+    assert found["orders-us-east-1-green-deployment"]["spec"]["replicas"] == 4
+
+
+def test_flag_deployments_of_one_region_take_turns(run_stack):
+    # AppConfig refuses a second deployment to an environment while one is in progress.
+    raw = with_orders(flags={"new-checkout": {"enabled": True}})
+    raw["services"][0]["flags"] = {"sso": {"enabled": False}}
+    recording = run_stack(raw)
+    auth = recording.named("us-east-1-flags-auth-deployment")
+    orders = recording.named("us-east-1-flags-orders-deployment")
+    assert auth.urn in orders.dependencies or orders.urn in auth.dependencies
