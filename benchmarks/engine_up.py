@@ -49,9 +49,7 @@ def engine_run(sandbox: Sandbox, stack: str, parallel: int | None) -> dict[str, 
     started = time.perf_counter()
     result = handle.up(parallel=parallel, on_event=events.append)
     wall = time.perf_counter() - started
-    stamps = [
-        e.timestamp for e in events if e.resource_pre_event or e.res_outputs_event
-    ]
+    stamps = [e.timestamp for e in events if e.resource_pre_event or e.res_outputs_event]
     resources = sum(result.summary.resource_changes.values())
     handle.destroy()
     return {
