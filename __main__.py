@@ -1,5 +1,7 @@
 """Composition root: validate the stack config, then declare the regions wave by wave."""
 
+import gc
+
 import pulumi
 
 from components.health_gate import HealthGate, HealthGateArgs
@@ -7,6 +9,13 @@ from components.region_path import RegionPath, RegionPathArgs
 from deploypaths import stack_config
 from deploypaths.naming import wave_release
 from deploypaths.validation import ConfigError, parse_settings
+
+# Registration keeps every resource, Output and input alive until the program ends, so the
+# collector's default pace re-scans an ever-growing heap: it took ~47 % of registration time
+# (benchmarks.registration). Freezing the imported modules and collecting less often cuts
+# registration time by about a third.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
 
 raw = stack_config.from_runtime()
 try:

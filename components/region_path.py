@@ -103,6 +103,7 @@ class RegionPath(pulumi.ComponentResource):
             def monitoring_for(service: str) -> Monitoring:
                 return Monitoring(
                     cluster_name=cluster_name,
+                    namespace=settings.kubernetes.namespace,
                     topic_arn=topic.arn,
                     restart_threshold=settings.monitoring.restart_threshold,
                     alarm_prefix=f"{settings.environment}-{service}-{region}",

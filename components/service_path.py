@@ -19,6 +19,9 @@ class Monitoring:
     """Where a path's alarms read metrics from and send notifications to."""
 
     cluster_name: pulumi.Input[str]
+    # Plain names, known from config: alarms then need nothing of the rollout and exist before
+    # it starts, watching it.
+    namespace: str
     topic_arn: pulumi.Input[str]
     restart_threshold: int
     alarm_prefix: str
@@ -76,6 +79,10 @@ def tracks(service: Service) -> list[_Track]:
 
 def _scale(colour_replicas: int | None, service_replicas: int) -> int:
     return service_replicas if colour_replicas is None else colour_replicas
+
+
+def deployment_name(service: Service, track: str) -> str:
+    return service.name if track == "stable" else f"{service.name}-{track}"
 
 
 def service_selector(service: Service) -> dict[str, str]:
@@ -161,7 +168,7 @@ class ServicePath(pulumi.ComponentResource):
         labels = {"app": service.name, "track": track.name}
         if track.name in ("blue", "green"):
             labels = {"app": service.name, "colour": track.name}
-        k8s_name = service.name if track.name == "stable" else f"{service.name}-{track.name}"
+        k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
         volumes, mounts = [], []
@@ -230,7 +237,7 @@ class ServicePath(pulumi.ComponentResource):
         service = args.service
         opts = pulumi.ResourceOptions(parent=self)
         alarms = []
-        for deployment, track in zip(self.deployments, tracks(service), strict=True):
+        for track in tracks(service):
             if track.replicas == 0:
                 continue
             alarms.append(
@@ -241,8 +248,8 @@ class ServicePath(pulumi.ComponentResource):
                     metric_name="pod_number_of_container_restarts",
                     dimensions={
                         "ClusterName": monitoring.cluster_name,
-                        "Namespace": args.namespace,
-                        "PodName": deployment.metadata.name,
+                        "Namespace": monitoring.namespace,
+                        "PodName": deployment_name(service, track.name),
                     },
                     statistic="Sum",
                     period=300,
@@ -262,8 +269,8 @@ class ServicePath(pulumi.ComponentResource):
                 metric_name="service_number_of_running_pods",
                 dimensions={
                     "ClusterName": monitoring.cluster_name,
-                    "Namespace": args.namespace,
-                    "Service": self.service.metadata.name,
+                    "Namespace": monitoring.namespace,
+                    "Service": service.name,
                 },
                 statistic="Minimum",
                 period=60,
