@@ -945,3 +945,23 @@ def test_the_program_refuses_latest_in_prod_and_registers_nothing() -> None:
     raw["services"][0]["image"] = "registry.example.com/shop/auth:latest"
 
     assert_refused_with_nothing_registered(raw, "prod")
+
+
+def test_an_after_chain_longer_than_the_sdk_can_walk_is_refused():
+    from deploypaths.validation.paths import MAX_AFTER_CHAIN
+
+    count = MAX_AFTER_CHAIN + 1
+    services = [
+        {"name": f"s{i}", "image": f"r.example.com/s{i}:1.0.0", "after": [f"s{i - 1}"] if i else []}
+        for i in range(count)
+    ]
+    raw = {"regions": [{"name": "us-east-1"}], "services": services}
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw, stack="dev")
+    assert error.value.problems == [
+        f"services.after: {count} services wait one for another (s{count - 1} -> ... -> s0); "
+        f"allowed: chains of at most {MAX_AFTER_CHAIN} (the Pulumi SDK checks dependencies "
+        "recursively, one level per link, and fails near 1,000)"
+    ]
+    raw["services"] = services[:MAX_AFTER_CHAIN]
+    assert len(parse_settings(raw, stack="dev").services) == MAX_AFTER_CHAIN

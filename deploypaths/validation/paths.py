@@ -4,6 +4,7 @@ per-region overrides of a service."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from graphlib import TopologicalSorter
 
 from deploypaths.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Region, Service
 from deploypaths.validation._reader import (
@@ -151,6 +152,10 @@ def _services(
     return services
 
 
+# A chain of `after` links is a chain of registrations the SDK walks recursively.
+MAX_AFTER_CHAIN = 500
+
+
 def _check_after(problems: _Problems, services: list[tuple[int, Service]], named: set[str]) -> None:
     # A duplicate name is reported on its own; `after` means the first service of that name.
     by_name: dict[str, Service] = {}
@@ -179,13 +184,31 @@ def _check_after(problems: _Problems, services: list[tuple[int, Service]], named
                     f"allowed: a service deployed wherever {service.name!r} runs "
                     f"({other!r} is not in {_listing(missing)})",
                 )
-    cycle = find_cycle(
-        {s.name: [a for a in s.after if a in by_name and a != s.name] for s in by_name.values()}
-    )
+    graph = {s.name: [a for a in s.after if a in by_name and a != s.name] for s in by_name.values()}
+    cycle = find_cycle(graph)
     if cycle:
         problems.note(
             "services.after", f"services wait for each other in a cycle: {' -> '.join(cycle)}"
         )
+        return
+    chain = longest_chain(graph)
+    if len(chain) > MAX_AFTER_CHAIN:
+        problems.note(
+            "services.after",
+            f"{len(chain)} services wait one for another ({chain[0]} -> ... -> {chain[-1]}); "
+            f"allowed: chains of at most {MAX_AFTER_CHAIN} (the Pulumi SDK checks dependencies "
+            "recursively, one level per link, and fails near 1,000)",
+        )
+
+
+def longest_chain(graph: Mapping[str, list[str]]) -> list[str]:
+    """The longest path of an acyclic graph, first waiter first, without recursion."""
+    order = list(TopologicalSorter(graph).static_order())  # the waited-for come first
+    best: dict[str, list[str]] = {}
+    for node in order:
+        before = max((best[n] for n in graph.get(node, [])), key=len, default=[])
+        best[node] = [*before, node]
+    return max(best.values(), key=len, default=[])[::-1]
 
 
 def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
