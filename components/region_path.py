@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
@@ -19,9 +20,9 @@ from components.feature_flags import (
     profile_name,
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
-from components.region_cluster import build_cluster
+from components.region_cluster import Cluster, build_cluster
 from components.region_database import build_database
-from components.region_network import build_network
+from components.region_network import Network, build_network
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
 from components.simulated_rollout import SimulatedRollout, Simulation
 from deploypaths.naming import component_name, path_id, service_release, short_hash, tags
@@ -125,7 +126,13 @@ class RegionPath(pulumi.ComponentResource):
             }
         )
 
-    def _kubernetes_provider(self, name, args, held_back, cluster) -> k8s.Provider:
+    def _kubernetes_provider(
+        self,
+        name: str,
+        args: RegionPathArgs,
+        held_back: pulumi.ResourceOptions,
+        cluster: Cluster | None,
+    ) -> k8s.Provider:
         mode = args.settings.kubernetes.mode
         if mode == "render":
             directory = os.path.join(args.render_root, args.settings.stack, args.region)
@@ -145,7 +152,15 @@ class RegionPath(pulumi.ComponentResource):
             opts=held_back,
         )
 
-    def _database_secret(self, name, args, network, aws_opts, k8s_opts, namespace):
+    def _database_secret(
+        self,
+        name: str,
+        args: RegionPathArgs,
+        network: Network | None,
+        aws_opts: pulumi.ResourceOptions,
+        k8s_opts: pulumi.ResourceOptions,
+        namespace: pulumi.Output[str],
+    ) -> pulumi.Output[str] | None:
         """The Kubernetes Secret pods read the database connection from (None without one)."""
         database = args.settings.database
         if database.mode == "none":
@@ -186,7 +201,14 @@ class RegionPath(pulumi.ComponentResource):
         )
         return secret.metadata.name
 
-    def _build_paths(self, args, opts, namespace, database_secret, monitoring_for) -> None:
+    def _build_paths(
+        self,
+        args: RegionPathArgs,
+        opts: pulumi.ResourceOptions,
+        namespace: pulumi.Output[str],
+        database_secret: pulumi.Output[str] | None,
+        monitoring_for: Callable[[str], Monitoring] | None,
+    ) -> None:
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
         settings, region = args.settings, args.region
 

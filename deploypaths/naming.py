@@ -9,8 +9,6 @@ from typing import Any
 
 from deploypaths.settings import Service, Settings
 
-COMPONENT_PACKAGE = "deploypaths:index"
-
 
 def path_id(service_or_migration: str, region: str) -> str:
     """The operator-facing id of a path inside a region: `orders@eu-west-1`."""
