@@ -56,14 +56,8 @@ class CollectorClock:
 def measure(request: Mapping[str, Any]) -> dict[str, Any]:
     """Warm up, then time one run of the program, the floor or the replay."""
     secret_keys = tuple(request.get("secret_keys", ()))
-    thresholds = gc.get_threshold()
     run_program(request["warmup"], stack=STACK, secret_keys=secret_keys)
     run_program(floor_config(10, 2), stack=STACK, project_dir=FLOOR_PROGRAM_DIR)
-    # The warm-up ran __main__.py, which may tune the collector: every kind starts from the
-    # interpreter's defaults, and only the measured program's own run may change them.
-    gc.set_threshold(*thresholds)
-    gc.unfreeze()
-    gc.enable()
     project_dir = None
     if request["kind"] == "program":
         config = request["config"]

@@ -143,8 +143,6 @@ def _registration(urn: str, dependencies: tuple[str, ...], provider: str = "") -
         parent="",
         dependencies=dependencies,
         provider=provider,
-        inputs={},
-        plain_inputs={},
     )
 
 
