@@ -51,9 +51,7 @@ for wave, members in enumerate(settings.waves):
                 wave=wave + 1,
                 release=wave_release(settings, wave),
                 alarms={region: regions[region].composite_alarm_names for region in members},
-                bake_minutes=settings.bake_minutes
-                if settings.monitoring.mode == "cloudwatch"
-                else 0,
+                bake_minutes=settings.gate_bake_minutes,
                 waits_for=[r for region in members for r in regions[region].completion],
             ),
         )

@@ -1,1 +1,1 @@
-"""The deploy-path components: RegionPath, MigrationPath, ServicePath, HealthGate."""
+"""The deploy-path components: RegionPath, MigrationPath, ServicePath, HealthGate, FeatureFlags."""

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import assume_role_policy
+from deploypaths.health import any_in_alarm
 from deploypaths.settings import FlagDeliverySettings, Service
 
 
@@ -76,7 +77,7 @@ class FeatureFlags(pulumi.ComponentResource):
             f"{name}-health",
             alarm_name=f"{args.environment}-{name}-any-path-unhealthy",
             alarm_rule=pulumi.Output.all(*args.health_alarms.values()).apply(
-                lambda names: " OR ".join(f'ALARM("{alarm}")' for alarm in sorted(names))
+                lambda names: any_in_alarm(sorted(names))
             ),
             alarm_actions=[args.topic_arn],
             ok_actions=[args.topic_arn],
@@ -117,7 +118,7 @@ class FeatureFlags(pulumi.ComponentResource):
         delivery = args.delivery
         strategy = aws.appconfig.DeploymentStrategy(
             f"{name}-strategy",
-            name=f"deploypaths-{args.environment}-{name}",
+            name=f"{application_name(args.environment)}-{name}",
             deployment_duration_in_minutes=delivery.duration_minutes,
             growth_factor=delivery.growth_factor,
             growth_type="LINEAR",

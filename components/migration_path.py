@@ -16,7 +16,8 @@ class MigrationPathArgs:
     migration: Migration
     namespace: pulumi.Input[str]
     database_secret: pulumi.Input[str] | None
-    # Custom resources that must finish first: the previous migration, or the services barrier.
+    # Custom resources that must finish first: the previous migration and, for a contract
+    # migration, the services barrier (in a simulation, the path's timed stand-in instead).
     waits_for: list[pulumi.Resource]
     timeout_minutes: int = 30
 

@@ -25,7 +25,6 @@ NODE_POLICIES = {
 class Cluster:
     name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    control_plane: aws.eks.Cluster
     # Workloads can run, and be watched, only once nodes and Container Insights are up.
     ready: pulumi.Resource
 
@@ -106,9 +105,7 @@ def build_cluster(
     kubeconfig = pulumi.Output.all(
         control_plane.name, control_plane.endpoint, control_plane.certificate_authority.data
     ).apply(lambda args: kubeconfig_for(args[0], args[1], args[2], region))
-    return Cluster(
-        name=control_plane.name, kubeconfig=kubeconfig, control_plane=control_plane, ready=insights
-    )
+    return Cluster(name=control_plane.name, kubeconfig=kubeconfig, ready=insights)
 
 
 def kubeconfig_for(cluster: str, endpoint: str, ca_data: str, region: str) -> str:

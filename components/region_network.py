@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 VPC_CIDR = "10.40.0.0/16"
+# Zone i gets the i-th /24 for its public subnet and the (i+1)-th /20 for its private one: the
+# /24s all sit in the first /20, which no private subnet takes.
+PUBLIC_BLOCKS = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=24))
+PRIVATE_BLOCKS = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))[1:]
 # Zone suffixes are fixed so the subnet set is known at preview and keyed by zone, not position.
 ZONE_SUFFIXES = ("a", "b", "c")
 
@@ -45,7 +50,7 @@ def build_network(
             f"{name}-public-{suffix}",
             vpc_id=vpc.id,
             availability_zone=f"{region}{suffix}",
-            cidr_block=f"10.40.{index}.0/24",
+            cidr_block=str(PUBLIC_BLOCKS[index]),
             map_public_ip_on_launch=False,
             tags={**tags, "kubernetes.io/role/elb": "1"},
             opts=opts,
@@ -80,7 +85,7 @@ def build_network(
             f"{name}-private-{suffix}",
             vpc_id=vpc.id,
             availability_zone=f"{region}{suffix}",
-            cidr_block=f"10.40.{(index + 1) * 16}.0/20",
+            cidr_block=str(PRIVATE_BLOCKS[index]),
             tags={**tags, "kubernetes.io/role/internal-elb": "1"},
             opts=opts,
         )

@@ -35,8 +35,8 @@ DATABASE_SECRET = "database-connection"
 class RegionPathArgs:
     settings: Settings
     region: str
-    # The previous wave's gate: every resource of this region waits for it (through the
-    # region's providers, which every resource uses), so a bad wave stops the next one.
+    # The previous wave's gate: every resource of this region waits for it, through the region's
+    # providers or through a resource that uses them, so a bad wave stops the next one.
     gate: pulumi.Resource | None = None
     # Secret config values, already wrapped as secrets by the composition root.
     kubeconfig: pulumi.Input[str] | None = None
@@ -212,15 +212,18 @@ class RegionPath(pulumi.ComponentResource):
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
         settings, region = args.settings, args.region
 
-        def waits(path: str, waits_for: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        def waits(
+            path: str, release: str, waits_for: list[pulumi.Resource]
+        ) -> list[pulumi.Resource]:
             """What a path's rollout waits for; in a simulation, a timed stand-in comes first."""
             simulation = settings.simulation
             if not simulation.enabled:
                 return waits_for
+            name = component_name(path, region)
             stand_in = SimulatedRollout(
-                f"{component_name(path, region)}-simulated-rollout",
-                path=component_name(path, region),
-                release=_release_of(settings, path, region),
+                f"{name}-simulated-rollout",
+                path=name,
+                release=release,
                 simulation=Simulation(
                     seconds=simulation.rollout_seconds,
                     fail=path_id(path, region) in simulation.fail,
@@ -237,7 +240,7 @@ class RegionPath(pulumi.ComponentResource):
                     migration=migration,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=waits(migration.name, waits_for),
+                    waits_for=waits(migration.name, migration.image, waits_for),
                 ),
                 opts,
             )
@@ -267,7 +270,7 @@ class RegionPath(pulumi.ComponentResource):
                     service=service,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=waits(service.name, waits_for),
+                    waits_for=waits(service.name, short_hash(service_release(service)), waits_for),
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
                     extra_env=_appconfig_env(settings.environment, service.name)
@@ -318,14 +321,6 @@ def _needs_aws(settings: Settings) -> bool:
         or settings.database.mode == "aurora"
         or settings.monitoring.mode == "cloudwatch"
     )
-
-
-def _release_of(settings: Settings, path: str, region: str) -> str:
-    """What a path ships in a region: a service's release, or a migration's image."""
-    service = next((s for s in settings.services_in(region) if s.name == path), None)
-    if service is not None:
-        return short_hash(service_release(service))
-    return next(m.image for m in settings.migrations if m.name == path)
 
 
 def _appconfig_env(environment: str, service: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from deploypaths.health import any_in_alarm
 from deploypaths.settings import Service
 
 ROLLOUT_TIMEOUT = "10m"
@@ -34,7 +35,7 @@ class ServicePathArgs:
     namespace: pulumi.Input[str]
     database_secret: pulumi.Input[str] | None
     # Custom resources every Deployment of the path waits for: required expand Jobs and the
-    # Deployments of the services named in `after`.
+    # Deployments of the services named in `after` (in a simulation, the path's timed stand-in).
     waits_for: list[pulumi.Resource]
     monitoring: Monitoring | None = None
     # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
@@ -108,7 +109,11 @@ class ServicePath(pulumi.ComponentResource):
     ) -> None:
         super().__init__("deploypaths:index:ServicePath", name, None, opts)
         service = args.service
-        flags_map = self._flags_config_map(name, args) if service.flags else None
+        flags_map = (
+            self._flags_config_map(name, args)
+            if service.flags and args.flags_as_config_map
+            else None
+        )
         self.deployments = [
             self._deployment(name, args, track, flags_map) for track in tracks(service)
         ]
@@ -147,9 +152,7 @@ class ServicePath(pulumi.ComponentResource):
             }
         )
 
-    def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap | None:
-        if not args.flags_as_config_map:
-            return None
+    def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap:
         return k8s.core.v1.ConfigMap(
             f"{name}-flags",
             metadata={"name": f"{args.service.name}-flags", "namespace": args.namespace},
@@ -165,9 +168,8 @@ class ServicePath(pulumi.ComponentResource):
         flags_map: k8s.core.v1.ConfigMap | None,
     ) -> k8s.apps.v1.Deployment:
         service = args.service
-        labels = {"app": service.name, "track": track.name}
-        if track.name in ("blue", "green"):
-            labels = {"app": service.name, "colour": track.name}
+        label = "colour" if track.name in ("blue", "green") else "track"
+        labels = {"app": service.name, label: track.name}
         k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
@@ -283,9 +285,7 @@ class ServicePath(pulumi.ComponentResource):
                 opts=opts,
             )
         )
-        rule = pulumi.Output.all(*[alarm.name for alarm in alarms]).apply(
-            lambda names: " OR ".join(f'ALARM("{alarm_name}")' for alarm_name in names)
-        )
+        rule = pulumi.Output.all(*[alarm.name for alarm in alarms]).apply(any_in_alarm)
         return aws.cloudwatch.CompositeAlarm(
             f"{name}-health",
             alarm_name=f"{monitoring.alarm_prefix}-health",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -11,6 +11,11 @@ import boto3
 
 class GateFailed(Exception):
     """A watched wave went unhealthy; later waves must not start."""
+
+
+def any_in_alarm(names: Iterable[str]) -> str:
+    """A composite alarm rule that is in ALARM whenever any of the named alarms is."""
+    return " OR ".join(f'ALARM("{name}")' for name in names)
 
 
 def cloudwatch_client(region: str) -> Any:

@@ -166,6 +166,12 @@ class Settings:
         """A region being decommissioned on purpose gives up protection, so it can be removed."""
         return self.is_protected and region not in self.decommission
 
+    @property
+    def gate_bake_minutes(self) -> int:
+        """How long a health gate watches: without CloudWatch there are no alarms to watch, and
+        baking would only wait."""
+        return self.bake_minutes if self.monitoring.mode == "cloudwatch" else 0
+
     def region(self, name: str) -> Region:
         return next(region for region in self.regions if region.name == name)
 

@@ -112,7 +112,7 @@ def build_plan(
 ) -> Plan:
     settings = parse_settings(raw, stack=stack)
     owners = owner_paths(recording)
-    gate_minutes = settings.bake_minutes if settings.monitoring.mode == "cloudwatch" else 0.0
+    gate_minutes = float(settings.gate_bake_minutes)
     tasks = [
         Task(
             id=r.urn,

@@ -512,7 +512,7 @@ def _waves_section(report: PreviewReport) -> list[str]:
         return lines
     touched = report.touched_regions()
     gates = {change.name for change in report.changes.get(STACK_LEVEL, [])}
-    bake = settings.bake_minutes if settings.monitoring.mode == "cloudwatch" else 0
+    bake = settings.gate_bake_minutes
     for index, wave in enumerate(settings.waves):
         regions = ", ".join(
             f"{region} ({'changes' if region in touched else 'no change'})" for region in wave
