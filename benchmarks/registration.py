@@ -130,7 +130,7 @@ def run_measurement(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_row(
-    label: str, mode: str, size: Size, *, seed: int, repeat: int, gc: bool, profile: Path | None
+    label: str, mode: str, size: Size, *, seed: int, repeat: int, profile: Path | None
 ) -> Row:
     """The program at this size and mode, then its two floors; with repeat > 1 each is run that
     many times (interleaved) and the fastest run of each is kept."""
@@ -139,7 +139,6 @@ def measure_row(
     common = {
         "warmup": generate(1, 1, 1, 1, seed=seed, **modes),
         "secret_keys": [key for key in SECRET_KEYS if key in config],
-        "gc": gc,
     }
     programs: list[dict[str, Any]] = []
     floors: list[dict[str, Any]] = []
@@ -195,7 +194,7 @@ def table(rows: list[Row]) -> str:
     header = (
         f"{'size':<12} {'mode':<6} {'resources':>9} {'edges':>6} {'edges/res':>9} "
         f"{'+prov/res':>9} {'seconds':>7} {'floor s':>7} {'ratio':>5} {'cpu':>5} "
-        f"{'replay s':>8} {'vs replay':>9} {'gc %':>4} {'peak MiB':>8} {'chain':>5}"
+        f"{'replay s':>8} {'vs replay':>9} {'peak MiB':>8} {'chain':>5}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -210,7 +209,6 @@ def table(rows: list[Row]) -> str:
             f"{data['edges_with_providers_per_resource']:>9.2f} {program['seconds']:>7.2f} "
             f"{_seconds(row.floor):>7} {_times(row.ratio):>5} {_times(row.cpu_ratio):>5} "
             f"{_seconds(row.replay):>8} {_times(row.replay_ratio):>9} "
-            f"{100 * program['gc_seconds'] / program['seconds']:>4.0f} "
             f"{program['peak_rss_mib']:>8.0f} {program['longest_chain']:>5}"
         )
     return "\n".join(lines)
@@ -231,8 +229,8 @@ LEGEND = (
     " mocks), best of --repeat runs. floor s: the SDK floor, as many bare resources. ratio ="
     " seconds / floor s; cpu: the same ratio in process CPU time (steadier on a busy machine)."
     " replay s: the payload floor, the same registrations (types, inputs, dependencies) with no"
-    " logic; vs replay = seconds / replay s. gc %: share of the program's seconds spent in the"
-    " garbage collector (gc.callbacks). edges: sum of len(dependencies) over registrations;"
+    " logic; vs replay = seconds / replay s. Every run has the garbage collector off, as the"
+    " program's __main__.py does. edges: sum of len(dependencies) over registrations;"
     " +prov/res also counts each custom resource's provider reference. peak MiB: ru_maxrss of"
     " the measuring subprocess, imports and warm-up included. chain: resources on the longest"
     " path of dependency and provider edges."
@@ -277,9 +275,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is kept")
     parser.add_argument(
-        "--no-gc", action="store_true", help="disable the garbage collector in measured runs"
-    )
-    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -304,7 +299,6 @@ def main(argv: list[str] | None = None) -> int:
     options = {
         "seed": args.seed,
         "repeat": args.repeat,
-        "gc": not args.no_gc,
         "profile": args.profile,
     }
     rows = [

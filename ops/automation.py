@@ -17,7 +17,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from ops import UserError
-from ops.report_history import fetch_all
+from ops.report_history import DEFAULT_PAGE_SIZE, fetch_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The project directory the commands work on: this repository, or a copy of the project (the
@@ -101,7 +101,9 @@ class EventLog:
             self.events.append(event)
 
 
-def history(stack: auto.Stack, *, page_size: int, show_secrets: bool) -> list[auto.UpdateSummary]:
+def history(
+    stack: auto.Stack, *, page_size: int = DEFAULT_PAGE_SIZE, show_secrets: bool
+) -> list[auto.UpdateSummary]:
     """The whole history, newest first (see `report_history.fetch_all`)."""
     return fetch_all(
         lambda size, page: stack.history(page_size=size, page=page, show_secrets=show_secrets),

@@ -51,29 +51,51 @@ def settings_of(flat: Mapping[str, Any], *, stack: str) -> Settings:
     return parse_settings(raw, stack=stack)
 
 
-def service_fields(service: Service) -> dict[str, Any]:
-    """The release of a service path as flat, printable fields (none of them secret)."""
-    fields: dict[str, Any] = {
+def release_override(service: Service) -> dict[str, Any]:
+    """A service's release as a region override (the raw `overrides.<service>` mapping)."""
+    raw: dict[str, Any] = {
         "image": service.image,
         "replicas": service.replicas,
         "strategy": service.strategy,
     }
     if service.canary:
-        fields["canary.image"] = service.canary.image
-        fields["canary.weight"] = service.canary.weight
+        raw["canary"] = {"image": service.canary.image, "weight": service.canary.weight}
     if service.blue_green:
         bg = service.blue_green
-        fields["blue_green.active"] = bg.active
-        fields["blue_green.blue.image"] = bg.blue_image
-        fields["blue_green.green.image"] = bg.green_image
-        if bg.blue_replicas is not None:
-            fields["blue_green.blue.replicas"] = bg.blue_replicas
-        if bg.green_replicas is not None:
-            fields["blue_green.green.replicas"] = bg.green_replicas
+        colours = {}
+        for colour, image, replicas in (
+            ("blue", bg.blue_image, bg.blue_replicas),
+            ("green", bg.green_image, bg.green_replicas),
+        ):
+            colours[colour] = {"image": image} | (
+                {"replicas": replicas} if replicas is not None else {}
+            )
+        raw["blue_green"] = {"active": bg.active, **colours}
+    return raw
+
+
+def release_fields(service: Service) -> dict[str, Any]:
+    """What a service path ships, as flat, printable fields (`canary.image`, ...; none secret)."""
+    return _flattened(release_override(service))
+
+
+def service_fields(service: Service) -> dict[str, Any]:
+    """A service path's release and its feature flags, as flat, printable fields."""
+    fields = release_fields(service)
     for flag in service.flags:
         state = "on" if flag.enabled else "off"
         fields[f"flags.{flag.name}"] = f"{state} {flag.rollout_percent}%"
     return fields
+
+
+def _flattened(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, Mapping):
+            flat.update(_flattened(item, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = item
+    return flat
 
 
 def migration_fields(migration: Migration) -> dict[str, Any]:

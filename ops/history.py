@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 
 from ops import UserError, automation
-from ops.report_history import history_entries, render_history, summary_from_json
-
-DEFAULT_PAGE_SIZE = 50
+from ops.report_history import (
+    DEFAULT_PAGE_SIZE,
+    history_entries,
+    render_history,
+    summary_from_json,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

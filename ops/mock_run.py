@@ -39,18 +39,15 @@ class Registration:
     parent: str
     dependencies: tuple[str, ...]
     provider: str
-    # The request's property Struct, decoded only when read: decoding is the recorder's work, not
-    # the program's, and stays out of what the registration benchmark times.
+    inputs: dict[str, Any] = field(default_factory=dict)
+    # The request's property Struct, as the engine would store it: plain_inputs reads it only
+    # when asked, which keeps the recorder's work out of what the registration benchmark times.
     properties: struct_pb2.Struct = field(default_factory=struct_pb2.Struct, repr=False)
     # What the mocks answered: the inputs plus cloud-assigned outputs such as ARNs.
     outputs: dict[str, Any] = field(default_factory=dict)
     protect: bool = False
     retain_on_delete: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
-
-    @functools.cached_property
-    def inputs(self) -> dict[str, Any]:
-        return rpc.deserialize_properties(self.properties)
 
     @functools.cached_property
     def plain_inputs(self) -> Any:
@@ -80,14 +77,6 @@ class Recording:
 
     def children_of(self, urn: str) -> list[Registration]:
         return [r for r in self.registrations.values() if r.parent == urn]
-
-    def descendants_of(self, urn: str) -> list[Registration]:
-        found, frontier = [], [urn]
-        while frontier:
-            children = [r for u in frontier for r in self.children_of(u)]
-            found.extend(children)
-            frontier = [r.urn for r in children]
-        return found
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -172,6 +161,7 @@ class RecordingMonitor(mocks.MockMonitor):
             parent=request.parent,
             dependencies=tuple(request.dependencies),
             provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+            inputs=inputs,
             properties=request.object,
             outputs=state,
             protect=request.protect,

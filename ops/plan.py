@@ -252,12 +252,12 @@ def load_latency(path: str | None) -> dict[str, float]:
             overrides = json.loads(Path(path).read_text())
         except (OSError, ValueError) as error:
             raise UserError(f"--latency {path}: {error}") from None
+        expected = "expected a JSON object of resource type -> minutes >= 0"
+        if not isinstance(overrides, dict):
+            raise UserError(f"--latency {path}: {expected}, not a JSON {type(overrides).__name__}")
         bad = [k for k, v in overrides.items() if not isinstance(v, int | float) or v < 0]
-        if not isinstance(overrides, dict) or bad:
-            raise UserError(
-                f"--latency {path}: expected a JSON object of resource type -> minutes >= 0; "
-                f"bad entries: {', '.join(bad)}"
-            )
+        if bad:
+            raise UserError(f"--latency {path}: {expected}; bad entries: {', '.join(bad)}")
         model.update(overrides)
     return model
 

@@ -81,18 +81,25 @@ def region_removal_failure(
 
 
 def preview_stack(stack: str, *, policies: bool) -> PreviewReport:
-    """Run one stack's preview; whatever happens, the events seen so far make the report."""
+    """Run one stack's preview with its current config."""
+    try:
+        handle = automation.select(stack)
+        options = automation.policy_options(stack) if policies else {}
+    except UserError as error:
+        return analyse(digest_from_events([]), stack=stack, failure=str(error))
+    return preview_report(handle, stack=stack, **options)
+
+
+def preview_report(handle: Any, *, stack: str, **options: Any) -> PreviewReport:
+    """Preview the config the stack holds now, refused when it drops a deployed region that
+    `decommission` does not name; whatever happens, the events seen so far make the report."""
     log = automation.EventLog()
     failure = None
     try:
-        handle = automation.select(stack)
         waves = handle.outputs().get("waves")
         config = {key: value.value for key, value in handle.get_all_config().items()}
         failure = region_removal_failure(waves.value if waves else None, config, stack=stack)
-        options = automation.policy_options(stack) if policies else {}
         handle.preview(on_event=log.on_event, color="never", **options)
-    except UserError as error:
-        failure = str(error)
     except Exception as error:  # noqa: BLE001 - an engine failure is reported, not raised
         failure = "; ".join(filter(None, [failure, automation.failure_text(error)]))
     return analyse(digest_from_events(log.events), stack=stack, failure=failure)

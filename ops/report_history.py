@@ -56,8 +56,14 @@ def summary_from_json(entry: Mapping[str, Any]) -> UpdateSummary:
     )
 
 
+# Updates fetched per request to the backend.
+DEFAULT_PAGE_SIZE = 50
+
+
 def fetch_all(
-    fetch_page: Callable[[int, int], Sequence[UpdateSummary]], *, page_size: int = 50
+    fetch_page: Callable[[int, int], Sequence[UpdateSummary]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
 ) -> list[UpdateSummary]:
     """Every update, page by page (`fetch_page(page_size, page)`, pages from 1), newest first.
 

@@ -58,12 +58,14 @@ from ops.config_diff import (
     diff_fields,
     diff_paths,
     migration_list_change,
-    service_fields,
+    release_fields,
+    release_override,
     settings_changes,
     settings_of,
 )
+from ops.preview import preview_report
 from ops.report_history import grouped_changes
-from ops.report_preview import REGION_PATH, SERVICE_PATH, analyse, digest_from_events, render
+from ops.report_preview import REGION_PATH, SERVICE_PATH, render
 
 REGIONS_KEY = f"{NAMESPACE}:regions"
 # What `pulumi stack history --show-secrets` says for a secret it cannot decrypt.
@@ -164,29 +166,6 @@ def crossing_message(crossings: Sequence[Migration], version: int) -> str:
         f"it ran (or will run) after version {version} and may have dropped what the release of "
         f"version {version} still reads. Roll forward with a fix instead"
     )
-
-
-def release_override(service: Service) -> dict[str, Any]:
-    """A service's release as a region override (the raw `overrides.<service>` mapping)."""
-    raw: dict[str, Any] = {
-        "image": service.image,
-        "replicas": service.replicas,
-        "strategy": service.strategy,
-    }
-    if service.canary:
-        raw["canary"] = {"image": service.canary.image, "weight": service.canary.weight}
-    if service.blue_green:
-        bg = service.blue_green
-        colours = {}
-        for colour, image, replicas in (
-            ("blue", bg.blue_image, bg.blue_replicas),
-            ("green", bg.green_image, bg.green_replicas),
-        ):
-            colours[colour] = {"image": image} | (
-                {"replicas": replicas} if replicas is not None else {}
-            )
-        raw["blue_green"] = {"active": bg.active, **colours}
-    return raw
 
 
 def _service(settings: Settings, name: str, region: str | None = None) -> Service | None:
@@ -336,7 +315,8 @@ def rollback_message(subject: str, version: int, user: str) -> str:
 
 
 def _release_change_line(path: str, before: Service, after: Service, version: int) -> str:
-    fields = diff_fields(service_fields(before), service_fields(after))
+    # A path rollback pins the release; the flags stay today's, so they are not listed.
+    fields = diff_fields(release_fields(before), release_fields(after))
     if not fields:
         return f"{path}: already runs the release of version {version}"
     text = ", ".join(f"{f.name} {f.before} -> {f.after}" for f in fields)
@@ -405,7 +385,7 @@ def plan_rollback(
         ]
         plan.targets = []
         for path, before, after in rolled:
-            if service_fields(before) == service_fields(after):
+            if release_fields(before) == release_fields(after):
                 continue  # already at that release: nothing of this path changes
             service, _, region = path.rpartition("@")
             targets, warnings = path_targets(
@@ -511,14 +491,15 @@ def run(args: argparse.Namespace) -> int:
             "--force applies to a whole-stack rollback only; paths never cross a contract migration"
         )
     stack = automation.select(args.stack)
+    config_before = stack.get_all_config()
     plan = plan_rollback(
         stack=args.stack,
         project=_project_name(),
         version=args.version,
         paths=args.paths,
         force=args.force,
-        history=automation.history(stack, page_size=50, show_secrets=True),
-        config_now=stack.get_all_config(),
+        history=automation.history(stack, show_secrets=True),
+        config_now=config_before,
         defaults=project_defaults(automation.PROJECT_DIR),
         resources=automation.resources(stack) if args.paths else None,
         user=operator_name(os.environ),
@@ -527,7 +508,6 @@ def run(args: argparse.Namespace) -> int:
     if plan.empty:
         print(f"Nothing to roll back: the configuration already is version {args.version}'s.")
         return 0
-    config_before = stack.get_all_config()
     restore = {k: config_before[k] for k in plan.set_values if k in config_before}
     restore.update({k: config_before[k] for k in plan.remove})
     added = [k for k in plan.set_values if k not in config_before]
@@ -538,13 +518,7 @@ def run(args: argparse.Namespace) -> int:
     automation.write_config(stack, set_values=plan.set_values, remove=plan.remove)
     deploying = False
     try:
-        log = automation.EventLog()
-        failure = None
-        try:
-            stack.preview(on_event=log.on_event, color="never", **target_options, **policy)
-        except Exception as error:  # noqa: BLE001 - a failed preview is reported, then refused
-            failure = automation.failure_text(error)
-        report = analyse(digest_from_events(log.events), stack=args.stack, failure=failure)
+        report = preview_report(stack, stack=args.stack, **target_options, **policy)
         print(render(report))
         if report.blocks_ship:
             print("The preview says this rollback must not ship; the configuration is restored.")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Task, latency, schedule
+from ops import UserError
 from ops.mock_run import PROJECT_DIR
+from ops.plan import load_latency
 
 
 def run_plan(*args: str, cwd=PROJECT_DIR) -> subprocess.CompletedProcess:
@@ -91,6 +94,20 @@ def test_latency_overrides_change_the_estimate(tmp_path):
     )
     slower = json.loads(slow.stdout)
     assert slower["critical_path_minutes"] > base["critical_path_minutes"] + 50
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ([1, 2], "expected a JSON object of resource type -> minutes >= 0, not a JSON list"),
+        ({"kubernetes:apps/v1:Deployment": -1}, "bad entries: kubernetes:apps/v1:Deployment"),
+    ],
+)
+def test_a_bad_latency_file_is_a_clear_error(tmp_path, document, expected):
+    overrides = tmp_path / "latency.json"
+    overrides.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=re.escape(expected)):
+        load_latency(str(overrides))
 
 
 def test_bad_stack_file_is_a_clear_error_without_traceback(tmp_path):

@@ -208,6 +208,21 @@ def test_one_path_gets_an_override_pinning_its_old_release():
     assert p.message == "rollback of orders@us-east-1 to version 3 (by alice)"
 
 
+def test_a_path_rollback_keeps_todays_flags_and_does_not_list_them():
+    history = summaries()
+    now = config_of(history[0])
+    edit_json(
+        now,
+        "deploypaths:services",
+        lambda services: services[1]["flags"]["new-checkout"].update(rollout_percent=50),
+    )
+    p = plan(version=3, paths=["orders@us-east-1"], history=history, now=now)
+    assert p.changes == [
+        f"orders@us-east-1: image {REGISTRY}/orders:7.5.0 -> {REGISTRY}/orders:7.4.1"
+    ]
+    assert "deploypaths:services" not in p.set_values
+
+
 def test_an_override_equal_to_the_service_level_release_is_removed():
     # Today: orders 7.4.1 everywhere except eu-west-1, pinned to 7.3.0. At version 8 eu-west-1
     # ran the service-level release, so rolling it back to 8 removes the pin.
@@ -453,6 +468,16 @@ def test_a_preview_that_must_not_ship_restores_the_configuration(prod):
     assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 1
     assert prod.called("up") == []
     assert {k: v.value for k, v in prod.config.items()} == {k: v.value for k, v in before.items()}
+
+
+def test_a_rollback_that_drops_a_deployed_region_is_refused_like_a_preview(prod, capsys):
+    deployed = json.loads(prod.config["deploypaths:waves"].value)
+    prod._outputs = {"waves": [*deployed, ["sa-east-1"]]}
+    before = {k: v.value for k, v in prod.config.items()}
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 1
+    assert prod.called("up") == []
+    assert {k: v.value for k, v in prod.config.items()} == before
+    assert "sa-east-1" in capsys.readouterr().out
 
 
 def test_a_failed_update_keeps_the_rolled_back_configuration(prod, capsys):
