@@ -7,7 +7,7 @@ import pulumi
 from components.health_gate import HealthGate, HealthGateArgs
 from components.region_path import RegionPath, RegionPathArgs
 from deploypaths import stack_config
-from deploypaths.naming import wave_release
+from deploypaths.naming import gate_name, wave_release
 from deploypaths.validation import ConfigError, parse_settings
 
 # Registration keeps every resource, Output and input alive until the program ends, so the
@@ -46,7 +46,7 @@ for wave, members in enumerate(settings.waves):
         )
     if wave + 1 < len(settings.waves):
         gate = HealthGate(
-            f"gate-after-wave-{wave + 1}",
+            gate_name(wave + 1),
             HealthGateArgs(
                 wave=wave + 1,
                 release=wave_release(settings, wave),

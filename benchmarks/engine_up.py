@@ -69,11 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = Sandbox(Path(directory))
         for index, (regions, services, migrations, waves) in enumerate(SIZES):
             flat = generate(regions, services, migrations, waves, seed=index)
-            raw = namespace_values(flat)
-            raw["simulation"] = {"rollout_seconds": ROLLOUT}
+            flat["deploypaths:simulation"] = json.dumps({"rollout_seconds": ROLLOUT})
             stack = f"bench{index}"
-            sandbox.write_config(stack, raw)
-            flat = {f"deploypaths:{k}": json.dumps(v) for k, v in raw.items()}
+            sandbox.write_config(stack, namespace_values(flat))
             prediction = predicted_seconds(flat, stack)
             for parallel in (1, None):
                 row = engine_run(sandbox, stack, parallel)

@@ -20,6 +20,11 @@ def component_name(service_or_migration: str, region: str) -> str:
     return f"{service_or_migration}-{region}"
 
 
+def gate_name(wave: int) -> str:
+    """The health gate between wave `wave` (counted from 1) and the next."""
+    return f"gate-after-wave-{wave}"
+
+
 def short_hash(*parts: Any) -> str:
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]

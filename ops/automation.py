@@ -32,7 +32,7 @@ def engine_env(environ: Mapping[str, str]) -> tuple[Path | None, dict[str, str]]
     """Where `scripts/install-engine` put the engine, and the variables `scripts/engine-env`
     would export, for a shell that did not source it. Nothing when `pulumi` is already on PATH
     or no engine was built (the SDK then finds `pulumi` on PATH or says it is missing)."""
-    home = Path(environ.get("DEPLOYPATHS_ENGINE_HOME") or DEFAULT_ENGINE_HOME)
+    home = engine_home(environ)
     on_path = any(
         (Path(d) / "pulumi").exists() for d in environ.get("PATH", "").split(os.pathsep) if d
     )
@@ -40,13 +40,21 @@ def engine_env(environ: Mapping[str, str]) -> tuple[Path | None, dict[str, str]]
         return None, {}
     # The language host and plugin shims sit next to the CLI, so the engine needs them on PATH.
     env = {"PATH": os.pathsep.join([str(home / "bin"), environ.get("PATH", "")])}
-    defaults = {
+    env.update({k: v for k, v in engine_variables(home).items() if k not in environ})
+    return home, env
+
+
+def engine_home(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("DEPLOYPATHS_ENGINE_HOME") or DEFAULT_ENGINE_HOME)
+
+
+def engine_variables(home: Path) -> dict[str, str]:
+    """Besides PATH, what the engine built into `home` needs: its own plugins, no downloads."""
+    return {
         "PULUMI_HOME": str(home / "home"),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     }
-    env.update({key: value for key, value in defaults.items() if key not in environ})
-    return home, env
 
 
 def _workspace_options() -> auto.LocalWorkspaceOptions:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pulumi
 
+from deploypaths.naming import gate_name
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Schedule, Task, schedule
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import parse_settings
@@ -221,7 +222,7 @@ def render_text(plan: Plan, picture: Path | None) -> str:
                     f"  {mark} {label:<44} {path.start:7.1f} -> {path.finish:7.1f} min"
                     f"  ({path.resources} resources)"
                 )
-        for gate in (p for p in by_wave.get(None, []) if p.id == f"gate-after-wave-{number}"):
+        for gate in (p for p in by_wave.get(None, []) if p.id == gate_name(number)):
             mark = "*" if gate.critical else " "
             lines.append(f"  {mark} gate {gate.id:<39} {gate.start:7.1f} -> {gate.finish:7.1f} min")
     lines += ["", f"Synchronization edges ({len(plan.edges)}; A waits for B):"]

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploypaths.naming import path_id
+from deploypaths.naming import gate_name, path_id
 from deploypaths.settings import Settings
 from deploypaths.validation import ConfigError
 from ops.config_diff import settings_of
@@ -27,15 +27,10 @@ from ops.config_diff import settings_of
 REGION_PATH = "deploypaths:index:RegionPath"
 SERVICE_PATH = "deploypaths:index:ServicePath"
 MIGRATION_PATH = "deploypaths:index:MigrationPath"
-HEALTH_GATE = "deploypaths:index:HealthGate"
 
 # Losing one of these loses data or takes a region down for a long time.
 STATEFUL_TYPES = frozenset(
     {
-        "aws:rds/cluster:Cluster",
-        "aws:rds/clusterInstance:ClusterInstance",
-        "aws:rds/subnetGroup:SubnetGroup",
-        "aws:rds/clusterParameterGroup:ClusterParameterGroup",
         "aws:eks/cluster:Cluster",
         "aws:ec2/vpc:Vpc",
         "aws:ebs/volume:Volume",
@@ -520,7 +515,7 @@ def _waves_section(report: PreviewReport) -> list[str]:
         runs = any(region in touched for region in wave)
         lines.append(f"{index + 1}. {'runs' if runs else 'nothing to do'}: {regions}")
         if index + 1 < len(settings.waves):
-            gate = f"gate-after-wave-{index + 1}"
+            gate = gate_name(index + 1)
             # The gate watches only when the wave's release changed, which updates its watch.
             watches = bake > 0 and f"{gate}-watch" in gates
             if watches:

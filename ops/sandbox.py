@@ -12,12 +12,10 @@ from pathlib import Path
 import yaml
 from pulumi import automation as auto
 
-from ops import UserError
+from ops import UserError, automation
 from ops.mock_run import PROJECT_DIR
 
-ENGINE_HOME = Path(
-    os.environ.get("DEPLOYPATHS_ENGINE_HOME") or Path.home() / ".cache" / "deploypaths" / "engine"
-)
+ENGINE_HOME = automation.engine_home(os.environ)
 PASSPHRASE = "deploypaths-sandbox"
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "deploypaths")
 
@@ -30,9 +28,7 @@ def engine_environment(project: Path) -> dict[str, str]:
     return {
         **os.environ,
         "PATH": f"{ENGINE_HOME / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "PULUMI_HOME": str(ENGINE_HOME / "home"),
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        **automation.engine_variables(ENGINE_HOME),
         "PULUMI_BACKEND_URL": f"file://{project / '.state'}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "DEPLOYPATHS_PROJECT_DIR": str(project),
