@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# Minutes a create typically takes, per resource type (first match wins: exact type, then
+# Minutes a create typically takes, per resource type (the exact type, else the longest matching
 # package prefix). Figures are typical AWS/Kubernetes create times; override with --latency.
 DEFAULT_LATENCY_MINUTES: dict[str, float] = {
     "aws:eks/cluster:Cluster": 12.0,

@@ -7,30 +7,10 @@ from typing import Any
 
 from deploypaths.settings import Settings
 from deploypaths.validation._reader import NAMESPACE, ConfigError, _Problems, _Reader
-from deploypaths.validation._shown import MAX_LISTED, MAX_SHOWN, SIMPLE_KEY, _join, show
+from deploypaths.validation._shown import _join
 from deploypaths.validation.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
-from deploypaths.validation.paths import (
-    SERVICE_KEYS,
-    _migrations,
-    _region_overrides,
-    _services,
-    find_cycle,
-)
-from deploypaths.validation.patterns import (
-    DB_INSTANCE_CLASS,
-    DNS_1123_LABEL,
-    DNS_NAME_ALLOWED,
-    FLAG_NAME,
-    FLAG_NAME_ALLOWED,
-    HEALTH_PATH,
-    IMAGE_REFERENCE,
-    INSTANCE_TYPE,
-    MAX_IMAGE_LENGTH,
-    MAX_NAME_LENGTH,
-    QUANTITY,
-    TAG_VALUE,
-)
-from deploypaths.validation.releases import image_problem
+from deploypaths.validation.paths import _migrations, _region_overrides, _services, find_cycle
+from deploypaths.validation.patterns import DNS_1123_LABEL, TAG_VALUE
 from deploypaths.validation.sections import (
     _database,
     _decommission,
@@ -44,34 +24,16 @@ from deploypaths.validation.sections import (
     removed_region_problems,
 )
 
-# The names other modules import from `deploypaths.validation`, wherever they now live.
+# The public interface of validation; its helpers live in the submodules.
 __all__ = [
-    "DB_INSTANCE_CLASS",
-    "DNS_1123_LABEL",
-    "DNS_NAME_ALLOWED",
-    "FLAG_NAME",
-    "FLAG_NAME_ALLOWED",
-    "HEALTH_PATH",
-    "IMAGE_REFERENCE",
-    "INSTANCE_TYPE",
     "KNOWN_KEYS",
     "MAX_DEPTH",
-    "MAX_IMAGE_LENGTH",
-    "MAX_LISTED",
-    "MAX_NAME_LENGTH",
-    "MAX_SHOWN",
     "MAX_VALUES",
     "NAMESPACE",
-    "QUANTITY",
-    "SERVICE_KEYS",
-    "SIMPLE_KEY",
-    "TAG_VALUE",
     "ConfigError",
     "find_cycle",
-    "image_problem",
     "parse_settings",
     "removed_region_problems",
-    "show",
 ]
 
 # Keys of the `deploypaths:` namespace; Pulumi.yaml declares each with a description.
@@ -123,7 +85,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     migrations, phases = _migrations(problems, top, environment)
     services = _services(problems, top, names, phases, environment)
     regions = _region_overrides(problems, top, regions, services, environment)
-    decommission = _decommission(problems, top, names)
+    decommission = _decommission(problems, top)
     _secret_maps(problems, top, names, kubernetes, database)
     simulation = _simulation(
         problems, top.data.get("simulation"), kubernetes, names, migrations, services

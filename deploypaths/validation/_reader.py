@@ -154,7 +154,7 @@ def _dns_name(problems: _Problems, key: str, name: Any) -> bool:
     return True
 
 
-def _list_of_mappings(problems: _Problems, top: _Reader, key: str, required: bool) -> list[Any]:
+def _list_of_mappings(top: _Reader, key: str, required: bool) -> list[Any]:
     if required:
         value = top.required(key, lambda v: _is_list(v) and len(v) > 0, "a non-empty list")
     else:

@@ -27,7 +27,7 @@ def _migrations(
     service requiring a migration whose entry has a problem gets no second, misleading one."""
     migrations: list[tuple[int, Migration]] = []
     phases: dict[str, str | None] = {}
-    for index, entry in enumerate(_list_of_mappings(problems, top, "migrations", required=False)):
+    for index, entry in enumerate(_list_of_mappings(top, "migrations", required=False)):
         key = f"migrations[{index}]"
         reader = _Reader(problems, key, entry, ("name", "image", "phase"))
         name = reader.required("name", lambda v: isinstance(v, str), "a DNS-1123 name")
@@ -84,7 +84,7 @@ def _services(
     services: list[tuple[int, Service]] = []
     # Well-named services, valid or not: waiting for one with a problem is not a second one.
     named: set[str] = set()
-    entries = _list_of_mappings(problems, top, "services", required=True)
+    entries = _list_of_mappings(top, "services", required=True)
     for index, entry in enumerate(entries):
         key = f"services[{index}]"
         reader = _Reader(problems, key, entry, SERVICE_KEYS)

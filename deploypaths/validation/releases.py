@@ -114,7 +114,8 @@ def _flags(problems: _Problems, key: str, data: Any) -> tuple[Flag, ...]:
 def _release_fields(
     problems: _Problems, reader: _Reader, environment: str, defaults: Service | None
 ) -> dict[str, Any]:
-    """The fields a release changes (and a region may override): image, replicas, strategy.
+    """The fields a release changes (and a region may override): image, replicas, strategy,
+    canary, blue_green.
     In an override (`defaults` given) a field left unset or null keeps the service's value."""
     key = reader.key
     values: dict[str, Any] = {}

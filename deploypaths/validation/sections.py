@@ -32,22 +32,23 @@ from deploypaths.validation._reader import (
 from deploypaths.validation._shown import _join, _listing
 from deploypaths.validation.patterns import DB_INSTANCE_CLASS, DNS_1123_LABEL, INSTANCE_TYPE
 
+# Every problem with a region code says the same thing.
+REGION_ALLOWED = "allowed: a known AWS region code such as us-east-1"
 
-def _defaults(cls: type) -> dict[str, Any]:
-    return {f.name: f.default for f in fields(cls)}
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def _regions(problems: _Problems, top: _Reader) -> tuple[Region, ...]:
     regions: list[tuple[int, Region]] = []
-    for index, entry in enumerate(_list_of_mappings(problems, top, "regions", required=True)):
+    for index, entry in enumerate(_list_of_mappings(top, "regions", required=True)):
         reader = _Reader(problems, f"regions[{index}]", entry, ("name", "overrides"))
         name = reader.required("name", lambda v: isinstance(v, str), "an AWS region code")
         if name is None:
             continue
         if name not in KNOWN_REGIONS:
-            problems.add(
-                f"regions[{index}].name", name, "allowed: a known AWS region code such as us-east-1"
-            )
+            problems.add(f"regions[{index}].name", name, REGION_ALLOWED)
             continue
         regions.append((index, Region(name=name)))
     _duplicates(problems, "regions", [(index, region.name) for index, region in regions])
@@ -97,7 +98,7 @@ def _waves(
 
 
 def _kubernetes(problems: _Problems, data: Any) -> KubernetesSettings:
-    reader = _Reader(problems, "kubernetes", data, tuple(_defaults(KubernetesSettings)))
+    reader = _Reader(problems, "kubernetes", data, _field_names(KubernetesSettings))
     default = KubernetesSettings()
     mode: Any = reader.choice("mode", ("eks", "kubeconfig", "render"), default.mode)
     return KubernetesSettings(
@@ -117,7 +118,7 @@ def _kubernetes(problems: _Problems, data: Any) -> KubernetesSettings:
 
 
 def _database(problems: _Problems, data: Any) -> DatabaseSettings:
-    reader = _Reader(problems, "database", data, tuple(_defaults(DatabaseSettings)))
+    reader = _Reader(problems, "database", data, _field_names(DatabaseSettings))
     default = DatabaseSettings()
     identifier = re.compile(r"[a-z][a-z0-9_]{0,62}")
     mode: Any = reader.choice("mode", ("aurora", "external", "none"), default.mode)
@@ -149,7 +150,7 @@ def _database(problems: _Problems, data: Any) -> DatabaseSettings:
 
 
 def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
-    reader = _Reader(problems, "monitoring", data, tuple(_defaults(MonitoringSettings)))
+    reader = _Reader(problems, "monitoring", data, _field_names(MonitoringSettings))
     default = MonitoringSettings()
     mode: Any = reader.choice("mode", ("cloudwatch", "none"), default.mode)
     return MonitoringSettings(
@@ -159,7 +160,7 @@ def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
 
 
 def _flag_delivery(problems: _Problems, data: Any) -> FlagDeliverySettings:
-    reader = _Reader(problems, "feature_flags", data, tuple(_defaults(FlagDeliverySettings)))
+    reader = _Reader(problems, "feature_flags", data, _field_names(FlagDeliverySettings))
     default = FlagDeliverySettings()
     return FlagDeliverySettings(
         duration_minutes=reader.integer("duration_minutes", 0, 1440, default.duration_minutes),
@@ -170,17 +171,13 @@ def _flag_delivery(problems: _Problems, data: Any) -> FlagDeliverySettings:
     )
 
 
-def _decommission(problems: _Problems, top: _Reader, regions: tuple[str, ...]) -> tuple[str, ...]:
+def _decommission(problems: _Problems, top: _Reader) -> tuple[str, ...]:
     """Regions being wound down: still configured (their stateful resources lose protection, so
     the next update may delete them) or already removed (the removal is on purpose)."""
     result = []
     for index, region in top.names("decommission"):
         if region not in KNOWN_REGIONS:
-            problems.add(
-                f"decommission[{index}]",
-                region,
-                "allowed: a known AWS region code such as us-east-1",
-            )
+            problems.add(f"decommission[{index}]", region, REGION_ALLOWED)
         else:
             result.append(region)
     return tuple(result)

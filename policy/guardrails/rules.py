@@ -182,7 +182,6 @@ class Container:
 
     title: str
     spec: Mapping[str, Any]
-    init: bool
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -202,7 +201,7 @@ def containers(spec: Mapping[str, Any], *, include_init: bool) -> Iterator[Conta
     keys = ("initContainers", "containers") if include_init else ("containers",)
     for key in keys:
         listed = spec.get(key)
-        if not isinstance(listed, Sequence) or isinstance(listed, str):
+        if not _is_list(listed):
             continue
         for index, container in enumerate(listed):
             if not isinstance(container, Mapping):
@@ -210,7 +209,7 @@ def containers(spec: Mapping[str, Any], *, include_init: bool) -> Iterator[Conta
             name = container.get("name")
             kind = "init container" if key == "initContainers" else "container"
             title = f'{kind} "{name}"' if isinstance(name, str) else f"{key}[{index}]"
-            yield Container(title=title, spec=container, init=key == "initContainers")
+            yield Container(title=title, spec=container)
 
 
 # The OCI distribution spec's digest grammar: algorithm ":" encoded.
@@ -333,7 +332,7 @@ def _tag_map(tags: Any) -> dict[str, Any] | Unknown:
     if isinstance(tags, Mapping):
         return dict(tags)
     # Some older types (autoscaling groups) take a list of {key, value} blocks.
-    if isinstance(tags, Sequence) and not isinstance(tags, str):
+    if _is_list(tags):
         pairs = (t for t in tags if isinstance(t, Mapping) and isinstance(t.get("key"), str))
         return {t["key"]: t.get("value") for t in pairs}
     return {}
