@@ -1,5 +1,6 @@
-# The README's commands. `make` sets everything up, plans prod and deploys the local stack;
-# `make test` runs every test. Both work on a fresh machine: they install what they need.
+# The README's commands. `make` sets everything up, plans prod, starts the local clusters and
+# deploys the local stack onto them; `make test` runs every test; `make down` stops the clusters.
+# All of them work on a fresh machine: they install what they need.
 SHELL := bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ ENGINE := source scripts/engine-env &&
 LOCAL := $(ENGINE) export PULUMI_BACKEND_URL=file://$(CURDIR)/.state \
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-deploypaths-local} &&
 
-.PHONY: all venv setup plan up test lint clean
+.PHONY: all venv setup plan clusters up down test lint clean
 
 all: setup plan up
 
@@ -22,17 +23,27 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-# The Pulumi engine built from Go modules, for machines that cannot download the CLI.
+# The Pulumi engine, the Kubernetes provider and the local clusters' binaries, built from Go
+# modules, for machines that cannot download them.
 setup: venv
 	scripts/install-engine
 
 plan: $(VENV)/.installed
 	$(PY) -m ops plan --stack prod
 
-up: setup
+clusters: setup
+	$(ENGINE) $(PY) -m ops local up --stack local
+
+# Returns once every Deployment has rolled out and every migration Job has completed.
+up: clusters
 	mkdir -p .state
 	$(LOCAL) (pulumi stack select local 2>/dev/null || pulumi stack init local) && \
-	  pulumi up --stack local --yes --skip-preview
+	  pulumi up --stack local --yes --skip-preview --refresh
+	@echo "deployed; look: kubectl --kubeconfig .clusters/local/us-east-1.yaml get deploy -A" \
+	  "(kubectl is in $${DEPLOYPATHS_ENGINE_HOME:-$$HOME/.cache/deploypaths/engine}/kube)"
+
+down: venv
+	$(ENGINE) $(PY) -m ops local down --stack local
 
 test: setup lint
 	$(ENGINE) $(PY) -m pytest
@@ -41,5 +52,5 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-clean:
-	rm -rf rendered out .state
+clean: down
+	rm -rf rendered out .state .clusters

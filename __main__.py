@@ -1,10 +1,11 @@
 """Composition root: validate the stack config, then declare the regions wave by wave."""
 
 import gc
+from pathlib import Path
 
 import pulumi
 
-from components.health_gate import HealthGate, HealthGateArgs
+from components.health_gate import HealthGate, HealthGateArgs, WatchedCluster
 from components.region_path import RegionPath, RegionPathArgs
 from deploypaths import stack_config
 from deploypaths.naming import gate_name, wave_release
@@ -29,6 +30,20 @@ def secret_for(key: str, region: str) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value) if value else None
 
 
+def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
+    """The region's secret kubeconfig, else its file in `kubernetes.kubeconfig_dir`."""
+    directory = settings.kubernetes.kubeconfig_dir
+    if settings.kubernetes.mode != "kubeconfig" or secret_for("kubeconfigs", region) or not directory:
+        return secret_for("kubeconfigs", region)
+    path = Path(directory) / f"{region}.yaml"
+    if not path.is_file():
+        raise pulumi.RunError(
+            f"kubernetes.kubeconfig_dir: no kubeconfig for {region} at {path}; for the local "
+            f"clusters run `python -m ops local up --stack {pulumi.get_stack()}` first"
+        )
+    return pulumi.Output.secret(path.read_text())
+
+
 gate = None
 regions: dict[str, RegionPath] = {}
 for wave, members in enumerate(settings.waves):
@@ -39,7 +54,7 @@ for wave, members in enumerate(settings.waves):
                 settings=settings,
                 region=region,
                 gate=gate.watch if gate else None,
-                kubeconfig=secret_for("kubeconfigs", region),
+                kubeconfig=kubeconfig_for(region),
                 database_url=secret_for("database_urls", region),
             ),
         )
@@ -52,6 +67,19 @@ for wave, members in enumerate(settings.waves):
                 alarms={region: regions[region].composite_alarm_names for region in members},
                 bake_minutes=settings.gate_bake_minutes,
                 waits_for=[r for region in members for r in regions[region].completion],
+                monitoring=settings.monitoring.mode,
+                restart_threshold=settings.monitoring.restart_threshold,
+                clusters={
+                    region: WatchedCluster(
+                        kubeconfig=regions[region].kubeconfig,
+                        namespace=settings.kubernetes.namespace,
+                        deployments=regions[region].deployment_replicas,
+                    )
+                    for region in members
+                    if regions[region].kubeconfig is not None
+                },
+                rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
+                poll_seconds=settings.gate_poll_seconds,
             ),
         )
 

@@ -1,43 +1,70 @@
-"""HealthGate: holds a wave back until the previous wave's new release has baked healthy."""
+"""HealthGate: holds a wave back until the previous wave's new release has rolled out and baked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
 
-from deploypaths import health
+from deploypaths import cluster_health, health
 
 
 class _GateProvider(dynamic.ResourceProvider):
     """Watches only when the watched wave's release changed; otherwise the gate is a no-op."""
 
     def _watch(self, props: dict[str, Any]) -> None:
+        poll = float(props["poll_seconds"])
         try:
-            health.watch(
-                props["alarms"],
+            readers = {
+                region: cluster_health.cluster_reader(
+                    cluster["kubeconfig"], cluster["namespace"], list(cluster["deployments"])
+                )
+                for region, cluster in (props.get("clusters") or {}).items()
+            }
+            # The provider's own wait is not trusted alone (see deploypaths/rollout.py).
+            cluster_health.wait_rolled_out(readers, float(props["rollout_timeout_seconds"]), poll)
+            checks = []
+            if props.get("monitoring") == "cloudwatch":
+                checks.append(health.alarm_check(props["alarms"]))
+            if props.get("monitoring") == "kubernetes":
+                threshold = int(props["restart_threshold"])
+                checks.extend(
+                    lambda region=region, read=read: cluster_health.health_problems(
+                        region, read(), threshold
+                    )
+                    for region, read in readers.items()
+                )
+            health.bake(
+                lambda: [problem for check in checks for problem in check()],
                 bake_seconds=float(props["bake_seconds"]),
-                poll_seconds=float(props["poll_seconds"]),
+                poll_seconds=poll,
             )
         except health.GateFailed as failure:
             raise Exception(f"health gate after wave {props['wave']}: {failure}") from None
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         self._watch(props)
-        return dynamic.CreateResult(id_=f"gate-wave-{props['wave']}", outs=props)
+        return dynamic.CreateResult(id_=f"gate-wave-{props['wave']}", outs=_public(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = [
-            key for key in ("release", "alarms", "bake_seconds") if olds.get(key) != news.get(key)
-        ]
+        changed = [key for key in WATCHED_KEYS if olds.get(key) != news.get(key)]
         return dynamic.DiffResult(changes=bool(changed))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         if olds.get("release") != news.get("release"):
             self._watch(news)
-        return dynamic.UpdateResult(outs=news)
+        return dynamic.UpdateResult(outs=_public(news))
+
+
+# What, when changed, makes the gate update (and watch again if the release is among them).
+WATCHED_KEYS = ("release", "alarms", "bake_seconds", "monitoring", "restart_threshold")
+
+
+def _public(props: dict[str, Any]) -> dict[str, Any]:
+    """The gate's state, without the clusters' kubeconfigs: credentials are not recorded."""
+    return {key: value for key, value in props.items() if key != "clusters"}
 
 
 class GateWatch(dynamic.Resource):
@@ -48,17 +75,32 @@ class GateWatch(dynamic.Resource):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WatchedCluster:
+    """One region of the watched wave, read through its API server."""
+
+    kubeconfig: pulumi.Input[str]
+    namespace: str
+    # Deployment name -> desired replicas.
+    deployments: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
 class HealthGateArgs:
     wave: int
     release: str
     alarms: pulumi.Input[dict[str, list[str]]]
     bake_minutes: float
     waits_for: list[pulumi.Resource]
+    monitoring: str = "cloudwatch"
+    restart_threshold: int = 3
+    clusters: dict[str, WatchedCluster] = field(default_factory=dict)
+    rollout_timeout_seconds: int = 600
     poll_seconds: float = 30.0
 
 
 class HealthGate(pulumi.ComponentResource):
-    """The gate between wave k and k+1: a dynamic resource that watches wave k's alarms."""
+    """The gate between wave k and k+1: a dynamic resource that checks wave k's rollouts, then
+    watches its health (CloudWatch alarms or the API server) for the bake time."""
 
     watch: GateWatch
 
@@ -74,6 +116,17 @@ class HealthGate(pulumi.ComponentResource):
                 "alarms": args.alarms,
                 "bake_seconds": args.bake_minutes * 60,
                 "poll_seconds": args.poll_seconds,
+                "monitoring": args.monitoring,
+                "restart_threshold": args.restart_threshold,
+                "rollout_timeout_seconds": args.rollout_timeout_seconds,
+                "clusters": {
+                    region: {
+                        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+                        "namespace": cluster.namespace,
+                        "deployments": cluster.deployments,
+                    }
+                    for region, cluster in args.clusters.items()
+                },
             },
             pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.pod_security import (
+    SCRATCH_MOUNT,
+    SCRATCH_VOLUME,
+    container_security_context,
+    pod_security_context,
+)
 from deploypaths.naming import job_name
 from deploypaths.settings import Migration
 
@@ -17,7 +23,7 @@ class MigrationPathArgs:
     namespace: pulumi.Input[str]
     database_secret: pulumi.Input[str] | None
     # Custom resources that must finish first: the previous migration and, for a contract
-    # migration, the services barrier (in a simulation, the path's timed stand-in instead).
+    # migration, the services barrier.
     waits_for: list[pulumi.Resource]
     timeout_minutes: int = 30
 
@@ -55,6 +61,9 @@ class MigrationPath(pulumi.ComponentResource):
                     "metadata": {"labels": labels},
                     "spec": {
                         "restart_policy": "Never",
+                        "automount_service_account_token": False,
+                        "security_context": pod_security_context(),
+                        "volumes": [SCRATCH_VOLUME],
                         "containers": [
                             {
                                 "name": "migrate",
@@ -64,7 +73,8 @@ class MigrationPath(pulumi.ComponentResource):
                                     "requests": {"cpu": "100m", "memory": "128Mi"},
                                     "limits": {"cpu": "500m", "memory": "256Mi"},
                                 },
-                                "security_context": {"allow_privilege_escalation": False},
+                                "security_context": container_security_context(),
+                                "volume_mounts": [SCRATCH_MOUNT],
                             }
                         ],
                     },

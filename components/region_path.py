@@ -24,8 +24,9 @@ from components.region_cluster import Cluster, build_cluster
 from components.region_database import build_database
 from components.region_network import Network, build_network
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
-from components.simulated_rollout import SimulatedRollout, Simulation
-from deploypaths.naming import component_name, path_id, service_release, short_hash, tags
+from components.pod_security import NAMESPACE_LABELS
+from components.service_path import deployment_name, tracks
+from deploypaths.naming import component_name, path_id, tags
 from deploypaths.settings import Migration, Settings
 
 DATABASE_SECRET = "database-connection"
@@ -52,6 +53,9 @@ class RegionPath(pulumi.ComponentResource):
     completion: list[pulumi.Resource]
     composite_alarm_names: pulumi.Output[list[str]]
     alarm_topic_arn: pulumi.Output[str] | None
+    # What the next wave's gate reads through the API server (None in render mode).
+    kubeconfig: pulumi.Output[str] | None
+    deployment_replicas: dict[str, int]
 
     def __init__(
         self, name: str, args: RegionPathArgs, opts: pulumi.ResourceOptions | None = None
@@ -82,13 +86,14 @@ class RegionPath(pulumi.ComponentResource):
                 settings.is_protected_region(region),
                 aws_opts,
             )
+        self.kubeconfig = self._kubeconfig(args, cluster)
         self.k8s_provider = self._kubernetes_provider(name, args, held_back, cluster)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={
                 "name": settings.kubernetes.namespace,
-                "labels": {"deploypaths/region": region},
+                "labels": {"deploypaths/region": region, **NAMESPACE_LABELS},
             },
             opts=k8s_opts,
         )
@@ -126,6 +131,14 @@ class RegionPath(pulumi.ComponentResource):
             }
         )
 
+    @staticmethod
+    def _kubeconfig(args: RegionPathArgs, cluster: Cluster | None) -> pulumi.Output[str] | None:
+        if cluster is not None:
+            return pulumi.Output.secret(cluster.kubeconfig)
+        if args.kubeconfig is not None:
+            return pulumi.Output.secret(args.kubeconfig)
+        return None
+
     def _kubernetes_provider(
         self,
         name: str,
@@ -133,23 +146,16 @@ class RegionPath(pulumi.ComponentResource):
         held_back: pulumi.ResourceOptions,
         cluster: Cluster | None,
     ) -> k8s.Provider:
-        mode = args.settings.kubernetes.mode
-        if mode == "render":
+        if args.settings.kubernetes.mode == "render":
             directory = os.path.join(args.render_root, args.settings.stack, args.region)
             return k8s.Provider(f"{name}-k8s", render_yaml_to_directory=directory, opts=held_back)
-        if mode == "eks":
-            kubeconfig = cluster.kubeconfig
+        if cluster is not None:
             # Rollouts start only once nodes exist: their readiness wait must not run empty.
             held_back = pulumi.ResourceOptions.merge(
                 held_back, pulumi.ResourceOptions(depends_on=[cluster.ready])
             )
-        else:
-            kubeconfig = args.kubeconfig
         return k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=pulumi.Output.secret(kubeconfig),
-            delete_unreachable=False,
-            opts=held_back,
+            f"{name}-k8s", kubeconfig=self.kubeconfig, delete_unreachable=False, opts=held_back
         )
 
     def _database_secret(
@@ -212,27 +218,6 @@ class RegionPath(pulumi.ComponentResource):
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
         settings, region = args.settings, args.region
 
-        def waits(
-            path: str, release: str, waits_for: list[pulumi.Resource]
-        ) -> list[pulumi.Resource]:
-            """What a path's rollout waits for; in a simulation, a timed stand-in comes first."""
-            simulation = settings.simulation
-            if not simulation.enabled:
-                return waits_for
-            name = component_name(path, region)
-            stand_in = SimulatedRollout(
-                f"{name}-simulated-rollout",
-                path=name,
-                release=release,
-                simulation=Simulation(
-                    seconds=simulation.rollout_seconds,
-                    fail=path_id(path, region) in simulation.fail,
-                ),
-                # The namespace, like every Kubernetes object of the region, waits for the gate.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits_for, self.namespace]),
-            )
-            return [stand_in]
-
         def migration_path(migration: Migration, waits_for: list[pulumi.Resource]) -> MigrationPath:
             path = MigrationPath(
                 component_name(migration.name, region),
@@ -240,7 +225,7 @@ class RegionPath(pulumi.ComponentResource):
                     migration=migration,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=waits(migration.name, migration.image, waits_for),
+                    waits_for=waits_for,
                 ),
                 opts,
             )
@@ -270,12 +255,13 @@ class RegionPath(pulumi.ComponentResource):
                     service=service,
                     namespace=namespace,
                     database_secret=database_secret,
-                    waits_for=waits(service.name, short_hash(service_release(service)), waits_for),
+                    waits_for=waits_for,
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
                     extra_env=_appconfig_env(settings.environment, service.name)
                     if flags_via_appconfig and service.flags
                     else {},
+                    rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
                 ),
                 opts,
             )
@@ -310,6 +296,11 @@ class RegionPath(pulumi.ComponentResource):
         # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a
         # bad flag back on the region's alarm, which is what the gate watches too.
         self.completion = [self.services_ready, *previous_job, *flag_deployments]
+        self.deployment_replicas = {
+            deployment_name(service, track.name): track.replicas
+            for service in services.values()
+            for track in tracks(service)
+        }
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
         ).apply(sorted)

@@ -9,10 +9,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.pod_security import (
+    SCRATCH_MOUNT,
+    SCRATCH_VOLUME,
+    container_security_context,
+    pod_security_context,
+)
 from deploypaths.health import any_in_alarm
+from deploypaths.rollout import rollout_annotations
 from deploypaths.settings import Service
-
-ROLLOUT_TIMEOUT = "10m"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,12 +40,14 @@ class ServicePathArgs:
     namespace: pulumi.Input[str]
     database_secret: pulumi.Input[str] | None
     # Custom resources every Deployment of the path waits for: required expand Jobs and the
-    # Deployments of the services named in `after` (in a simulation, the path's timed stand-in).
+    # Deployments of the services named in `after`.
     waits_for: list[pulumi.Resource]
     monitoring: Monitoring | None = None
     # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
     flags_as_config_map: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Past this the path fails: its Deployments have not rolled out the new template.
+    rollout_timeout_seconds: int = 600
 
 
 @dataclass(frozen=True)
@@ -173,14 +180,19 @@ class ServicePath(pulumi.ComponentResource):
         k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
-        volumes, mounts = [], []
+        volumes, mounts = [SCRATCH_VOLUME], [SCRATCH_MOUNT]
         if flags_map is not None:
             volumes.append({"name": "flags", "config_map": {"name": flags_map.metadata.name}})
             mounts.append({"name": "flags", "mount_path": "/etc/flags", "read_only": True})
         probe = {"http_get": {"path": service.health_path, "port": service.port}}
         return k8s.apps.v1.Deployment(
             f"{name}-{role}",
-            metadata={"name": k8s_name, "namespace": args.namespace, "labels": labels},
+            metadata={
+                "name": k8s_name,
+                "namespace": args.namespace,
+                "labels": labels,
+                "annotations": rollout_annotations(track.replicas, args.rollout_timeout_seconds),
+            },
             spec={
                 "replicas": track.replicas,
                 "selector": {"match_labels": labels},
@@ -194,6 +206,8 @@ class ServicePath(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
+                        "automount_service_account_token": service.service_account_token,
+                        "security_context": pod_security_context(),
                         "containers": [
                             {
                                 "name": service.name,
@@ -215,7 +229,9 @@ class ServicePath(pulumi.ComponentResource):
                                     "requests": {"cpu": service.cpu, "memory": service.memory},
                                     "limits": {"cpu": service.cpu, "memory": service.memory},
                                 },
-                                "security_context": {"allow_privilege_escalation": False},
+                                "security_context": container_security_context(
+                                    read_only_root_filesystem=service.read_only_root_filesystem
+                                ),
                                 "volume_mounts": mounts,
                             }
                         ],
@@ -223,14 +239,7 @@ class ServicePath(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=args.waits_for,
-                # The provider waits for the new ReplicaSet to be ready; past this the path fails.
-                custom_timeouts=pulumi.CustomTimeouts(
-                    create=ROLLOUT_TIMEOUT, update=ROLLOUT_TIMEOUT
-                ),
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )
 
     def _alarms(

@@ -1,4 +1,4 @@
-"""The health gate's watch: composite alarms of a wave, polled for the bake time."""
+"""The health gate's bake: a wave's health, polled for the bake time; its CloudWatch source."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def alarms_in_alarm(client: Any, names: Sequence[str]) -> list[str]:
     return problems
 
 
+def alarm_check(
+    alarms: Mapping[str, Sequence[str]], *, client_for: Callable[[str], Any] = cloudwatch_client
+) -> Callable[[], list[str]]:
+    """A health check of every region's alarms, for `bake`."""
+    clients = {region: client_for(region) for region in alarms}
+    return lambda: [
+        f"{region}: {problem}"
+        for region, names in alarms.items()
+        for problem in alarms_in_alarm(clients[region], list(names))
+    ]
+
+
 def watch(
     alarms: Mapping[str, Sequence[str]],
     bake_seconds: float,
@@ -53,18 +65,26 @@ def watch(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Poll every region's alarms until the bake time is over; raise GateFailed on the first
-    unhealthy poll. Returns the number of polls made."""
-    clients = {region: client_for(region) for region in alarms}
+    """Bake on every region's alarms (see `bake`)."""
+    check = alarm_check(alarms, client_for=client_for)
+    return bake(check, bake_seconds, poll_seconds, clock=clock, sleep=sleep)
+
+
+def bake(
+    check: Callable[[], list[str]],
+    bake_seconds: float,
+    poll_seconds: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Poll `check` until the bake time is over; raise GateFailed on the first unhealthy poll.
+    Returns the number of polls made."""
     deadline = clock() + bake_seconds
     polls = 0
     while True:
         polls += 1
-        problems = [
-            f"{region}: {problem}"
-            for region, names in alarms.items()
-            for problem in alarms_in_alarm(clients[region], list(names))
-        ]
+        problems = check()
         if problems:
             raise GateFailed("; ".join(problems))
         remaining = deadline - clock()

@@ -1,8 +1,15 @@
-"""Estimated deploy time: a latency per resource type, scheduled as the engine would run it."""
+"""Estimated deploy time: a latency per resource type, scheduled as the engine would run it.
+
+The latency model: every resource takes a fixed time for its type (the exact type, else the
+longest matching package prefix; a health gate takes its bake time), starts as soon as
+everything it waits for (dependencies and provider) has finished, and nothing else limits
+parallelism. The baselines schedule the same tasks in groups that run one after another, each
+group's tasks in parallel: one task per group is `--parallel 1`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 # Minutes a create typically takes, per resource type (the exact type, else the longest matching
@@ -54,11 +61,16 @@ def latency(type_: str, model: Mapping[str, float]) -> float:
     return model[max(prefixes, key=len)] if prefixes else 0.0
 
 
+def duration(task: Task, model: Mapping[str, float]) -> float:
+    return task.minutes if task.minutes is not None else latency(task.type, model)
+
+
 def schedule(
     tasks: Iterable[Task], model: Mapping[str, float] = DEFAULT_LATENCY_MINUTES
 ) -> Schedule:
     """Earliest start for every task given unlimited parallelism; tasks come in an order where
-    each follows everything it waits for (registration order is such an order)."""
+    each follows everything it waits for (registration order is such an order). What a task
+    waits for outside `tasks` counts as already done."""
     times: dict[str, Scheduled] = {}
     blocker: dict[str, str | None] = {}
     sequential = 0.0
@@ -66,9 +78,9 @@ def schedule(
         known = [t for t in task.waits_for if t in times]
         start = max((times[t].finish for t in known), default=0.0)
         blocker[task.id] = max(known, key=lambda t: times[t].finish) if known else None
-        duration = task.minutes if task.minutes is not None else latency(task.type, model)
-        times[task.id] = Scheduled(start, start + duration)
-        sequential += duration
+        minutes = duration(task, model)
+        times[task.id] = Scheduled(start, start + minutes)
+        sequential += minutes
     if not times:
         return Schedule({}, [], 0.0, 0.0)
     last: str | None = max(times, key=lambda t: times[t].finish)
@@ -77,3 +89,17 @@ def schedule(
         critical.append(last)
         last = blocker[last]
     return Schedule(times, critical[::-1], times[critical[0]].finish, sequential)
+
+
+def grouped_minutes(
+    tasks: Iterable[Task],
+    model: Mapping[str, float],
+    group_of: Callable[[Task], str],
+) -> float:
+    """Wall time when the groups run one after another, in the order the ordering allows, and
+    the tasks inside a group in parallel: the sum of each group's own critical path (what a
+    group waits for in another group has finished before it starts)."""
+    groups: dict[str, list[Task]] = {}
+    for task in tasks:
+        groups.setdefault(group_of(task), []).append(task)
+    return sum(schedule(members, model).total_minutes for members in groups.values())

@@ -18,6 +18,11 @@ class KubernetesSettings:
     node_instance_type: str = "t3.large"
     node_count: int = 3
     namespace: str = "app"
+    # kubeconfig mode: a folder holding `<region>.yaml` for regions without a secret entry in
+    # `kubeconfigs` (the local clusters of `python -m ops local up` write theirs there).
+    kubeconfig_dir: str = ""
+    # How long a path waits for its Deployments to roll out before it fails.
+    rollout_timeout_seconds: int = 600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,8 +38,10 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringSettings:
-    mode: Literal["cloudwatch", "none"] = "cloudwatch"
-    # Container restarts per 5 minutes above which a path counts as unhealthy.
+    # kubernetes: the gate watches the previous wave's Deployments through the API server.
+    mode: Literal["cloudwatch", "kubernetes", "none"] = "cloudwatch"
+    # Container restarts (per 5 minutes with CloudWatch, during the bake with kubernetes) at
+    # which a path counts as unhealthy.
     restart_threshold: int = 3
 
 
@@ -45,19 +52,6 @@ class FlagDeliverySettings:
     duration_minutes: int = 10
     growth_factor: int = 20
     final_bake_minutes: int = 10
-
-
-@dataclass(frozen=True, kw_only=True)
-class SimulationSettings:
-    """Render mode only: make rollouts take time, or fail, to watch the engine schedule paths."""
-
-    rollout_seconds: float = 0.0
-    # Path ids (`orders@eu-west-1`, `orders-add-status@eu-west-1`) whose rollout fails.
-    fail: tuple[str, ...] = ()
-
-    @property
-    def enabled(self) -> bool:
-        return self.rollout_seconds > 0 or bool(self.fail)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +101,9 @@ class Service:
     cpu: str = "250m"
     memory: str = "256Mi"
     health_path: str = "/healthz"
+    # Opt-outs from the hardening every pod gets (see README, "Pod security").
+    read_only_root_filesystem: bool = True
+    service_account_token: bool = False
 
     @property
     def flag_values(self) -> dict[str, dict[str, object]]:
@@ -143,7 +140,7 @@ class Settings:
     owner: str
     regions: tuple[Region, ...]
     waves: tuple[tuple[str, ...], ...]
-    bake_minutes: int
+    bake_minutes: float
     kubernetes: KubernetesSettings
     database: DatabaseSettings
     monitoring: MonitoringSettings
@@ -151,7 +148,6 @@ class Settings:
     migrations: tuple[Migration, ...]
     services: tuple[Service, ...]
     decommission: tuple[str, ...] = ()
-    simulation: SimulationSettings = field(default_factory=SimulationSettings)
 
     @property
     def region_names(self) -> tuple[str, ...]:
@@ -167,10 +163,16 @@ class Settings:
         return self.is_protected and region not in self.decommission
 
     @property
-    def gate_bake_minutes(self) -> int:
-        """How long a health gate watches: without CloudWatch there are no alarms to watch, and
+    def gate_bake_minutes(self) -> float:
+        """How long a health gate watches: without monitoring there is nothing to watch, and
         baking would only wait."""
-        return self.bake_minutes if self.monitoring.mode == "cloudwatch" else 0
+        return 0 if self.monitoring.mode == "none" else self.bake_minutes
+
+    @property
+    def gate_poll_seconds(self) -> float:
+        """CloudWatch alarms change at most once a minute and cost per call; the API server is
+        watched closely enough for a bake of a few seconds on the local clusters."""
+        return 30.0 if self.monitoring.mode == "cloudwatch" else 2.0
 
     def region(self, name: str) -> Region:
         return next(region for region in self.regions if region.name == name)

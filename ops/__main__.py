@@ -8,7 +8,7 @@ import sys
 
 from ops import UserError
 
-COMMANDS = ("plan", "preview", "history", "rollback")
+COMMANDS = ("plan", "preview", "history", "rollback", "local", "up", "timeline", "calibrate")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,17 +1,32 @@
-"""`python -m ops plan`: what `pulumi up` would do, offline: paths, edges, critical path, time."""
+"""`python -m ops plan`: what `pulumi up` would do, offline: paths, edges, critical path, time.
+
+A path's bar is its release: from when the first of its gated resources (a service's
+Deployments, a migration's Job, a region's flag deployments) may start to when the path is done.
+What a path creates before that, waiting for nothing of the release (a Service, a disruption
+budget, alarms), is its lead-in.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
 from deploypaths.naming import gate_name
-from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Schedule, Task, schedule
+from deploypaths.schedule import (
+    DEFAULT_LATENCY_MINUTES,
+    Schedule,
+    Task,
+    grouped_minutes,
+    schedule,
+)
+from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import parse_settings
 from ops import UserError
@@ -26,6 +41,23 @@ PATH_TYPES = {
     "deploypaths:index:FeatureFlags": "flags",
 }
 BARRIER_SUFFIX = "-services-ready"
+# The resources whose start is a path's release: what the path exists to roll out. A path kind
+# not listed starts with its first resource.
+GATED_TYPES: dict[str, tuple[str, ...]] = {
+    "service": ("kubernetes:apps/v1:Deployment",),
+    "migration": ("kubernetes:batch/v1:Job",),
+    "flags": ("aws:appconfig/deployment:Deployment",),
+}
+LATENCY_QUANTILES = ("median", "p90")
+
+
+class Node(Protocol):
+    """What path ownership needs of a resource: a recorded registration or an engine event."""
+
+    type: str
+    name: str
+    parent: str
+    custom: bool
 
 
 @dataclass
@@ -34,11 +66,35 @@ class PathTiming:
     kind: str
     region: str | None
     wave: int | None
+    # The release: from the first gated resource's start to the last resource's finish.
     start: float = 0.0
     finish: float = 0.0
+    # When the path's first resource starts (equal to `start` for a path with no lead-in).
+    lead_in: float = 0.0
     resources: int = 0
     critical: bool = False
     urns: list[str] = field(default_factory=list)
+    # Whether a gated resource (any resource, for a kind with none) has times: a path whose
+    # update stopped before its Deployments or Job has a lead-in at most.
+    released: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    key: str
+    label: str
+    minutes: float
+
+
+BASELINES = {
+    "one_resource_at_a_time": "one resource at a time (pulumi up --parallel 1)",
+    "paths_one_after_another": (
+        "paths one after another (a pipeline step per path: region, each migration, each service)"
+    ),
+    "regions_one_at_a_time": (
+        "regions one at a time, paths parallel inside a region (StackSets sequential mode)"
+    ),
+}
 
 
 @dataclass
@@ -53,6 +109,12 @@ class Plan:
     sequential_minutes: float
     resources: int
     latency_model: dict[str, float]
+    baselines: list[Baseline] = field(default_factory=list)
+    # Every resource's scheduled (start, finish), by URN.
+    resource_times: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    def path(self, path_id: str) -> PathTiming:
+        return next(p for p in self.paths if p.id == path_id)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +130,7 @@ class Plan:
                     "wave": p.wave,
                     "start_minutes": round(p.start, 2),
                     "finish_minutes": round(p.finish, 2),
+                    "lead_in_minutes": round(p.lead_in, 2),
                     "resources": p.resources,
                     "critical": p.critical,
                 }
@@ -77,59 +140,62 @@ class Plan:
             "critical_path": self.critical_path,
             "critical_path_minutes": round(self.critical_path_minutes, 2),
             "sequential_minutes": round(self.sequential_minutes, 2),
+            "baselines": {
+                b.key: {
+                    "minutes": round(b.minutes, 2),
+                    "description": b.label,
+                    "times_the_critical_path": round(self.speedup(b), 2),
+                }
+                for b in self.baselines
+            },
             "latency_model_minutes": self.latency_model,
         }
 
+    def speedup(self, baseline: Baseline) -> float:
+        return baseline.minutes / self.critical_path_minutes if self.critical_path_minutes else 1.0
 
-def owner_paths(recording: Recording) -> dict[str, str]:
+
+def owner_paths(nodes: Mapping[str, Node]) -> dict[str, str]:
     """URN -> the id of the deploy path it belongs to (`orders@eu-west-1`, `eu-west-1`, ...)."""
     ids: dict[str, str] = {}
-    for urn, registration in recording.registrations.items():
-        kind = PATH_TYPES.get(registration.type)
-        region_urn = registration.parent
-        if kind in ("service", "migration"):
-            region = recording.registrations[region_urn].name
-            ids[urn] = f"{registration.name.removesuffix('-' + region)}@{region}"
-        elif kind == "flags":
-            ids[urn] = f"flags@{recording.registrations[region_urn].name}"
+    for urn, node in nodes.items():
+        kind = PATH_TYPES.get(node.type)
+        region = nodes[node.parent].name if node.parent in nodes else None
+        if kind in ("service", "migration") and region:
+            ids[urn] = f"{node.name.removesuffix('-' + region)}@{region}"
+        elif kind == "flags" and region:
+            ids[urn] = f"flags@{region}"
         elif kind in ("region", "gate"):
-            ids[urn] = registration.name
-        elif registration.name.endswith(BARRIER_SUFFIX):
-            ids[urn] = f"services-ready@{registration.name.removesuffix(BARRIER_SUFFIX)}"
+            ids[urn] = node.name
+        elif node.name.endswith(BARRIER_SUFFIX):
+            ids[urn] = f"services-ready@{node.name.removesuffix(BARRIER_SUFFIX)}"
     owners: dict[str, str] = {}
-    for urn in recording.registrations:
+    for urn in nodes:
         cursor = urn
         while cursor and cursor not in ids:
-            cursor = (
-                recording.registrations[cursor].parent if cursor in recording.registrations else ""
-            )
+            cursor = nodes[cursor].parent if cursor in nodes else ""
         if cursor:
             owners[urn] = ids[cursor]
     return owners
 
 
-def build_plan(
-    recording: Recording, stack: str, raw: dict[str, Any], model: dict[str, float]
-) -> Plan:
-    settings = parse_settings(raw, stack=stack)
-    owners = owner_paths(recording)
-    gate_minutes = float(settings.gate_bake_minutes)
-    tasks = [
-        Task(
-            id=r.urn,
-            type=r.type,
-            waits_for=r.waits_for,
-            minutes=gate_minutes
-            if owners.get(r.urn, "").startswith("gate-") and r.custom
-            else None,
-        )
-        for r in recording.registrations.values()
-    ]
-    timed: Schedule = schedule(tasks, model)
+def path_timings(
+    nodes: Mapping[str, Node],
+    owners: Mapping[str, str],
+    settings: Settings,
+    times: Mapping[str, tuple[float, float]],
+) -> dict[str, PathTiming]:
+    """Each path's release and lead-in from its custom resources' (start, finish) times; a
+    resource without times (not reached) does not count."""
     paths: dict[str, PathTiming] = {}
+    # A path's component is the one node of the path whose type is a path type.
+    component_types = {
+        owner: nodes[urn].type for urn, owner in owners.items() if nodes[urn].type in PATH_TYPES
+    }
     for urn, owner in owners.items():
+        node = nodes[urn]
         region = owner.split("@")[-1] if owner.split("@")[-1] in settings.region_names else None
-        kind = _kind(owner, recording.registrations[urn].type, settings.region_names)
+        kind = _kind(owner, component_types.get(owner, ""), settings.region_names)
         timing = paths.setdefault(
             owner,
             PathTiming(
@@ -137,28 +203,112 @@ def build_plan(
                 kind=kind,
                 region=region,
                 wave=settings.wave_of(region) + 1 if region else None,
-                start=float("inf"),
+                start=math.inf,
+                lead_in=math.inf,
             ),
         )
-        if recording.registrations[urn].custom:
-            timing.resources += 1
-            timing.urns.append(urn)
-            timing.start = min(timing.start, timed.times[urn].start)
-            timing.finish = max(timing.finish, timed.times[urn].finish)
+        if not node.custom or urn not in times:
+            continue
+        start, finish = times[urn]
+        timing.resources += 1
+        timing.urns.append(urn)
+        timing.lead_in = min(timing.lead_in, start)
+        timing.finish = max(timing.finish, finish)
+        if node.type in GATED_TYPES.get(kind, ()):
+            timing.start = min(timing.start, start)
+            timing.released = True
+        elif kind not in GATED_TYPES:
+            timing.released = True
     for timing in paths.values():
-        if timing.start == float("inf"):
-            timing.start = timing.finish
-    critical_owners: list[str] = []
-    for urn in timed.critical_path:
+        if timing.lead_in == math.inf:
+            timing.lead_in = timing.finish
+        if timing.start == math.inf:
+            timing.start = timing.lead_in
+    return paths
+
+
+def owner_chain(urns: Iterable[str], owners: Mapping[str, str]) -> list[str]:
+    """A chain of resources as the chain of paths it runs through."""
+    chain: list[str] = []
+    for urn in urns:
         owner = owners.get(urn)
-        if owner and (not critical_owners or critical_owners[-1] != owner):
-            critical_owners.append(owner)
+        if owner and (not chain or chain[-1] != owner):
+            chain.append(owner)
+    return chain
+
+
+def plan_tasks(
+    recording: Recording,
+    owners: Mapping[str, str],
+    settings: Settings,
+    unchanged: Collection[str] = (),
+) -> list[Task]:
+    """The engine's work: a task per registration, in registration order. A gate takes its bake
+    time; a resource in `unchanged` (an update's `same` steps) takes no time."""
+    gate_minutes = float(settings.gate_bake_minutes)
+    tasks = []
+    for r in recording.registrations.values():
+        minutes = None
+        if r.urn in unchanged:
+            minutes = 0.0
+        elif owners.get(r.urn, "").startswith("gate-") and r.custom:
+            minutes = gate_minutes
+        tasks.append(Task(id=r.urn, type=r.type, waits_for=r.waits_for, minutes=minutes))
+    return tasks
+
+
+def baselines(
+    tasks: list[Task],
+    model: Mapping[str, float],
+    owners: Mapping[str, str],
+    paths: Mapping[str, PathTiming],
+    sequential: float,
+) -> list[Baseline]:
+    def path_of(task: Task) -> str:
+        return owners.get(task.id, "")
+
+    def region_of(task: Task) -> str:
+        owner = owners.get(task.id, "")
+        timing = paths.get(owner)
+        return (timing.region if timing else None) or owner
+
+    return [
+        Baseline("one_resource_at_a_time", BASELINES["one_resource_at_a_time"], sequential),
+        Baseline(
+            "paths_one_after_another",
+            BASELINES["paths_one_after_another"],
+            grouped_minutes(tasks, model, path_of),
+        ),
+        Baseline(
+            "regions_one_at_a_time",
+            BASELINES["regions_one_at_a_time"],
+            grouped_minutes(tasks, model, region_of),
+        ),
+    ]
+
+
+def build_plan(
+    recording: Recording,
+    stack: str,
+    raw: dict[str, Any],
+    model: dict[str, float],
+    *,
+    unchanged: Collection[str] = (),
+) -> Plan:
+    settings = parse_settings(raw, stack=stack)
+    nodes = recording.registrations
+    owners = owner_paths(nodes)
+    tasks = plan_tasks(recording, owners, settings, unchanged)
+    timed: Schedule = schedule(tasks, model)
+    times = {urn: (t.start, t.finish) for urn, t in timed.times.items()}
+    paths = path_timings(nodes, owners, settings, times)
+    critical_owners = owner_chain(timed.critical_path, owners)
     for owner in critical_owners:
         paths[owner].critical = True
     edges = sorted(
         {
             (owners[r.urn], owners[dep])
-            for r in recording.registrations.values()
+            for r in nodes.values()
             for dep in r.waits_for
             if r.custom
             and dep in owners
@@ -168,22 +318,23 @@ def build_plan(
             and not (paths[owners[dep]].kind == "region" and paths[owners[r.urn]].kind != "gate")
         }
     )
-    ordered = sorted(paths.values(), key=_row_order)
     return Plan(
         stack=stack,
         environment=settings.environment,
         waves=[list(w) for w in settings.waves],
-        paths=ordered,
+        paths=sorted(paths.values(), key=row_order),
         edges=edges,
         critical_path=critical_owners,
         critical_path_minutes=timed.total_minutes,
         sequential_minutes=timed.sequential_minutes,
-        resources=sum(1 for r in recording.registrations.values() if r.custom),
+        resources=sum(1 for r in nodes.values() if r.custom),
         latency_model=dict(model),
+        baselines=baselines(tasks, model, owners, paths, timed.sequential_minutes),
+        resource_times=times,
     )
 
 
-def _row_order(path: PathTiming) -> tuple:
+def row_order(path: PathTiming) -> tuple:
     """Waves in order, each region's infrastructure first, the gate after its wave."""
     if path.kind == "gate":
         return (int(path.id.rsplit("-", 1)[-1]) + 0.5, "", False, path.start, path.id)
@@ -202,64 +353,85 @@ def _kind(owner: str, type_: str, regions: tuple[str, ...]) -> str:
     return PATH_TYPES.get(type_, "service")
 
 
+def rows_by_wave(plan: Plan) -> list[tuple[str, list[PathTiming]]]:
+    """(heading, paths) per wave, each gate after the wave it follows: the text layout."""
+    by_wave: dict[int | None, list[PathTiming]] = {}
+    for path in plan.paths:
+        by_wave.setdefault(path.wave, []).append(path)
+    sections = []
+    for number, regions in enumerate(plan.waves, start=1):
+        rows = [p for region in regions for p in by_wave.get(number, []) if p.region == region] + [
+            p for p in by_wave.get(None, []) if p.id == gate_name(number)
+        ]
+        sections.append((f"Wave {number}: {', '.join(regions)}", rows))
+    return sections
+
+
 def render_text(plan: Plan, picture: Path | None) -> str:
     lines = [
         f"deploypaths plan: stack {plan.stack} (environment {plan.environment}), "
         f"{plan.resources} resources, {sum(len(w) for w in plan.waves)} region(s) in "
         f"{len(plan.waves)} wave(s)",
+        "Each path: its release (first Deployment or Job to done); lead-in: what it creates "
+        "before that.",
         "",
     ]
-    by_wave: dict[int | None, list[PathTiming]] = {}
-    for path in plan.paths:
-        by_wave.setdefault(path.wave, []).append(path)
-    for number, regions in enumerate(plan.waves, start=1):
-        lines.append(f"Wave {number}: {', '.join(regions)}")
-        for region in regions:
-            for path in (p for p in by_wave.get(number, []) if p.region == region):
-                mark = "*" if path.critical else " "
-                label = f"{path.kind} {path.id}"
-                lines.append(
-                    f"  {mark} {label:<44} {path.start:7.1f} -> {path.finish:7.1f} min"
-                    f"  ({path.resources} resources)"
-                )
-        for gate in (p for p in by_wave.get(None, []) if p.id == gate_name(number)):
-            mark = "*" if gate.critical else " "
-            lines.append(f"  {mark} gate {gate.id:<39} {gate.start:7.1f} -> {gate.finish:7.1f} min")
+    for heading, rows in rows_by_wave(plan):
+        lines.append(heading)
+        for path in rows:
+            mark = "*" if path.critical else " "
+            label = f"{path.kind} {path.id}"
+            line = f"  {mark} {label:<46} {path.start:7.1f} -> {path.finish:7.1f} min"
+            if path.kind != "gate":
+                line += f"  ({path.resources} resources"
+                if path.lead_in < path.start:
+                    line += f"; lead-in from {path.lead_in:.1f}"
+                line += ")"
+            lines.append(line)
     lines += ["", f"Synchronization edges ({len(plan.edges)}; A waits for B):"]
     waits: dict[str, list[str]] = {}
     for waiter, waited in plan.edges:
         waits.setdefault(waiter, []).append(waited)
     lines += [f"  {waiter} <- {', '.join(waited)}" for waiter, waited in waits.items()]
-    speedup = (
-        plan.sequential_minutes / plan.critical_path_minutes if plan.critical_path_minutes else 1
-    )
     lines += [
         "",
         f"Critical path ({plan.critical_path_minutes:.1f} min, marked *):",
         "  " + " -> ".join(plan.critical_path),
         "",
-        f"Estimated deploy time: {plan.critical_path_minutes:.1f} min in parallel paths; "
-        f"{plan.sequential_minutes:.1f} min one resource at a time ({speedup:.1f}x).",
+        f"Estimated deploy time: {plan.critical_path_minutes:.1f} min in parallel paths. "
+        "Baselines, the same latency model:",
     ]
+    lines += [f"  {b.minutes:7.1f} min ({plan.speedup(b):.1f}x)  {b.label}" for b in plan.baselines]
     if picture:
         lines.append(f"Picture: {picture}")
     return "\n".join(lines)
 
 
-def load_latency(path: str | None) -> dict[str, float]:
+def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]:
+    """The default model with a latency file over it: resource type -> minutes, or -> an object
+    of quantiles as `ops calibrate` writes (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
     model = dict(DEFAULT_LATENCY_MINUTES)
-    if path:
-        try:
-            overrides = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as error:
-            raise UserError(f"--latency {path}: {error}") from None
-        expected = "expected a JSON object of resource type -> minutes >= 0"
-        if not isinstance(overrides, dict):
-            raise UserError(f"--latency {path}: {expected}, not a JSON {type(overrides).__name__}")
-        bad = [k for k, v in overrides.items() if not isinstance(v, int | float) or v < 0]
-        if bad:
-            raise UserError(f"--latency {path}: {expected}; bad entries: {', '.join(bad)}")
-        model.update(overrides)
+    if not path:
+        return model
+    try:
+        overrides = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"--latency {path}: {error}") from None
+    expected = "expected a JSON object of resource type -> minutes >= 0"
+    if not isinstance(overrides, dict):
+        raise UserError(f"--latency {path}: {expected}, not a JSON {type(overrides).__name__}")
+    bad = []
+    for type_, value in overrides.items():
+        minutes = value.get(quantile) if isinstance(value, dict) else value
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes < 0:
+            bad.append(type_)
+        else:
+            model[type_] = float(minutes)
+    if bad:
+        raise UserError(
+            f"--latency {path}: {expected} (or -> quantiles with a {quantile!r} key, as "
+            f"`ops calibrate` writes); bad entries: {', '.join(bad)}"
+        )
     return model
 
 
@@ -268,12 +440,28 @@ def make_plan(stack: str, stack_file: Path, model: dict[str, float]) -> Plan:
         config = load_stack_file(stack_file, PROJECT_DIR)
     except StackFileError as error:
         raise UserError(str(error)) from None
-    raw = namespace_values(config)
+    return plan_for_config(config, stack, model)
+
+
+def plan_for_config(
+    config: Mapping[str, str],
+    stack: str,
+    model: dict[str, float],
+    *,
+    unchanged_of: Any = None,
+) -> Plan:
+    """The plan of a flat stack config; `unchanged_of(recording)` names the URNs that take no
+    time (what an update left `same`)."""
+    recording = record(config, stack)
+    unchanged = unchanged_of(recording) if unchanged_of else ()
+    return build_plan(recording, stack, namespace_values(config), model, unchanged=unchanged)
+
+
+def record(config: Mapping[str, str], stack: str) -> Recording:
     try:
-        recording = run_program(config, stack=stack)
+        return run_program(config, stack=stack)
     except pulumi.RunError as error:
         raise UserError(str(error)) from None
-    return build_plan(recording, stack, raw, model)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -282,7 +470,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if not stack_file.exists():
         raise UserError(f"no stack file {stack_file} (pass --stack NAME or --stack-file PATH)")
-    plan = make_plan(args.stack, stack_file, load_latency(args.latency))
+    plan = make_plan(args.stack, stack_file, load_latency(args.latency, args.quantile))
     picture = Path(args.picture or f"out/plan-{args.stack}.svg")
     picture.parent.mkdir(parents=True, exist_ok=True)
     write_svg(plan, picture)
@@ -306,6 +494,14 @@ def add_parser(subparsers: Any) -> None:
         "--picture", help="SVG Gantt chart to write (default: out/plan-<stack>.svg)"
     )
     parser.add_argument(
-        "--latency", help="JSON file of resource type -> minutes, over the default latency model"
+        "--latency",
+        help="JSON file of resource type -> minutes (or the quantiles `ops calibrate` writes), "
+        "over the default latency model",
+    )
+    parser.add_argument(
+        "--quantile",
+        choices=LATENCY_QUANTILES,
+        default="median",
+        help="which quantile of a calibrated latency file to plan with (default: median)",
     )
     parser.set_defaults(func=run)

@@ -53,7 +53,7 @@ from deploypaths.naming import component_name, path_id
 from deploypaths.settings import Migration, Service, Settings
 from deploypaths.stack_config import SECRET_PLACEHOLDER, decode, project_defaults
 from deploypaths.validation import NAMESPACE, ConfigError
-from ops import UserError, automation
+from ops import UserError, automation, events
 from ops.config_diff import (
     diff_fields,
     diff_paths,
@@ -528,7 +528,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         deploying = True
         try:
-            stack.up(
+            events.UpdateRecorder(stack, args.stack).up(
                 message=plan.message, on_output=print, color="never", **target_options, **policy
             )
         except Exception as error:  # noqa: BLE001 - the operator needs the reason, not a trace

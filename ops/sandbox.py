@@ -1,12 +1,15 @@
-"""A copy of this Pulumi project with its own file backend, stacks and rendered/ folder, driven
-by the engine that scripts/install-engine builds: for the engine tests and benchmarks."""
+"""A copy of this Pulumi project with its own file backend, stacks, local clusters and rendered/
+folder, driven by the engine that scripts/install-engine builds: for the engine tests and
+benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -83,6 +86,21 @@ class Sandbox:
         if check and result.returncode != 0:
             raise RuntimeError(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
+
+    @contextlib.contextmanager
+    def clusters(self, stack: str) -> Iterator[dict[str, Path]]:
+        """The stack's local clusters (`ops local up`), deleted on the way out; yields each
+        region's kubeconfig. The stack's config must name `kubeconfig_dir: .clusters/<stack>`."""
+        started = self.ops("local", "up", "--stack", stack)
+        try:
+            if started.returncode != 0:
+                raise RuntimeError(f"ops local up failed: {started.stderr}{started.stdout}")
+            folder = self.root / ".clusters" / stack
+            yield {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+        finally:
+            stopped = self.ops("local", "down", "--stack", stack)
+            if stopped.returncode != 0:
+                raise RuntimeError(f"ops local down failed: {stopped.stderr}{stopped.stdout}")
 
     def ops(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import copy
 
 import pytest
@@ -50,8 +52,36 @@ def test_deployment_rolls_out_safely_and_is_probed(prod):
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
     assert container["resources"]["limits"] == {"cpu": "250m", "memory": "256Mi"}
     assert container["envFrom"] == [{"secretRef": {"name": "database-connection"}}]
-    # The provider awaits readiness; this bounds how long before the path fails.
-    assert deployment.custom_timeouts["update"] == "10m", deployment.name
+    # The provider waits until the new template has fully rolled out (not its own, racy
+    # Deployment await), and no longer than the stack's rollout timeout.
+    annotations = deployment.inputs["metadata"]["annotations"]
+    assert json.loads(annotations["pulumi.com/waitFor"]) == [
+        "jsonpath={.status.replicas}=3",
+        "jsonpath={.status.updatedReplicas}=3",
+        "jsonpath={.status.readyReplicas}=3",
+        "jsonpath={.status.availableReplicas}=3",
+    ], deployment.name
+    assert annotations["pulumi.com/timeoutSeconds"] == "600", deployment.name
+
+
+def test_pods_pass_the_restricted_pod_security_standard(prod):
+    for name in ("orders-eu-west-1-deployment", "orders-add-status-eu-west-1-job"):
+        pod = prod.named(name).inputs["spec"]["template"]["spec"]
+        assert pod["securityContext"] == {
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }, name
+        assert pod["automountServiceAccountToken"] is False, name
+        (container,) = pod["containers"]
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+        }, name
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], name
+    namespace = prod.named("eu-west-1-namespace").inputs["metadata"]["labels"]
+    assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_service_and_disruption_budget_select_the_paths_pods(prod):

@@ -54,6 +54,9 @@ def gate_props(release: str = "r1") -> dict:
         "alarms": {REGION: ["prod-orders-eu-west-1-health", "prod-auth-eu-west-1-health"]},
         "bake_seconds": 0.3,
         "poll_seconds": 0.1,
+        "monitoring": "cloudwatch",
+        "restart_threshold": 3,
+        "rollout_timeout_seconds": 60,
     }
 
 

@@ -142,7 +142,6 @@ def check_settings(settings: Settings) -> None:
     assert len(set(regions)) == len(regions) and set(regions) <= KNOWN_REGIONS
     assert sorted(r for wave in settings.waves for r in wave) == sorted(regions)
     assert all(settings.waves) and not set(settings.decommission) & set(regions)
-    assert settings.kubernetes.mode == "render" or not settings.simulation.enabled
     migrations = [m.name for m in settings.migrations]
     phases = [m.phase for m in settings.migrations]
     assert len(set(migrations)) == len(migrations) and all(map(_is_dns_name, migrations))
@@ -402,13 +401,6 @@ def plausible_configs(draw: st.DrawFn) -> dict[str, Any]:
     config["database"] = {"mode": database}
     if database == "external":
         config["database_urls"] = {region: "[secret]" for region in regions}
-    if mode == "render" and draw(st.booleans()):
-        paths = [f"{s['name']}@{r}" for s in services for r in s.get("regions", regions)]
-        paths += [f"{m['name']}@{r}" for m in config["migrations"] for r in regions]
-        config["simulation"] = {
-            "rollout_seconds": draw(st.integers(0, 3600) | st.floats(0, 3600)),
-            "fail": draw(st.lists(st.sampled_from(paths), max_size=3)),
-        }
     spare = [region for region in REGION_CODES if region not in regions]
     if draw(st.booleans()):
         config["decommission"] = draw(st.lists(st.sampled_from(spare), max_size=2, unique=True))

@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
-from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Task, latency, schedule
+from benchmarks.topology import generate
+from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Task, grouped_minutes, latency, schedule
+from deploypaths.stack_config import load_stack_file, namespace_values
 from ops import UserError
-from ops.mock_run import PROJECT_DIR
-from ops.plan import load_latency
+from ops.mock_run import PROJECT_DIR, run_program
+from ops.plan import GATED_TYPES, Plan, build_plan, load_latency, owner_paths
 
 
 def run_plan(*args: str, cwd=PROJECT_DIR) -> subprocess.CompletedProcess:
@@ -37,6 +39,18 @@ def test_schedule_runs_independent_tasks_in_parallel_and_finds_the_critical_path
     assert result.critical_path == ["a", "c", "d"]
     assert result.total_minutes == 7.0
     assert result.sequential_minutes == 8.0
+
+
+def test_grouped_minutes_run_groups_one_after_another_and_tasks_in_parallel_inside():
+    tasks = [
+        Task("a1", "t", ()),
+        Task("a2", "t", ("a1",)),
+        Task("b1", "t", ("a2",)),
+        Task("b2", "t", ("a1",)),
+    ]
+    groups = {"a1": "a", "a2": "a", "b1": "b", "b2": "b"}
+    assert grouped_minutes(tasks, {"t": 1.0}, lambda task: groups[task.id]) == 3.0
+    assert grouped_minutes(tasks, {"t": 1.0}, lambda task: task.id) == 4.0
 
 
 def test_latency_model_matches_exact_types_before_package_prefixes():
@@ -135,3 +149,118 @@ def test_missing_stack_file_is_a_clear_error(tmp_path):
     result = run_plan("--stack", "nope")
     assert result.returncode == 2
     assert "no stack file" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- Bars a reader can trust ----------------------------------------------------------------
+
+
+def plan_of(config: dict[str, str], stack: str) -> tuple[Plan, dict]:
+    recording = run_program(config, stack=stack)
+    plan = build_plan(recording, stack, namespace_values(config), dict(DEFAULT_LATENCY_MINUTES))
+    return plan, recording.registrations
+
+
+def stack_file_config(stack: str) -> dict[str, str]:
+    return load_stack_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", PROJECT_DIR)
+
+
+def generated(size: tuple[int, int, int, int], **modes: str) -> dict[str, str]:
+    config = generate(*size, seed=7, **modes)
+    config["deploypaths:bake_minutes"] = "5"
+    return config
+
+
+TOPOLOGIES = {
+    "prod": lambda: stack_file_config("prod"),
+    "dev": lambda: stack_file_config("dev"),
+    "render-3x8x4/2": lambda: generated((3, 8, 4, 2)),
+    "cloud-2x6x3/2": lambda: generated(
+        (2, 6, 3, 2), kubernetes_mode="eks", database_mode="aurora", monitoring_mode="cloudwatch"
+    ),
+    "kubeconfig-4x10x5/3": lambda: generated((4, 10, 5, 3), kubernetes_mode="kubeconfig"),
+}
+
+
+@pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
+def test_no_release_starts_before_a_path_it_waits_for_has_finished(topology):
+    plan, registrations = plan_of(TOPOLOGIES[topology](), stack=topology.split("-")[0])
+    paths = {p.id: p for p in plan.paths}
+    problems = [
+        f"{waiter} starts at {paths[waiter].start:.2f} min, before {waited} finishes at "
+        f"{paths[waited].finish:.2f}"
+        for waiter, waited in plan.edges
+        # A region's flag deployments each wait for their own service only: checked below.
+        if paths[waiter].kind != "flags" and paths[waiter].start < paths[waited].finish - 1e-9
+    ]
+    owners = owner_paths(registrations)
+    for urn, registration in registrations.items():
+        kind = paths[owners[urn]].kind if urn in owners else None
+        if registration.type not in GATED_TYPES.get(kind, ()):
+            continue
+        start = plan.resource_times[urn][0]
+        for dependency in registration.waits_for:
+            waited = paths.get(owners.get(dependency, ""))
+            if (
+                waited
+                and waited.id != owners[urn]
+                and waited.kind != "region"
+                and start < waited.finish - 1e-9
+            ):
+                problems.append(
+                    f"{registration.name} starts at {start:.2f} min, before {waited.id} "
+                    f"finishes at {waited.finish:.2f}"
+                )
+    assert not problems, "\n".join(problems[:10])
+    assert any(p.lead_in < p.start for p in plan.paths if p.kind == "service"), (
+        "services create their Service and budget before their release: a lead-in"
+    )
+
+
+def test_text_json_and_picture_show_the_same_release_bars(tmp_path):
+    picture = tmp_path / "prod.svg"
+    document = json.loads(run_plan("--stack", "prod", "--json", "--picture", str(picture)).stdout)
+    text = run_plan("--stack", "prod", "--picture", str(tmp_path / "again.svg")).stdout
+    svg = picture.read_text()
+    paths = {p["id"]: p for p in document["paths"]}
+    orders, auth = paths["orders@us-east-1"], paths["auth@us-east-1"]
+    migration = paths["orders-add-status@us-east-1"]
+    assert orders["start_minutes"] >= auth["finish_minutes"]
+    assert orders["start_minutes"] >= migration["finish_minutes"]
+    assert orders["lead_in_minutes"] < orders["start_minutes"], "the Service comes first"
+    for path in document["paths"]:
+        start, finish = path["start_minutes"], path["finish_minutes"]
+        assert f"<title>{path['id']}: {start:.2f}-{finish:.2f} min</title>" in svg, path["id"]
+        label = re.escape(f"{path['kind']} {path['id']}")
+        assert re.search(rf"{label}\s+{start:.1f} ->\s+{finish:.1f} min", text), path["id"]
+
+
+def test_baselines_are_in_text_json_and_the_picture_title(tmp_path):
+    picture = tmp_path / "prod.svg"
+    document = json.loads(run_plan("--stack", "prod", "--json", "--picture", str(picture)).stdout)
+    baselines = document["baselines"]
+    assert list(baselines) == [
+        "one_resource_at_a_time",
+        "paths_one_after_another",
+        "regions_one_at_a_time",
+    ]
+    minutes = [baselines[key]["minutes"] for key in baselines]
+    assert baselines["one_resource_at_a_time"]["minutes"] == document["sequential_minutes"]
+    assert minutes == sorted(minutes, reverse=True), minutes
+    assert minutes[-1] > document["critical_path_minutes"]
+    svg = picture.read_text()
+    for value in minutes:
+        assert f"{value:.1f} min" in svg
+    text = run_plan("--stack", "prod", "--picture", str(tmp_path / "again.svg")).stdout
+    for key in baselines:
+        assert baselines[key]["description"] in text
+
+
+def test_a_calibrated_latency_file_plans_with_its_median_or_p90(tmp_path):
+    calibrated = tmp_path / "latency.json"
+    deployment = "kubernetes:apps/v1:Deployment"
+    calibrated.write_text(json.dumps({deployment: {"median": 0.5, "p90": 0.9, "samples": 4}}))
+    assert load_latency(str(calibrated))[deployment] == 0.5
+    assert load_latency(str(calibrated), "p90")[deployment] == 0.9
+    calibrated.write_text(json.dumps({deployment: {"p90": 0.9}}))
+    with pytest.raises(UserError, match="bad entries: kubernetes:apps/v1:Deployment"):
+        load_latency(str(calibrated))

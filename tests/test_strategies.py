@@ -164,7 +164,7 @@ def test_flags_are_a_mounted_config_map_without_monitoring(run_stack):
         "new-checkout": {"enabled": False, "rollout_percent": 100}
     }
     pod = recording.named("orders-us-east-1-deployment").inputs["spec"]["template"]["spec"]
-    assert pod["volumes"] == [{"name": "flags", "configMap": {"name": "orders-flags"}}]
+    assert {"name": "flags", "configMap": {"name": "orders-flags"}} in pod["volumes"]
 
 
 def test_an_idle_colour_can_be_scaled_to_zero(run_stack):

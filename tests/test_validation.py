@@ -13,7 +13,7 @@ from unittest import mock
 import pulumi
 import pytest
 
-from deploypaths.settings import Settings, SimulationSettings
+from deploypaths.settings import Settings
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, find_cycle, parse_settings
 from ops import mock_run
@@ -27,7 +27,7 @@ DIGEST = "sha256:" + "ab" * 32
 DNS_LABEL = "allowed: a DNS-1123 label (lowercase letters, digits, '-', at most 40)"
 SERVICE_KEYS = (
     "name, image, replicas, port, regions, requires, after, strategy, canary, blue_green, flags, "
-    "cpu, memory, health_path"
+    "cpu, memory, health_path, read_only_root_filesystem, service_account_token"
 )
 DELETE = object()
 
@@ -347,7 +347,7 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "bake_minutes out of range": (
         [(("bake_minutes",), 241)],
-        ["bake_minutes: got 241; allowed: an integer from 0 to 240"],
+        ["bake_minutes: got 241; allowed: a number of minutes from 0 to 240 (fractions allowed)"],
     ),
     "cpu with Arabic-Indic digits": (
         [(("services", 0, "cpu"), "\u0662\u0665\u0660m")],
@@ -528,7 +528,8 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("kubernetes",), {"nodes": 3})],
         [
             "kubernetes.nodes: unknown key; "
-            "allowed keys: mode, version, node_instance_type, node_count, namespace"
+            "allowed keys: mode, version, node_instance_type, node_count, namespace, "
+            "kubeconfig_dir, rollout_timeout_seconds"
         ],
     ),
     "database instances above 15": (
@@ -571,25 +572,25 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("decommission",), ["eu-west-9"])],
         ["decommission[0]: got 'eu-west-9'; allowed: a known AWS region code such as us-east-1"],
     ),
-    "simulation outside render mode": (
-        [(("simulation",), {"rollout_seconds": 3})],
-        [
-            "simulation: got rollouts simulated with kubernetes.mode eks; "
-            "allowed: only with kubernetes.mode render"
-        ],
+    "monitoring mode unknown": (
+        [(("monitoring",), {"mode": "prometheus"})],
+        ["monitoring.mode: got 'prometheus'; allowed: cloudwatch | kubernetes | none"],
     ),
-    "simulation of an unknown path": (
-        [(("kubernetes",), {"mode": "render"}), (("simulation",), {"fail": ["auth@ap-east-1"]})],
-        [
-            "simulation.fail[0]: got 'auth@ap-east-1'; allowed: a path id "
-            "<service or migration>@<region> (auth@us-east-1, auth@eu-west-1, orders@us-east-1, "
-            "orders@eu-west-1, orders-add-status@us-east-1, orders-add-status@eu-west-1, "
-            "orders-drop-legacy@us-east-1, orders-drop-legacy@eu-west-1)"
-        ],
+    "bake minutes negative": (
+        [(("bake_minutes",), -0.5)],
+        ["bake_minutes: got -0.5; allowed: a number of minutes from 0 to 240 (fractions allowed)"],
     ),
-    "simulation with negative seconds": (
-        [(("kubernetes",), {"mode": "render"}), (("simulation",), {"rollout_seconds": -1})],
-        ["simulation.rollout_seconds: got -1; allowed: a number of seconds from 0 to 3600"],
+    "rollout timeout too short": (
+        [(("kubernetes",), {"mode": "eks", "rollout_timeout_seconds": 5})],
+        ["kubernetes.rollout_timeout_seconds: got 5; allowed: an integer from 10 to 3600"],
+    ),
+    "kubeconfig folder outside the project": (
+        [(("kubernetes",), {"mode": "kubeconfig", "kubeconfig_dir": "../elsewhere"})],
+        [
+            "kubernetes.kubeconfig_dir: got '../elsewhere'; allowed: a folder inside the project",
+            "kubeconfigs: needs a secret entry for us-east-1, eu-west-1 "
+            "(pulumi config set --secret --path 'deploypaths:kubeconfigs.us-east-1' ...)",
+        ],
     ),
     "value nested too deep": (
         [(("services", 1, "flags"), {"a": {"b": [[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}})],
@@ -799,17 +800,17 @@ def test_a_null_override_field_keeps_the_service_value() -> None:
     assert parse_settings(raw, stack="dev").services_in("eu-west-1")[0].replicas == 4
 
 
-def test_a_simulation_in_render_mode_validates() -> None:
+def test_a_kubeconfig_folder_stands_in_for_the_secret_kubeconfigs() -> None:
     raw = changed(
-        (("kubernetes",), {"mode": "render"}),
-        (("simulation",), {"rollout_seconds": 2.5, "fail": ["orders-add-status@eu-west-1"]}),
+        (("kubernetes",), {"mode": "kubeconfig", "kubeconfig_dir": ".clusters/local"}),
+        (("monitoring",), {"mode": "kubernetes"}),
+        (("bake_minutes",), 0.1),
     )
 
-    simulation = parse_settings(raw, stack="dev").simulation
+    settings = parse_settings(raw, stack="dev")
 
-    assert simulation == SimulationSettings(
-        rollout_seconds=2.5, fail=("orders-add-status@eu-west-1",)
-    )
+    assert settings.kubernetes.kubeconfig_dir == ".clusters/local"
+    assert settings.gate_bake_minutes == 0.1
 
 
 def test_secret_maps_satisfy_their_modes() -> None:

@@ -19,7 +19,6 @@ from deploypaths.validation.sections import (
     _monitoring,
     _regions,
     _secret_maps,
-    _simulation,
     _waves,
     removed_region_problems,
 )
@@ -52,7 +51,6 @@ KNOWN_KEYS = (
     "decommission",
     "kubeconfigs",
     "database_urls",
-    "simulation",
 )
 
 
@@ -77,7 +75,12 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     regions = _regions(problems, top)
     names = tuple(region.name for region in regions)
     waves = _waves(problems, top, names)
-    bake_minutes = top.integer("bake_minutes", 0, 240, 10)
+    bake_minutes = top.get(
+        "bake_minutes",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 240,
+        "a number of minutes from 0 to 240 (fractions allowed)",
+        10,
+    )
     kubernetes = _kubernetes(problems, top.data.get("kubernetes"))
     database = _database(problems, top.data.get("database"))
     monitoring = _monitoring(problems, top.data.get("monitoring"))
@@ -87,9 +90,6 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     regions = _region_overrides(problems, top, regions, services, environment)
     decommission = _decommission(problems, top)
     _secret_maps(problems, top, names, kubernetes, database)
-    simulation = _simulation(
-        problems, top.data.get("simulation"), kubernetes, names, migrations, services
-    )
 
     if problems.items:
         raise ConfigError(stack, problems.items)
@@ -107,7 +107,6 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
         migrations=migrations,
         services=tuple(service for _, service in services),
         decommission=decommission,
-        simulation=simulation,
     )
 
 

@@ -69,6 +69,8 @@ SERVICE_KEYS = (
     "cpu",
     "memory",
     "health_path",
+    "read_only_root_filesystem",
+    "service_account_token",
 )
 
 
@@ -132,6 +134,11 @@ def _services(
         health_path = reader.text(
             "health_path", "/healthz", HEALTH_PATH, "an HTTP path like /healthz"
         )
+        # The two hardenings the restricted Pod Security Standard leaves to the workload.
+        read_only_root = reader.get(
+            "read_only_root_filesystem", _is_bool, "true or false", True
+        )
+        service_account_token = reader.get("service_account_token", _is_bool, "true or false", False)
         if name is None or "image" not in release:
             continue
         service = Service(
@@ -144,6 +151,8 @@ def _services(
             cpu=cpu,
             memory=memory,
             health_path=health_path,
+            read_only_root_filesystem=read_only_root,
+            service_account_token=service_account_token,
             **release,
         )
         services.append((index, service))
@@ -279,3 +288,7 @@ def _region_overrides(
             overrides[service_name] = _release_fields(problems, reader, environment, service)
         result.append(Region(name=region.name, overrides=overrides))
     return tuple(result)
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)

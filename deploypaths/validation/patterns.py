@@ -29,3 +29,5 @@ INSTANCE_TYPE = re.compile(r"[a-z0-9-]{1,24}\.[a-z0-9]{1,24}")
 DB_INSTANCE_CLASS = re.compile(r"db\.[a-z0-9-]{1,24}\.[a-z0-9]{1,24}")
 QUANTITY = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
 HEALTH_PATH = re.compile(r"/[-A-Za-z0-9_./]{0,200}")
+# A folder inside the project: relative, no `..` steps.
+RELATIVE_DIR = re.compile(r"(?!/)(?!.*(^|/)\.\.(/|$))[-A-Za-z0-9_./]{1,200}")

@@ -1,5 +1,5 @@
 """The config outside the paths: regions and waves, the cluster, the database, monitoring,
-flag delivery, decommissioned regions, simulation and the secret maps."""
+flag delivery, decommissioned regions and the secret maps."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from deploypaths.settings import (
     Region,
     Service,
     Settings,
-    SimulationSettings,
 )
 from deploypaths.validation._reader import (
     NAMESPACE,
@@ -30,7 +29,12 @@ from deploypaths.validation._reader import (
     _Reader,
 )
 from deploypaths.validation._shown import _join, _listing
-from deploypaths.validation.patterns import DB_INSTANCE_CLASS, DNS_1123_LABEL, INSTANCE_TYPE
+from deploypaths.validation.patterns import (
+    DB_INSTANCE_CLASS,
+    DNS_1123_LABEL,
+    INSTANCE_TYPE,
+    RELATIVE_DIR,
+)
 
 # Every problem with a region code says the same thing.
 REGION_ALLOWED = "allowed: a known AWS region code such as us-east-1"
@@ -114,6 +118,12 @@ def _kubernetes(problems: _Problems, data: Any) -> KubernetesSettings:
         ),
         node_count=reader.integer("node_count", 1, 100, default.node_count),
         namespace=reader.text("namespace", default.namespace, DNS_1123_LABEL, "a DNS-1123 label"),
+        kubeconfig_dir=reader.text(
+            "kubeconfig_dir", default.kubeconfig_dir, RELATIVE_DIR, "a folder inside the project"
+        ),
+        rollout_timeout_seconds=reader.integer(
+            "rollout_timeout_seconds", 10, 3600, default.rollout_timeout_seconds
+        ),
     )
 
 
@@ -152,7 +162,7 @@ def _database(problems: _Problems, data: Any) -> DatabaseSettings:
 def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
     reader = _Reader(problems, "monitoring", data, _field_names(MonitoringSettings))
     default = MonitoringSettings()
-    mode: Any = reader.choice("mode", ("cloudwatch", "none"), default.mode)
+    mode: Any = reader.choice("mode", ("cloudwatch", "kubernetes", "none"), default.mode)
     return MonitoringSettings(
         mode=mode,
         restart_threshold=reader.integer("restart_threshold", 1, 1000, default.restart_threshold),
@@ -197,45 +207,6 @@ def removed_region_problems(deployed: Iterable[str], settings: Settings) -> list
     ]
 
 
-def _simulation(
-    problems: _Problems,
-    data: Any,
-    kubernetes: KubernetesSettings,
-    regions: tuple[str, ...],
-    migrations: tuple[Migration, ...],
-    services: list[tuple[int, Service]],
-) -> SimulationSettings:
-    """Render mode only: rollouts that take time, or fail, to watch the engine schedule paths."""
-    reader = _Reader(problems, "simulation", data, ("rollout_seconds", "fail"))
-    seconds = reader.get(
-        "rollout_seconds",
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 3600,
-        "a number of seconds from 0 to 3600",
-        0,
-    )
-    paths = [path_id(s.name, region) for _, s in services for region in s.regions]
-    paths += [path_id(m.name, region) for m in migrations for region in regions]
-    fail = []
-    for index, path in reader.names("fail"):
-        if path in paths:
-            fail.append(path)
-        else:
-            problems.add(
-                f"simulation.fail[{index}]",
-                path,
-                f"allowed: a path id <service or migration>@<region> ({_listing(paths)})",
-            )
-    simulation = SimulationSettings(rollout_seconds=float(seconds), fail=tuple(fail))
-    # A simulated rollout is a dynamic resource before each Deployment and Job: harmless when
-    # manifests are only rendered, a delay or a failure injected into real clusters otherwise.
-    if simulation.enabled and kubernetes.mode != "render":
-        problems.note(
-            "simulation",
-            f"got rollouts simulated with kubernetes.mode {kubernetes.mode}; "
-            "allowed: only with kubernetes.mode render",
-        )
-    return simulation
-
 
 def _secret_maps(
     problems: _Problems,
@@ -246,7 +217,7 @@ def _secret_maps(
 ) -> None:
     """`kubeconfigs` and `database_urls` hold secrets: no message ever shows their values."""
     needed = {
-        "kubeconfigs": kubernetes.mode == "kubeconfig",
+        "kubeconfigs": kubernetes.mode == "kubeconfig" and not kubernetes.kubeconfig_dir,
         "database_urls": database.mode == "external",
     }
     for key, required in needed.items():

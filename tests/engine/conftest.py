@@ -1,4 +1,5 @@
-"""The real Pulumi engine (built by scripts/install-engine) on copies of the project."""
+"""The real Pulumi engine (built by scripts/install-engine) on copies of the project, deploying to
+local clusters (`ops local up`) that the tests read back through their API servers."""
 
 from __future__ import annotations
 
@@ -14,3 +15,4 @@ def project(tmp_path_factory) -> Sandbox:
         return Sandbox(tmp_path_factory.mktemp("project"))
     except UserError as error:
         pytest.fail(str(error), pytrace=False)
+

@@ -3,15 +3,13 @@ manifests, the state file or the command's output in plain text."""
 
 from __future__ import annotations
 
-import copy
-
-from tests.engine.test_local_stack import BASE
+from tests.support.engine import stack_config
 
 SECRET = "postgres://app:pa55-s3cr3t-value@db.internal:5432/app"
 
 
 def test_secret_config_stays_secret_in_manifests_state_and_output(project):
-    config = copy.deepcopy(BASE)
+    config = stack_config("secrets", kubernetes={"mode": "render"}, monitoring={"mode": "none"})
     config["regions"] = [{"name": "us-east-1"}]
     config["waves"] = [["us-east-1"]]
     config["database"] = {"mode": "external"}

@@ -1,9 +1,16 @@
-"""The `fake_stacks` fixture: `automation.select` hands out recording stand-ins, no engine."""
+"""Shared fixtures of the ops command tests: `automation.select` hands out recording stand-ins
+(no engine), stacks whose `up` streams engine events, and recorded updates on a file backend."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
-from ops_fixtures import FakeStack
+from ops_fixtures import FIXTURES, FakeStack, update
+from pulumi.automation import EngineEvent
 
 from ops import UserError, automation
 
@@ -20,3 +27,56 @@ def fake_stacks(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeStack]:
 
     monkeypatch.setattr(automation, "select", select)
     return stacks
+
+
+class UpdatingStack(FakeStack):
+    """A FakeStack whose `up` streams engine events to `on_event`, as the Automation API does,
+    and then appears in the history as the newest update (failed when `up_error` is set)."""
+
+    def __init__(self, *, up_events: list[EngineEvent] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._up_events = up_events or []
+
+    def up(self, **kwargs: Any) -> None:
+        self.calls.append(("up", kwargs))
+        for event in self._up_events:
+            kwargs["on_event"](event)
+        newest = max((s.version or 0 for s in self._history), default=0) + 1
+        result = "failed" if self._up_error else "succeeded"
+        self._history.insert(0, update(newest, self.config, result=result))
+        if self._up_error:
+            raise self._up_error
+
+
+@pytest.fixture
+def updating_stack(fake_stacks: dict[str, FakeStack]) -> Callable[..., UpdatingStack]:
+    """`updating_stack(name, up_events=..., history=..., up_error=...)` registers a stack whose
+    `up` plays the given engine events."""
+
+    def make(name: str, **kwargs: Any) -> UpdatingStack:
+        stack = UpdatingStack(**kwargs)
+        fake_stacks[name] = stack
+        return stack
+
+    return make
+
+
+@pytest.fixture
+def file_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file backend in tmp_path/state (PULUMI_BACKEND_URL); returns that folder."""
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{state}")
+    return state
+
+
+@pytest.fixture
+def recorded_local(file_backend: Path) -> Path:
+    """The local stack's three recorded updates (fixtures/events-local-N.jsonl) where `ops up`
+    records them for the file backend: STATE/events/local/N.jsonl. Returns that folder."""
+    folder = file_backend / "events" / "local"
+    folder.mkdir(parents=True)
+    for source in sorted(FIXTURES.glob("events-local-*.jsonl")):
+        number = source.stem.rsplit("-", 1)[-1]
+        shutil.copy(source, folder / f"{number}.jsonl")
+    return folder

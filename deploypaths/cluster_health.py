@@ -1,0 +1,92 @@
+"""A wave's Deployments read through the API server: rolled out, then healthy through the bake."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deploypaths.health import GateFailed
+from deploypaths.rollout import rollout_problem
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What one region's namespace holds of the watched Deployments, as the API returns it."""
+
+    deployments: dict[str, dict[str, Any] | None]
+    # Container restart counts of the pods of the watched Deployments, by pod name.
+    restarts: dict[str, int]
+
+
+def rollout_problems(region: str, state: ClusterState) -> list[str]:
+    problems = []
+    for name, deployment in state.deployments.items():
+        problem = "does not exist" if deployment is None else rollout_problem(deployment)
+        if problem:
+            problems.append(f"{region}: Deployment {name} {problem}")
+    return problems
+
+
+def health_problems(region: str, state: ClusterState, restart_threshold: int) -> list[str]:
+    """Lost availability (an unfinished rollout counts) or too many container restarts."""
+    restarted = [
+        f"{region}: pod {pod} restarted {count} times (threshold {restart_threshold})"
+        for pod, count in sorted(state.restarts.items())
+        if count >= restart_threshold
+    ]
+    return rollout_problems(region, state) + restarted
+
+
+def wait_rolled_out(
+    read: Mapping[str, Callable[[], ClusterState]],
+    timeout_seconds: float,
+    poll_seconds: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait until every region's Deployments have rolled out; GateFailed with what is still
+    rolling when the time is up."""
+    deadline = clock() + timeout_seconds
+    while True:
+        problems = [p for region, state in read.items() for p in rollout_problems(region, state())]
+        if not problems:
+            return
+        if clock() >= deadline:
+            raise GateFailed(f"not rolled out after {timeout_seconds:.0f}s: {'; '.join(problems)}")
+        sleep(poll_seconds)
+
+
+def cluster_reader(
+    kubeconfig: str, namespace: str, deployments: list[str]
+) -> Callable[[], ClusterState]:
+    """Reads the named Deployments and their pods from the cluster a kubeconfig points at."""
+    import kubernetes
+    import yaml
+
+    api = kubernetes.config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+    apps, core = kubernetes.client.AppsV1Api(api), kubernetes.client.CoreV1Api(api)
+    wanted = set(deployments)
+
+    def read() -> ClusterState:
+        found = {
+            item.metadata.name: api.sanitize_for_serialization(item)
+            for item in apps.list_namespaced_deployment(namespace).items
+            if item.metadata.name in wanted
+        }
+        selectors = [
+            (item["spec"].get("selector") or {}).get("matchLabels") or {} for item in found.values()
+        ]
+        restarts = {}
+        for pod in core.list_namespaced_pod(namespace).items:
+            labels = pod.metadata.labels or {}
+            if any(sel and sel.items() <= labels.items() for sel in selectors):
+                statuses = (pod.status and pod.status.container_statuses) or []
+                restarts[pod.metadata.name] = sum(s.restart_count or 0 for s in statuses)
+        return ClusterState(
+            deployments={name: found.get(name) for name in deployments}, restarts=restarts
+        )
+
+    return read

@@ -1,0 +1,444 @@
+"""`python -m ops timeline --stack S [--update N] [--json] [--picture F]`: what really happened
+in a recorded update (`ops up` records them), per deploy path, beside the plan's prediction for
+the same update.
+
+The prediction is the plan (`ops plan`) of the configuration recorded with the update (the
+engine's prelude event; the stack file when the update recorded none), with the update's own
+work: a resource the update left unchanged (`same`) takes no time, everything it created,
+updated or replaced takes its type's latency (the default model, or `--latency FILE`). Both
+timelines start at the update's first step. Each path's release starts at its first Deployment
+or Job (its first resource for other paths) and ends when its last resource is done; the actual
+critical path is followed back from the last resource done, each time to what it waited for
+that finished last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploypaths.settings import Settings
+from deploypaths.stack_config import (
+    StackFileError,
+    load_stack_file,
+    namespace_values,
+    project_defaults,
+)
+from deploypaths.validation import ConfigError, parse_settings
+from ops import UserError, automation, events
+from ops.gantt import Row, render_rows
+from ops.mock_run import Recording
+from ops.plan import (
+    LATENCY_QUANTILES,
+    PathTiming,
+    Plan,
+    build_plan,
+    load_latency,
+    owner_chain,
+    owner_paths,
+    path_timings,
+    record,
+    row_order,
+)
+
+# What the issue's measure accepts of a path's predicted finish: 20 % or 30 s.
+FINISH_TOLERANCE = 0.20
+FINISH_TOLERANCE_MINUTES = 0.5
+# Engine timestamps are whole seconds: a resource may start in the second its blocker finished.
+TIMESTAMP_SLACK_MINUTES = 1 / 60
+
+
+@dataclass
+class Comparison:
+    id: str
+    kind: str
+    wave: int | None
+    predicted: PathTiming | None
+    actual: PathTiming | None
+    failed: bool = False
+
+    @property
+    def finish_error(self) -> float | None:
+        """Actual minus predicted finish, in minutes."""
+        if self.predicted is None or self.actual is None:
+            return None
+        return self.actual.finish - self.predicted.finish
+
+    @property
+    def within_tolerance(self) -> bool | None:
+        error = self.finish_error
+        if error is None or self.actual is None:
+            return None
+        return abs(error) <= max(FINISH_TOLERANCE * self.actual.finish, FINISH_TOLERANCE_MINUTES)
+
+
+@dataclass
+class Timeline:
+    stack: str
+    number: int
+    events_file: Path
+    result: str
+    config_source: str
+    plan: Plan
+    rows: list[Comparison]
+    actual_critical_path: list[str]
+    actual_minutes: float
+
+    @property
+    def critical_path_error(self) -> float:
+        """(predicted - actual) / actual of the whole update's length."""
+        if not self.actual_minutes:
+            return 0.0
+        return (self.plan.critical_path_minutes - self.actual_minutes) / self.actual_minutes
+
+    @property
+    def compared(self) -> list[Comparison]:
+        return [row for row in self.rows if row.within_tolerance is not None]
+
+    def as_json(self) -> dict[str, Any]:
+        def span(timing: PathTiming | None) -> dict[str, float] | None:
+            if timing is None:
+                return None
+            return {
+                "start_minutes": round(timing.start, 3),
+                "finish_minutes": round(timing.finish, 3),
+                "lead_in_minutes": round(timing.lead_in, 3),
+            }
+
+        return {
+            "stack": self.stack,
+            "update": self.number,
+            "events_file": str(self.events_file),
+            "result": self.result,
+            "prediction_config": self.config_source,
+            "paths": [
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "wave": row.wave,
+                    "predicted": span(row.predicted),
+                    "actual": span(row.actual),
+                    "failed": row.failed,
+                    "finish_error_minutes": _round(row.finish_error),
+                    "within_tolerance": row.within_tolerance,
+                }
+                for row in self.rows
+            ],
+            "predicted_critical_path": self.plan.critical_path,
+            "predicted_minutes": round(self.plan.critical_path_minutes, 3),
+            "actual_critical_path": self.actual_critical_path,
+            "actual_minutes": round(self.actual_minutes, 3),
+            "critical_path_error_percent": round(100 * self.critical_path_error, 1),
+            "paths_within_tolerance": sum(1 for row in self.compared if row.within_tolerance),
+            "paths_compared": len(self.compared),
+            "tolerance": f"{FINISH_TOLERANCE:.0%} or {FINISH_TOLERANCE_MINUTES * 60:.0f} s",
+            "latency_model_minutes": self.plan.latency_model,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# --- Building the timeline (pure, given a recording of the program) -------------------------
+
+
+def prediction_config(
+    update: events.Update, stack: str, project_dir: Path
+) -> tuple[dict[str, str], str]:
+    """The flat config to plan the update with, and where it came from."""
+    if update.config is not None:
+        return {**project_defaults(project_dir), **update.config}, "recorded with the update"
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    try:
+        return load_stack_file(stack_file, project_dir), f"today's {stack_file.name}"
+    except StackFileError as error:
+        raise UserError(f"the update recorded no configuration, and {error}") from None
+
+
+def unchanged_resources(update: events.Update, recording: Recording) -> set[str]:
+    """URNs of the recording that the update did not change: `same` steps, and, in an update
+    that succeeded, resources it never stepped on (outside its targets)."""
+    by_key = {events.urn_key(urn): step for urn, step in update.steps.items()}
+    unchanged = set()
+    for urn in recording.registrations:
+        step = by_key.get(events.urn_key(urn))
+        if (step is None and not update.failed) or (step is not None and not step.changed):
+            unchanged.add(urn)
+    return unchanged
+
+
+def actual_times(update: events.Update) -> dict[str, tuple[float, float]]:
+    times = {}
+    for urn, step in update.steps.items():
+        start, finish = update.minutes(step.start), update.minutes(step.finish)
+        if start is not None:
+            times[urn] = (start, finish if finish is not None else start)
+    return times
+
+
+def actual_critical_path(
+    update: events.Update, recording: Recording, owners: Mapping[str, str]
+) -> list[str]:
+    """The chain of paths that made the update as long as it was: from the custom resource done
+    last, back through what each waited for (in the program's graph) that finished last."""
+    times = actual_times(update)
+    by_key = {events.urn_key(urn): urn for urn in times}
+    registrations = {events.urn_key(urn): r for urn, r in recording.registrations.items()}
+    children: dict[str, list[str]] = {}
+    for registration in recording.registrations.values():
+        children.setdefault(registration.parent, []).append(registration.urn)
+
+    def custom_of(urn: str) -> list[str]:
+        """A dependency on a component is one on every custom resource under it."""
+        registration = recording.registrations.get(urn)
+        if registration is None or registration.custom:
+            return [urn]
+        return [leaf for child in children.get(urn, []) for leaf in custom_of(child)]
+
+    done = {
+        key: times[urn][1]
+        for key, urn in by_key.items()
+        if key in registrations and registrations[key].custom
+    }
+    if not done:
+        return []
+    current: str | None = max(done, key=lambda key: done[key])
+    chain: list[str] = []
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        chain.append(by_key[current])
+        start = times[by_key[current]][0]
+        waited = {
+            events.urn_key(leaf)
+            for dependency in registrations[current].waits_for
+            for leaf in custom_of(dependency)
+        }
+        candidates = [
+            key
+            for key in waited
+            if key in done and key not in seen and done[key] <= start + TIMESTAMP_SLACK_MINUTES
+        ]
+        current = max(candidates, key=lambda key: done[key]) if candidates else None
+    return owner_chain(reversed(chain), owners)
+
+
+def build_timeline(
+    *,
+    stack: str,
+    number: int,
+    events_file: Path,
+    update: events.Update,
+    recording: Recording,
+    config: Mapping[str, str],
+    config_source: str,
+    model: dict[str, float],
+) -> Timeline:
+    raw = namespace_values(config)
+    try:
+        settings: Settings = parse_settings(raw, stack=stack)
+    except ConfigError as error:
+        raise UserError(
+            f"the configuration {config_source} does not validate today: {error.problems[0]}"
+        ) from None
+    plan = build_plan(
+        recording, stack, raw, model, unchanged=unchanged_resources(update, recording)
+    )
+    owners = owner_paths(update.steps)
+    actual = path_timings(update.steps, owners, settings, actual_times(update))
+    failed = {owners[urn] for urn, step in update.steps.items() if step.failed and urn in owners}
+    rows = []
+    for predicted in plan.paths:
+        rows.append(
+            Comparison(
+                id=predicted.id,
+                kind=predicted.kind,
+                wave=predicted.wave,
+                predicted=predicted,
+                actual=_ran(actual.get(predicted.id)),
+                failed=predicted.id in failed,
+            )
+        )
+    known = {p.id for p in plan.paths}
+    for timing in sorted(actual.values(), key=row_order):
+        if timing.id not in known and _ran(timing):
+            rows.append(
+                Comparison(timing.id, timing.kind, timing.wave, None, timing, timing.id in failed)
+            )
+    return Timeline(
+        stack=stack,
+        number=number,
+        events_file=events_file,
+        result=update.result,
+        config_source=config_source,
+        plan=plan,
+        rows=rows,
+        actual_critical_path=actual_critical_path(
+            update, recording, owner_paths(recording.registrations)
+        ),
+        actual_minutes=update.duration_minutes,
+    )
+
+
+def _ran(timing: PathTiming | None) -> PathTiming | None:
+    """A path whose release never started (no Deployment or Job stepped) did not run."""
+    return timing if timing is not None and timing.released else None
+
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+def _span(timing: PathTiming | None) -> str:
+    if timing is None:
+        return f"{'not run':>16}"
+    return f"{timing.start:6.2f} -> {timing.finish:6.2f}"
+
+
+def render_text(timeline: Timeline, picture: Path | None) -> str:
+    plan = timeline.plan
+    lines = [
+        f"deploypaths timeline: stack {timeline.stack}, update {timeline.number} "
+        f"({timeline.result}), events {timeline.events_file}",
+        f"Prediction: the plan of the configuration {timeline.config_source}; unchanged "
+        "resources take no time. Minutes from the update's first step.",
+        "",
+        f"  {'path':<46} {'predicted':>16}   {'actual':>16}   finish error",
+    ]
+    for row in timeline.rows:
+        mark = "*" if row.id in timeline.actual_critical_path else " "
+        error = row.finish_error
+        verdict = "" if row.within_tolerance is None else "" if row.within_tolerance else "  !"
+        error_text = "" if error is None else f"{error:+6.2f} min{verdict}"
+        status = " FAILED" if row.failed else ""
+        lines.append(
+            f"  {mark} {row.kind + ' ' + row.id:<44} {_span(row.predicted)}   "
+            f"{_span(row.actual)}   {error_text}{status}"
+        )
+    compared = timeline.compared
+    within = sum(1 for row in compared if row.within_tolerance)
+    lines += [
+        "",
+        f"Actual critical path ({timeline.actual_minutes:.2f} min, marked *):",
+        "  " + " -> ".join(timeline.actual_critical_path),
+        f"Predicted critical path ({plan.critical_path_minutes:.2f} min):",
+        "  " + " -> ".join(plan.critical_path),
+        "",
+        f"Prediction error: the update took {timeline.actual_minutes:.2f} min, the plan said "
+        f"{plan.critical_path_minutes:.2f} ({100 * timeline.critical_path_error:+.1f} %); "
+        f"{within} of {len(compared)} path(s) finished within "
+        f"{FINISH_TOLERANCE:.0%} or {FINISH_TOLERANCE_MINUTES * 60:.0f} s of the prediction "
+        "(! marks the others).",
+    ]
+    if picture:
+        lines.append(f"Picture: {picture}")
+    return "\n".join(lines)
+
+
+def render_svg(timeline: Timeline) -> str:
+    rows = []
+    for row in timeline.rows:
+        shown = row.actual or row.predicted
+        assert shown is not None
+        label = f"w{row.wave} {row.kind} {row.id}" if row.wave else f"{row.kind} {row.id}"
+        rows.append(
+            Row(
+                label=label if row.actual else f"{label} (not run)",
+                path_id=row.id,
+                kind=row.kind,
+                lead_in=shown.lead_in if row.actual else shown.start,
+                start=shown.start if row.actual else shown.start,
+                finish=shown.finish if row.actual else shown.start,
+                critical=row.id in timeline.actual_critical_path,
+                failed=row.failed,
+                predicted=(row.predicted.start, row.predicted.finish) if row.predicted else None,
+            )
+        )
+    total = max(timeline.actual_minutes, timeline.plan.critical_path_minutes)
+    title = [
+        f"{timeline.stack} update {timeline.number} ({timeline.result}): "
+        f"{timeline.actual_minutes:.2f} min actual, {timeline.plan.critical_path_minutes:.2f} "
+        f"predicted ({100 * timeline.critical_path_error:+.1f} %)",
+        "bar: what happened (actual critical path in red, failed in black); dashed: the plan",
+    ]
+    return render_rows(title, rows, total)
+
+
+# --- Command -------------------------------------------------------------------------------------
+
+
+def stack_events_dir(stack: str, directory: str | None) -> Path:
+    """Where the stack's updates were recorded: --events, else beside the state."""
+    if directory:
+        return Path(directory)
+    return events.events_dir(stack, os.environ.get("PULUMI_BACKEND_URL") or events.logged_in_url())
+
+
+def load_update(
+    stack: str, number: int | None, directory: str | None
+) -> tuple[int, Path, events.Update]:
+    chosen, path = events.choose_update(stack_events_dir(stack, directory), stack, number)
+    return chosen, path, events.parse_update(events.read_events(path), source=str(path))
+
+
+def timeline_of(args: argparse.Namespace) -> Timeline:
+    number, path, update = load_update(args.stack, args.update, args.events)
+    name = args.stack.rsplit("/", 1)[-1]
+    config, source = prediction_config(update, name, automation.PROJECT_DIR)
+    recording = record(config, name)
+    return build_timeline(
+        stack=name,
+        number=number,
+        events_file=path,
+        update=update,
+        recording=recording,
+        config=config,
+        config_source=source,
+        model=load_latency(args.latency, args.quantile),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.update is not None and args.update < 1:
+        raise UserError(f"--update is an update number from 1, not {args.update}")
+    timeline = timeline_of(args)
+    picture = Path(args.picture or f"out/timeline-{timeline.stack}-{timeline.number}.svg")
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    picture.write_text(render_svg(timeline))
+    if args.json:
+        print(json.dumps({**timeline.as_json(), "picture": str(picture)}, indent=2))
+    else:
+        print(render_text(timeline, picture))
+    return 0
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True)
+    parser.add_argument(
+        "--events",
+        metavar="DIR",
+        help="the folder of the stack's recorded updates (default: beside its state)",
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "timeline",
+        help="what really happened in a recorded update, beside the plan's prediction",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_arguments(parser)
+    parser.add_argument("--update", type=int, metavar="N", help="default: the newest recorded")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--picture", help="SVG to write (default: out/timeline-<stack>-<update>.svg)"
+    )
+    parser.add_argument("--latency", help="latency file to predict with (as `ops plan --latency`)")
+    parser.add_argument("--quantile", choices=LATENCY_QUANTILES, default="median")
+    parser.set_defaults(func=run)

@@ -1,0 +1,155 @@
+"""`python -m ops up`: deploy through the Automation API and record every engine event beside
+the stack's state; `ops rollback` records its update the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ops_fixtures import FIXTURES, config_of, load_events, summaries
+from pulumi.automation import CommandError, EngineEvent
+
+from ops import automation, events
+from ops.__main__ import main
+
+
+def lines_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def same_events(recorded: Path, fixture: str) -> bool:
+    """The file holds the fixture's events as the SDK reads them (it reads a `null` detailed
+    diff as an empty one, so the text may differ where the meaning does not)."""
+    read = [repr(EngineEvent.from_json(line)) for line in lines_of(recorded)]
+    return read == [repr(event) for event in load_events(fixture)]
+
+
+@pytest.mark.parametrize(
+    "name", ["events-local-1.jsonl", "events-local-3.jsonl", "events-prod.jsonl"]
+)
+def test_recorded_events_have_the_engines_json_shape(name):
+    """What the SDK hands `on_event`, written back, reads as the same event: the file is the
+    CLI's event log format (camelCase keys, enum values, property maps untouched)."""
+    for line in lines_of(FIXTURES / name):
+        event = EngineEvent.from_json(line)
+        written = events.event_json(event)
+        assert repr(EngineEvent.from_json(written)) == repr(event), line["sequence"]
+        for key in ("sequence", "timestamp"):
+            assert written[key] == line[key]
+        kinds = [k for k in line if k not in ("sequence", "timestamp")]
+        assert [k for k in written if k not in ("sequence", "timestamp")] == kinds
+
+
+def test_summary_event_keeps_the_engines_odd_key_names():
+    line = {
+        "sequence": 9,
+        "timestamp": 1,
+        "summaryEvent": {
+            "maybeCorrupt": False,
+            "durationSeconds": 3,
+            "resourceChanges": {"same": 2},
+            "PolicyPacks": {"p": "v1"},
+        },
+    }
+    written = events.event_json(EngineEvent.from_json(line))
+    assert written["summaryEvent"]["PolicyPacks"] == {"p": "v1"}
+    assert written["summaryEvent"]["resourceChanges"] == {"same": 2}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("file:///srv/state", "/srv/state/events/local"),
+        ("file://~/state", str(Path.home() / "state/events/local")),
+        ("https://api.pulumi.com", "/project/.events/local"),
+        (None, "/project/.events/local"),
+    ],
+)
+def test_events_live_beside_a_file_backends_state_else_in_the_project(url, expected):
+    assert events.events_dir("org/deploypaths/local", url, Path("/project")) == Path(expected)
+
+
+def test_up_records_every_event_under_the_next_update_number(updating_stack, file_backend, capsys):
+    played = load_events("events-local-1.jsonl")
+    stack = updating_stack("local", up_events=played)
+    assert main(["up", "--stack", "local", "--yes", "--parallel", "4", "--refresh"]) == 0
+    recorded = file_backend / "events" / "local" / "1.jsonl"
+    assert same_events(recorded, "events-local-1.jsonl")
+    assert not list(recorded.parent.glob("*.partial"))
+    (up,) = stack.called("up")
+    assert up["parallel"] == 4 and up["refresh"] is True and "continue_on_error" not in up
+    assert up["policy_packs"] == [str(automation.POLICY_PACK)], "the policy pack is attached"
+    out = capsys.readouterr().out
+    assert "Update 1 of stack local: succeeded after 0.55 min; 11 path(s): 11 changed" in out
+    assert "orders@us-east-1" in out and f"Events: {recorded}" in out
+
+
+def test_up_numbers_the_file_as_ops_history_numbers_the_update(updating_stack, file_backend):
+    history = summaries()  # six entries: the next update is number 7
+    updating_stack(
+        "prod",
+        up_events=load_events("events-local-2.jsonl"),
+        history=history,
+        config=config_of(history[0]),
+    )
+    assert main(["up", "--stack", "prod", "--yes", "--no-policy"]) == 0
+    assert [p.name for p in (file_backend / "events" / "prod").iterdir()] == ["7.jsonl"]
+
+
+def test_a_failed_update_is_recorded_summarised_and_exits_1_without_a_traceback(
+    updating_stack, file_backend, capsys
+):
+    failure = CommandError(
+        "code: 255\n stdout: ...\n stderr: error: update failed\n"
+        '    error: the Kubernetes API server reported that "app/auth" failed to fully '
+        "initialize or become live: timed out waiting to be Ready\n"
+    )
+    updating_stack("local", up_events=load_events("events-local-3.jsonl"), up_error=failure)
+    assert main(["up", "--stack", "local", "--yes", "--continue-on-error"]) == 1
+    assert (file_backend / "events" / "local" / "1.jsonl").exists()
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "The update failed: " in captured.err and "timed out waiting to be Ready" in captured.err
+    assert "auth@us-east-1                               failed" in captured.out
+    assert "orders@us-east-1                             not reached" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--parallel", "0", "--yes"], "error: --parallel must be at least 1, not 0"),
+        ([], "error: no terminal to confirm on: pass --yes to deploy without asking"),
+    ],
+)
+def test_operator_mistakes_are_one_line_and_exit_2(
+    updating_stack, file_backend, capsys, argv, message
+):
+    updating_stack("local")
+    assert main(["up", "--stack", "local", *argv]) == 2
+    assert capsys.readouterr().err.strip() == message
+
+
+def test_an_unknown_stack_is_one_line_and_exit_2(fake_stacks, capsys):
+    assert main(["up", "--stack", "nope", "--yes"]) == 2
+    assert capsys.readouterr().err.strip() == "error: there is no stack 'nope' in the test backend"
+
+
+def test_an_update_with_no_events_writes_no_file(updating_stack, file_backend):
+    updating_stack("local")
+    assert main(["up", "--stack", "local", "--yes"]) == 0
+    assert not (file_backend / "events").exists()
+
+
+def test_rollback_records_its_update_too(updating_stack, file_backend, monkeypatch):
+    monkeypatch.setenv("USER", "alice")
+    history = summaries()
+    updating_stack(
+        "prod",
+        history=history,
+        config=config_of(history[0]),
+        up_events=load_events("events-local-2.jsonl"),
+    )
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 0
+    recorded = file_backend / "events" / "prod" / "7.jsonl"
+    assert same_events(recorded, "events-local-2.jsonl")
