@@ -38,7 +38,7 @@ clusters: setup
 up: clusters
 	mkdir -p .state
 	$(LOCAL) (pulumi stack select local 2>/dev/null || pulumi stack init local) && \
-	  pulumi up --stack local --yes --skip-preview --refresh
+	  $(PY) -m ops up --stack local --yes --refresh
 	@echo "deployed; look: kubectl --kubeconfig .clusters/local/us-east-1.yaml get deploy -A" \
 	  "(kubectl is in $${DEPLOYPATHS_ENGINE_HOME:-$$HOME/.cache/deploypaths/engine}/kube)"
 

@@ -32,9 +32,9 @@ def secret_for(key: str, region: str) -> pulumi.Output[str] | None:
 
 def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
     """The region's secret kubeconfig, else its file in `kubernetes.kubeconfig_dir`."""
-    directory = settings.kubernetes.kubeconfig_dir
-    if settings.kubernetes.mode != "kubeconfig" or secret_for("kubeconfigs", region) or not directory:
-        return secret_for("kubeconfigs", region)
+    secret, directory = secret_for("kubeconfigs", region), settings.kubernetes.kubeconfig_dir
+    if settings.kubernetes.mode != "kubeconfig" or secret or not directory:
+        return secret
     path = Path(directory) / f"{region}.yaml"
     if not path.is_file():
         raise pulumi.RunError(

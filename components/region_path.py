@@ -20,12 +20,17 @@ from components.feature_flags import (
     profile_name,
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
+from components.pod_security import NAMESPACE_LABELS
 from components.region_cluster import Cluster, build_cluster
 from components.region_database import build_database
 from components.region_network import Network, build_network
-from components.service_path import Monitoring, ServicePath, ServicePathArgs
-from components.pod_security import NAMESPACE_LABELS
-from components.service_path import deployment_name, tracks
+from components.service_path import (
+    Monitoring,
+    ServicePath,
+    ServicePathArgs,
+    deployment_name,
+    tracks,
+)
 from deploypaths.naming import component_name, path_id, tags
 from deploypaths.settings import Migration, Settings
 

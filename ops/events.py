@@ -41,6 +41,9 @@ CLEANUP_OPS = frozenset(
         "remove-pending-replace",
     }
 )
+# Steps whose time is not the release's: the clean-up above, and the refresh phase that
+# `up --refresh` runs before it (the plan predicts the deployment, not the refresh).
+UNTIMED_OPS = CLEANUP_OPS | {"refresh"}
 # Steps that change a resource; a resource with none of them was left as it was.
 CHANGE_OPS = frozenset({"create", "update", "replace", "create-replacement", "import"})
 
@@ -257,7 +260,6 @@ class Step:
     start: float | None = None
     finish: float | None = None
     failed: bool = False
-    cleanup_only: bool = True
 
     @property
     def changed(self) -> bool:
@@ -313,8 +315,10 @@ def parse_update(events: Iterable[Mapping[str, Any]], *, source: str = "events")
             for key in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
                 if key in event and not event[key].get("planning"):
                     _step_event(steps, key, event[key]["metadata"], when)
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
+    except KeyError as error:
         raise UserError(f"corrupt event file {source}: a resource event lacks {error}") from None
+    except (TypeError, AttributeError, ValueError) as error:
+        raise UserError(f"corrupt event file {source}: an event is malformed ({error})") from None
     starts = [s.start for s in steps.values() if s.start is not None]
     if not starts:
         raise UserError(f"{source}: the update recorded no resource steps")
@@ -334,11 +338,10 @@ def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], w
             parent=str(state.get("parent") or ""),
             custom=bool(state.get("custom")),
         )
-    if op in CLEANUP_OPS:
+    if op in UNTIMED_OPS:
         if key == "resourcePreEvent":
             step.ops.append(op)
         return
-    step.cleanup_only = False
     if key == "resourcePreEvent":
         step.ops.append(op)
         step.start = when if step.start is None else min(step.start, when)
@@ -348,6 +351,7 @@ def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], w
 
 
 def urn_key(urn: str) -> str:
-    """A URN without its stack and project: the same resource in a real and a mock run."""
-    parts = urn.split("::", 2)
-    return parts[2] if len(parts) == 3 else urn
+    """A resource's own type and name: the same resource in a real run and in the mocks, whose
+    URNs name another stack and project and only the parent's type in the type chain."""
+    head, _, name = urn.rpartition("::")
+    return f"{head.rsplit('::', 1)[-1].rsplit('$', 1)[-1]}::{name}"

@@ -9,12 +9,13 @@ updated or replaced takes its type's latency (the default model, or `--latency F
 timelines start at the update's first step. Each path's release starts at its first Deployment
 or Job (its first resource for other paths) and ends when its last resource is done; the actual
 critical path is followed back from the last resource done, each time to what it waited for
-that finished last.
+that finished last. The engine stamps its events in whole seconds: so are the actual times.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -148,17 +149,26 @@ def _round(value: float | None) -> float | None:
 # --- Building the timeline (pure, given a recording of the program) -------------------------
 
 
-def prediction_config(
+def prediction_configs(
     update: events.Update, stack: str, project_dir: Path
-) -> tuple[dict[str, str], str]:
-    """The flat config to plan the update with, and where it came from."""
+) -> list[tuple[dict[str, str], str]]:
+    """The flat configs to plan the update with, best first, each with where it came from: the
+    one recorded with the update (its prelude event), then today's stack file (a recorded config
+    whose secrets the event log blinds may not validate offline)."""
+    candidates = []
     if update.config is not None:
-        return {**project_defaults(project_dir), **update.config}, "recorded with the update"
+        recorded = {**project_defaults(project_dir), **update.config}
+        candidates.append((recorded, "recorded with the update"))
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    try:
-        return load_stack_file(stack_file, project_dir), f"today's {stack_file.name}"
-    except StackFileError as error:
-        raise UserError(f"the update recorded no configuration, and {error}") from None
+    if stack_file.exists():
+        with contextlib.suppress(StackFileError):
+            candidates.append((load_stack_file(stack_file, project_dir), f"in {stack_file.name}"))
+    if not candidates:
+        raise UserError(
+            f"the update recorded no configuration and there is no readable {stack_file}: "
+            "nothing to predict it from"
+        )
+    return candidates
 
 
 def unchanged_resources(update: events.Update, recording: Recording) -> set[str]:
@@ -186,7 +196,8 @@ def actual_critical_path(
     update: events.Update, recording: Recording, owners: Mapping[str, str]
 ) -> list[str]:
     """The chain of paths that made the update as long as it was: from the custom resource done
-    last, back through what each waited for (in the program's graph) that finished last."""
+    last, back through what each waited for (in the program's graph) that finished last.
+    `owners` are the update's (by its own URNs)."""
     times = actual_times(update)
     by_key = {events.urn_key(urn): urn for urn in times}
     registrations = {events.urn_key(urn): r for urn, r in recording.registrations.items()}
@@ -279,9 +290,7 @@ def build_timeline(
         config_source=config_source,
         plan=plan,
         rows=rows,
-        actual_critical_path=actual_critical_path(
-            update, recording, owner_paths(recording.registrations)
-        ),
+        actual_critical_path=actual_critical_path(update, recording, owners),
         actual_minutes=update.duration_minutes,
     )
 
@@ -389,18 +398,25 @@ def load_update(
 def timeline_of(args: argparse.Namespace) -> Timeline:
     number, path, update = load_update(args.stack, args.update, args.events)
     name = args.stack.rsplit("/", 1)[-1]
-    config, source = prediction_config(update, name, automation.PROJECT_DIR)
-    recording = record(config, name)
-    return build_timeline(
-        stack=name,
-        number=number,
-        events_file=path,
-        update=update,
-        recording=recording,
-        config=config,
-        config_source=source,
-        model=load_latency(args.latency, args.quantile),
-    )
+    model = load_latency(args.latency, args.quantile)
+    refused = None
+    for config, source in prediction_configs(update, name, automation.PROJECT_DIR):
+        if refused:
+            source += f" (the recorded one does not validate offline: {refused})"
+        try:
+            return build_timeline(
+                stack=name,
+                number=number,
+                events_file=path,
+                update=update,
+                recording=record(config, name),
+                config=config,
+                config_source=source,
+                model=model,
+            )
+        except UserError as error:
+            refused = str(error).splitlines()[-1].strip(" -")
+    raise UserError(f"cannot plan update {number} of stack {args.stack}: {refused}")
 
 
 def run(args: argparse.Namespace) -> int:

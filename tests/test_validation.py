@@ -543,10 +543,6 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             "allowed: an RDS instance class like db.r6g.large"
         ],
     ),
-    "monitoring mode unknown": (
-        [(("monitoring",), {"mode": "prometheus"})],
-        ["monitoring.mode: got 'prometheus'; allowed: cloudwatch | none"],
-    ),
     "feature_flags growth_factor 0": (
         [(("feature_flags",), {"growth_factor": 0})],
         ["feature_flags.growth_factor: got 0; allowed: an integer from 1 to 100"],

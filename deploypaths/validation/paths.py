@@ -135,10 +135,8 @@ def _services(
             "health_path", "/healthz", HEALTH_PATH, "an HTTP path like /healthz"
         )
         # The two hardenings the restricted Pod Security Standard leaves to the workload.
-        read_only_root = reader.get(
-            "read_only_root_filesystem", _is_bool, "true or false", True
-        )
-        service_account_token = reader.get("service_account_token", _is_bool, "true or false", False)
+        read_only_root = reader.get("read_only_root_filesystem", _is_bool, "true or false", True)
+        token = reader.get("service_account_token", _is_bool, "true or false", False)
         if name is None or "image" not in release:
             continue
         service = Service(
@@ -152,7 +150,7 @@ def _services(
             memory=memory,
             health_path=health_path,
             read_only_root_filesystem=read_only_root,
-            service_account_token=service_account_token,
+            service_account_token=token,
             **release,
         )
         services.append((index, service))

@@ -8,16 +8,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-from deploypaths.naming import path_id
 from deploypaths.regions import KNOWN_REGIONS
 from deploypaths.settings import (
     DatabaseSettings,
     FlagDeliverySettings,
     KubernetesSettings,
-    Migration,
     MonitoringSettings,
     Region,
-    Service,
     Settings,
 )
 from deploypaths.validation._reader import (
@@ -205,7 +202,6 @@ def removed_region_problems(deployed: Iterable[str], settings: Settings) -> list
         for region in deployed
         if region not in settings.region_names and region not in settings.decommission
     ]
-
 
 
 def _secret_maps(

@@ -15,4 +15,3 @@ def project(tmp_path_factory) -> Sandbox:
         return Sandbox(tmp_path_factory.mktemp("project"))
     except UserError as error:
         pytest.fail(str(error), pytrace=False)
-

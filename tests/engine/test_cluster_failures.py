@@ -106,8 +106,12 @@ def test_a_failed_migration_stops_the_services_that_need_it_and_every_contract(s
     assert now["orders"] == released["orders"], "orders needs the failed migration"
     assert now["catalog"] == f"{REGISTRY}/catalog:5.2.0", "catalog does not"
     jobs = stack.views["us-east-1"].jobs()
-    assert not [name for name in jobs if name.startswith("orders-drop-legacy-") and
-                jobs[name]["spec"]["template"]["spec"]["containers"][0]["image"].endswith("0045")]
+    assert not [
+        name
+        for name in jobs
+        if name.startswith("orders-drop-legacy-")
+        and jobs[name]["spec"]["template"]["spec"]["containers"][0]["image"].endswith("0045")
+    ]
     for region in ("eu-west-1", "ap-southeast-2"):
         assert images(stack, region)["catalog"] == released["catalog"], region
 

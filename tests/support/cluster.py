@@ -34,9 +34,7 @@ class ClusterView:
         self.core = kubernetes.client.CoreV1Api(self.api)
 
     def _plain(self, items: list[Any]) -> dict[str, dict[str, Any]]:
-        return {
-            item.metadata.name: self.api.sanitize_for_serialization(item) for item in items
-        }
+        return {item.metadata.name: self.api.sanitize_for_serialization(item) for item in items}
 
     def deployments(self) -> dict[str, dict[str, Any]]:
         return self._plain(self.apps.list_namespaced_deployment(self.namespace).items)
@@ -76,9 +74,10 @@ def available_since(deployment: dict[str, Any]) -> float:
 
 def is_rolled_out(deployment: dict[str, Any]) -> bool:
     status, wanted = deployment.get("status") or {}, deployment["spec"]["replicas"]
-    counts = [status.get(key) or 0 for key in
-              ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")]
-    return (
-        status.get("observedGeneration") == deployment["metadata"]["generation"]
-        and all(count == wanted for count in counts)
+    counts = [
+        status.get(key) or 0
+        for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+    ]
+    return status.get("observedGeneration") == deployment["metadata"]["generation"] and all(
+        count == wanted for count in counts
     )

@@ -34,7 +34,6 @@ def stack_config(stack: str, **changes: Any) -> dict[str, Any]:
     return config
 
 
-
 class Deployed:
     """One test stack on its own clusters: the engine's handle and a view of every region."""
 
