@@ -176,6 +176,10 @@ class RegionPath(pulumi.ComponentResource):
         database = args.settings.database
         if database.mode == "none":
             return None
+        if args.settings.kubernetes.mode == "render":
+            # The provider renders Secret data as plain base64: rendered manifests reference
+            # the Secret by name, and whoever applies them provides it (sealed or external).
+            return pulumi.Output.from_input(DATABASE_SECRET)
         ready: list[pulumi.Resource] = []
         if database.mode == "aurora":
             built = build_database(

@@ -197,7 +197,9 @@ def test_blue_green_switch_touches_only_the_service(stack, first_up):
     before = generations(stack)
     switched = copy.deepcopy(CART)
     switched["blue_green"]["active"] = "green"
-    stack.configure(with_service(stack.config, "cart", blue_green=switched["blue_green"]))
+    # The stack file as the rollbacks above left it.
+    current = stack.project.read_config(STACK)
+    stack.configure(with_service(current, "cart", blue_green=switched["blue_green"]))
     result, _ = stack.up()
     assert result.summary.result == "succeeded"
     assert generations(stack) == before, "no Deployment changes when the active colour flips"
