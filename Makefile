@@ -39,9 +39,10 @@ up: clusters
 	mkdir -p .state
 	$(LOCAL) (pulumi stack select local 2>/dev/null || pulumi stack init local) && \
 	  $(PY) -m ops up --stack local --yes --refresh
-	@echo "deployed; look: kubectl --kubeconfig .clusters/local/us-east-1.yaml get deploy -A" \
-	  "(kubectl is in $${DEPLOYPATHS_ENGINE_HOME:-$$HOME/.cache/deploypaths/engine}/kube)"
+	@$(ENGINE) echo "deployed; look: $$(command -v kubectl) --kubeconfig .clusters/local/us-east-1.yaml get deploy -A"
 
+# Stops the clusters (no process is left); their data stays, so `make` brings them back as the
+# local stack's state knows them. `make clean` deletes them with that state.
 down: venv
 	$(ENGINE) $(PY) -m ops local down --stack local
 
@@ -52,5 +53,6 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-clean: down
-	rm -rf rendered out .state .clusters
+clean: venv
+	$(ENGINE) $(PY) -m ops local delete --stack local
+	rm -rf rendered out .state .events .clusters

@@ -35,7 +35,7 @@ def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
     secret, directory = secret_for("kubeconfigs", region), settings.kubernetes.kubeconfig_dir
     if settings.kubernetes.mode != "kubeconfig" or secret or not directory:
         return secret
-    path = Path(directory) / f"{region}.yaml"
+    path = Path(__file__).resolve().parent / directory / f"{region}.yaml"
     if not path.is_file():
         raise pulumi.RunError(
             f"kubernetes.kubeconfig_dir: no kubeconfig for {region} at {path}; for the local "
@@ -73,7 +73,7 @@ for wave, members in enumerate(settings.waves):
                     region: WatchedCluster(
                         kubeconfig=regions[region].kubeconfig,
                         namespace=settings.kubernetes.namespace,
-                        deployments=regions[region].deployment_replicas,
+                        deployments=regions[region].deployment_names,
                     )
                     for region in members
                     if regions[region].kubeconfig is not None

@@ -19,7 +19,7 @@ class _GateProvider(dynamic.ResourceProvider):
         try:
             readers = {
                 region: cluster_health.cluster_reader(
-                    cluster["kubeconfig"], cluster["namespace"], list(cluster["deployments"])
+                    region, cluster["kubeconfig"], cluster["namespace"], cluster["deployments"]
                 )
                 for region, cluster in (props.get("clusters") or {}).items()
             }
@@ -80,8 +80,7 @@ class WatchedCluster:
 
     kubeconfig: pulumi.Input[str]
     namespace: str
-    # Deployment name -> desired replicas.
-    deployments: dict[str, int]
+    deployments: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,7 +60,7 @@ class RegionPath(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str] | None
     # What the next wave's gate reads through the API server (None in render mode).
     kubeconfig: pulumi.Output[str] | None
-    deployment_replicas: dict[str, int]
+    deployment_names: list[str]
 
     def __init__(
         self, name: str, args: RegionPathArgs, opts: pulumi.ResourceOptions | None = None
@@ -305,11 +305,11 @@ class RegionPath(pulumi.ComponentResource):
         # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a
         # bad flag back on the region's alarm, which is what the gate watches too.
         self.completion = [self.services_ready, *previous_job, *flag_deployments]
-        self.deployment_replicas = {
-            deployment_name(service, track.name): track.replicas
+        self.deployment_names = [
+            deployment_name(service, track.name)
             for service in services.values()
             for track in tracks(service)
-        }
+        ]
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
         ).apply(sorted)

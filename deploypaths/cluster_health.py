@@ -10,6 +10,10 @@ from typing import Any
 from deploypaths.health import GateFailed
 from deploypaths.rollout import rollout_problem
 
+# Seconds to connect and to read one answer: a hung API server must not outlast the gate's own
+# deadline.
+REQUEST_TIMEOUT = (5, 30)
+
 
 @dataclass(frozen=True)
 class ClusterState:
@@ -51,7 +55,13 @@ def wait_rolled_out(
     rolling when the time is up."""
     deadline = clock() + timeout_seconds
     while True:
-        problems = [p for region, state in read.items() for p in rollout_problems(region, state())]
+        problems = []
+        for region, state in read.items():
+            try:
+                problems += rollout_problems(region, state())
+            except GateFailed as unreadable:
+                # An API server that does not answer yet may answer before the deadline.
+                problems.append(str(unreadable))
         if not problems:
             return
         if clock() >= deadline:
@@ -60,27 +70,45 @@ def wait_rolled_out(
 
 
 def cluster_reader(
-    kubeconfig: str, namespace: str, deployments: list[str]
+    region: str, kubeconfig: str, namespace: str, deployments: list[str]
 ) -> Callable[[], ClusterState]:
     """Reads the named Deployments and their pods from the cluster a kubeconfig points at."""
     import kubernetes
     import yaml
 
-    api = kubernetes.config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+    try:
+        api = kubernetes.config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+    except Exception:
+        # The kubeconfig is a secret: none of it goes into the message.
+        raise GateFailed(f"{region}: the kubeconfig cannot be read") from None
     apps, core = kubernetes.client.AppsV1Api(api), kubernetes.client.CoreV1Api(api)
     wanted = set(deployments)
 
     def read() -> ClusterState:
+        try:
+            return _read()
+        except kubernetes.client.ApiException as error:
+            raise GateFailed(
+                f"{region}: the API server answered {error.status} {error.reason}"
+            ) from None
+        except Exception as error:
+            raise GateFailed(
+                f"{region}: the API server cannot be read ({type(error).__name__})"
+            ) from None
+
+    def _read() -> ClusterState:
+        listed = apps.list_namespaced_deployment(namespace, _request_timeout=REQUEST_TIMEOUT)
         found = {
             item.metadata.name: api.sanitize_for_serialization(item)
-            for item in apps.list_namespaced_deployment(namespace).items
+            for item in listed.items
             if item.metadata.name in wanted
         }
         selectors = [
             (item["spec"].get("selector") or {}).get("matchLabels") or {} for item in found.values()
         ]
         restarts = {}
-        for pod in core.list_namespaced_pod(namespace).items:
+        pods = core.list_namespaced_pod(namespace, _request_timeout=REQUEST_TIMEOUT)
+        for pod in pods.items:
             labels = pod.metadata.labels or {}
             if any(sel and sel.items() <= labels.items() for sel in selectors):
                 statuses = (pod.status and pod.status.container_statuses) or []

@@ -40,7 +40,7 @@ class DatabaseSettings:
 class MonitoringSettings:
     # kubernetes: the gate watches the previous wave's Deployments through the API server.
     mode: Literal["cloudwatch", "kubernetes", "none"] = "cloudwatch"
-    # Container restarts (per 5 minutes with CloudWatch, during the bake with kubernetes) at
+    # Container restarts (per 5 minutes with CloudWatch; with kubernetes, of any current pod) at
     # which a path counts as unhealthy.
     restart_threshold: int = 3
 

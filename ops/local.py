@@ -7,15 +7,16 @@ region's kubeconfig is written to `.clusters/<stack>/<region>.yaml`, the folder 
 `kubernetes.kubeconfig_dir`. What pods do, and when (Ready after a delay, never Ready, a failing
 migration, restarts), is set by the kwok Stages in `local/stages.yaml`, not by the program.
 
-`up` is idempotent (running clusters are kept, stopped ones restarted); `down` deletes the
-clusters, which stops every process they started.
+`up` is idempotent (running clusters are kept, stopped ones restarted); `down` stops every
+process the clusters started and keeps their data, ports and certificates, so the stack's state
+still matches them at the next `up`; `delete` removes them for good (a stack deployed to them
+then refers to clusters that are gone: delete its state too, as `make clean` does).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -40,6 +41,9 @@ BINARIES = {
     "kwokControllerBinary": "kwok",
 }
 COMMAND_TIMEOUT_SECONDS = 180
+WAIT = "2m"
+# Folders of .clusters/ that are not a stack's kubeconfigs.
+RESERVED = ("kwok", "kwokctl")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class Cluster:
     @property
     def folder(self) -> Path:
         return workdir(self.project) / "clusters" / self.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.project / ".clusters" / "kwokctl" / f"{self.name}.yaml"
 
 
 def workdir(project: Path) -> Path:
@@ -91,9 +99,7 @@ def clusters_of(stack: str, project: Path = PROJECT_DIR) -> list[Cluster]:
     return [Cluster(stack, region, project) for region in names]
 
 
-def kwokctl_config(port: int | None) -> str:
-    """kwokctl's configuration: local binaries, loopback only, and the repository's Stages (which
-    replace kwok's defaults)."""
+def check_binaries() -> None:
     missing = [
         name for name in [*BINARIES.values(), "kwokctl"] if not (binaries_dir() / name).exists()
     ]
@@ -102,6 +108,11 @@ def kwokctl_config(port: int | None) -> str:
             f"missing {', '.join(missing)} in {binaries_dir()}: run `make setup` "
             "(scripts/install-engine) first"
         )
+
+
+def kwokctl_config(port: int | None) -> str:
+    """kwokctl's configuration: local binaries, loopback only, and the repository's Stages (which
+    replace kwok's defaults)."""
     options: dict[str, object] = {"runtime": "binary", "bindAddress": LOOPBACK}
     options.update({key: str(binaries_dir() / name) for key, name in BINARIES.items()})
     if port is not None:
@@ -175,40 +186,45 @@ def start(cluster: Cluster, port: int | None) -> str:
         if not (cluster.folder / "kwok.yaml").exists():
             raise UserError(
                 f"{cluster.folder} is a stale cluster folder (no kwok.yaml): run "
-                f"`python -m ops local down --stack {cluster.stack}` and try again"
+                f"`python -m ops local delete --stack {cluster.stack}` and try again"
             )
-        result = kwokctl(cluster.project, "start", "cluster", "--name", cluster.name)
+        result = kwokctl(
+            cluster.project, "start", "cluster", "--name", cluster.name, "--wait", WAIT
+        )
         if result.returncode != 0:
+            kwokctl(cluster.project, "stop", "cluster", "--name", cluster.name)
             raise UserError(
                 f"cluster {cluster.name} did not restart ({last_line(result)}): run "
-                f"`python -m ops local down --stack {cluster.stack}` and try again"
+                f"`python -m ops local delete --stack {cluster.stack}` and try again"
             )
         return "restarted"
     if port is not None and port_in_use(port):
         raise UserError(f"port {port} on {LOOPBACK} is in use: pass another --port, or none")
     cluster.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-    config = cluster.project / ".clusters" / f"{cluster.name}.kwokctl.yaml"
+    config = cluster.config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(kwokctl_config(port))
     result = kwokctl(
         cluster.project,
-        "create",
-        "cluster",
-        "--name",
-        cluster.name,
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        "--wait",
-        "2m",
+        "create", "cluster", "--name", cluster.name, "--kubeconfig", str(cluster.kubeconfig),
+        "--wait", WAIT,
         config=config,
-    )
+    )  # fmt: skip
+    if result.returncode == 0:
+        result = kwokctl(
+            cluster.project, "scale", "node", "--replicas", str(NODES), "--name", cluster.name
+        )
     if result.returncode != 0:
+        # Nothing half-started stays behind.
+        remove(cluster)
         raise UserError(f"cluster {cluster.name} did not start: {last_line(result)}")
-    result = kwokctl(
-        cluster.project, "scale", "node", "--replicas", str(NODES), "--name", cluster.name
-    )
-    if result.returncode != 0:
-        raise UserError(f"cluster {cluster.name}: no nodes ({last_line(result)})")
     return "created"
+
+
+def remove(cluster: Cluster) -> None:
+    kwokctl(cluster.project, "delete", "cluster", "--name", cluster.name)
+    cluster.kubeconfig.unlink(missing_ok=True)
+    cluster.config_file.unlink(missing_ok=True)
 
 
 def up(clusters: Sequence[Cluster], port: int | None) -> list[str]:
@@ -220,22 +236,32 @@ def up(clusters: Sequence[Cluster], port: int | None) -> list[str]:
     return lines
 
 
-def down(clusters: Sequence[Cluster]) -> list[str]:
-    lines = []
+def existing(stack: str, project: Path = PROJECT_DIR) -> list[Cluster]:
+    """Every cluster of the stack on this machine, including those of regions it no longer has."""
+    folder = workdir(project) / "clusters"
+    prefix = f"{stack}-"
+    return [
+        Cluster(stack, path.name.removeprefix(prefix), project)
+        for path in sorted(folder.glob(f"{prefix}*"))
+        if path.is_dir()
+    ]
+
+
+def down(clusters: Sequence[Cluster], *, delete: bool) -> list[str]:
+    """Stops (or deletes) every cluster, carrying on past a failure, then reports them all."""
+    lines, failures = [], []
     for cluster in clusters:
-        if not cluster.folder.exists():
-            lines.append(f"{cluster.region}: no cluster")
-            continue
-        result = kwokctl(cluster.project, "delete", "cluster", "--name", cluster.name)
-        if result.returncode != 0 or cluster.folder.exists():
-            # kwokctl stops the processes by the PIDs it recorded before it removes the folder.
-            raise UserError(f"cluster {cluster.name} was not deleted: {last_line(result)}")
-        cluster.kubeconfig.unlink(missing_ok=True)
-        lines.append(f"{cluster.region}: deleted ({cluster.name})")
-    if clusters:
-        folder = kubeconfig_dir(clusters[0].project, clusters[0].stack)
-        shutil.rmtree(folder, ignore_errors=True)
-    return lines
+        if delete:
+            remove(cluster)
+            failed = cluster.folder.exists()
+        else:
+            failed = kwokctl(cluster.project, "stop", "cluster", "--name", cluster.name).returncode
+        if failed:
+            failures.append(cluster.name)
+        lines.append(f"{cluster.region}: {'deleted' if delete else 'stopped'} ({cluster.name})")
+    if failures:
+        raise UserError(f"could not {'delete' if delete else 'stop'}: {', '.join(failures)}")
+    return lines or ["no clusters"]
 
 
 def status(clusters: Sequence[Cluster]) -> list[str]:
@@ -256,7 +282,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("action", choices=("up", "down", "delete", "status"))
     parser.add_argument("--stack", default="local")
     parser.add_argument(
         "--port",
@@ -270,14 +296,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.port is not None and not 1024 <= args.port <= 65535 - 64:
         raise UserError(f"--port {args.port}: allowed 1024 to {65535 - 64}")
-    clusters = clusters_of(args.stack)
-    if args.action == "up":
-        lines = up(clusters, args.port)
-        kubectl = binaries_dir() / "kubectl"
-        lines.append(f"look: {kubectl} --kubeconfig {clusters[0].kubeconfig} get deploy -A")
-    elif args.action == "down":
-        lines = down(clusters)
+    if args.stack in RESERVED:
+        raise UserError(
+            f"--stack {args.stack}: that name is taken by kwok's own folder in .clusters"
+        )
+    if args.action in ("down", "delete"):
+        lines = down(existing(args.stack), delete=args.action == "delete")
     else:
-        lines = status(clusters)
+        check_binaries()
+        clusters = clusters_of(args.stack)
+        if args.action == "up":
+            lines = up(clusters, args.port)
+            kubectl = binaries_dir() / "kubectl"
+            lines.append(f"look: {kubectl} --kubeconfig {clusters[0].kubeconfig} get deploy -A")
+        else:
+            lines = status(clusters)
     print("\n".join(lines))
     return 0

@@ -187,7 +187,8 @@ def run_program(
     pulumi.runtime.set_mocks(
         monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
     )
-    pulumi.runtime.set_all_config(dict(flat_config), list(secret_keys))
+    config, secret_keys = _offline_kubeconfigs(dict(flat_config), secret_keys)
+    pulumi.runtime.set_all_config(config, list(secret_keys))
     if str(project_dir) not in sys.path:
         sys.path.insert(0, str(project_dir))
     collector_was_enabled = gc.isenabled()
@@ -206,6 +207,27 @@ def run_program(
             gc.unfreeze()
             gc.enable()
     return monitor.recording
+
+
+def _offline_kubeconfigs(
+    config: dict[str, str], secret_keys: tuple[str, ...]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A stack that reads its kubeconfigs from `kubernetes.kubeconfig_dir` (the local clusters)
+    gets a stand-in secret per region: nothing offline needs, or should need, a running cluster."""
+    key = "deploypaths:kubeconfigs"
+    try:
+        kubernetes = json.loads(config.get("deploypaths:kubernetes", "{}"))
+        regions = json.loads(config.get("deploypaths:regions", "[]"))
+        given = json.loads(config.get(key) or "{}")
+    except ValueError:
+        return config, secret_keys
+    if not (isinstance(kubernetes, dict) and kubernetes.get("kubeconfig_dir")):
+        return config, secret_keys
+    if not (isinstance(given, dict) and isinstance(regions, list)):
+        return config, secret_keys
+    names = [r["name"] for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)]
+    config[key] = json.dumps({name: "offline" for name in names} | given)
+    return config, (*secret_keys, key)
 
 
 def _without_secrets(value: Any) -> Any:

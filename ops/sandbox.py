@@ -98,9 +98,9 @@ class Sandbox:
             folder = self.root / ".clusters" / stack
             yield {path.stem: path for path in sorted(folder.glob("*.yaml"))}
         finally:
-            stopped = self.ops("local", "down", "--stack", stack)
-            if stopped.returncode != 0:
-                raise RuntimeError(f"ops local down failed: {stopped.stderr}{stopped.stdout}")
+            deleted = self.ops("local", "delete", "--stack", stack)
+        if deleted.returncode != 0:
+            raise RuntimeError(f"ops local delete failed: {deleted.stderr}{deleted.stdout}")
 
     def ops(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

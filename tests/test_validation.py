@@ -572,6 +572,13 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("monitoring",), {"mode": "prometheus"})],
         ["monitoring.mode: got 'prometheus'; allowed: cloudwatch | kubernetes | none"],
     ),
+    "gate on the API server of rendered manifests": (
+        [(("kubernetes",), {"mode": "render"}), (("monitoring",), {"mode": "kubernetes"})],
+        [
+            "monitoring.mode: got 'kubernetes'; "
+            "allowed with kubernetes.mode render: cloudwatch | none"
+        ],
+    ),
     "bake minutes negative": (
         [(("bake_minutes",), -0.5)],
         ["bake_minutes: got -0.5; allowed: a number of minutes from 0 to 240 (fractions allowed)"],

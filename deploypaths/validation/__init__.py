@@ -83,7 +83,7 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     )
     kubernetes = _kubernetes(problems, top.data.get("kubernetes"))
     database = _database(problems, top.data.get("database"))
-    monitoring = _monitoring(problems, top.data.get("monitoring"))
+    monitoring = _monitoring(problems, top.data.get("monitoring"), kubernetes)
     flag_delivery = _flag_delivery(problems, top.data.get("feature_flags"))
     migrations, phases = _migrations(problems, top, environment)
     services = _services(problems, top, names, phases, environment)

@@ -156,10 +156,17 @@ def _database(problems: _Problems, data: Any) -> DatabaseSettings:
     )
 
 
-def _monitoring(problems: _Problems, data: Any) -> MonitoringSettings:
+def _monitoring(
+    problems: _Problems, data: Any, kubernetes: KubernetesSettings
+) -> MonitoringSettings:
     reader = _Reader(problems, "monitoring", data, _field_names(MonitoringSettings))
     default = MonitoringSettings()
     mode: Any = reader.choice("mode", ("cloudwatch", "kubernetes", "none"), default.mode)
+    if mode == "kubernetes" and kubernetes.mode == "render":
+        # Rendered manifests run nowhere the gate could watch: it would bake on nothing.
+        problems.add(
+            reader.path("mode"), mode, "allowed with kubernetes.mode render: cloudwatch | none"
+        )
     return MonitoringSettings(
         mode=mode,
         restart_threshold=reader.integer("restart_threshold", 1, 1000, default.restart_threshold),

@@ -1,7 +1,7 @@
 """Failure on real clusters, under `--continue-on-error`: a release that never gets Ready fails its
 path and what waits for it, every time, while every other path lands and the failed service keeps
 serving its previous ReplicaSet; a failed migration stops what needs it; a wave whose pods restart
-during the bake stops the next wave. What fails is set by local/stages.yaml, keyed on image tags."""
+fail the gate and stop the next wave. What fails is set by local/stages.yaml (image tags)."""
 
 from __future__ import annotations
 

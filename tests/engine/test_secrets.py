@@ -32,8 +32,9 @@ def test_secret_config_stays_secret_in_manifests_state_and_output(project):
     rendered = project.rendered("secrets")
     # The upstream provider would render Secret data as base64: the Secret is not rendered,
     # and the workloads name it for whoever applies the manifests to provide.
-    assert not [name for name in rendered if name.startswith("us-east-1/1-manifest/secret-")]
-    assert "name: database-connection" in rendered["us-east-1/1-manifest/deployment-app-auth.yaml"]
+    assert not [name for name in rendered if name.startswith("us-east-1/1-manifest/v1-secret-")]
+    auth = rendered["us-east-1/1-manifest/apps_v1-deployment-app-auth.yaml"]
+    assert "name: database-connection" in auth
     assert not [name for name, text in rendered.items() if "s3cr3t" in text]
     state = "".join(p.read_text() for p in (project.root / ".state").rglob("*.json"))
     assert "s3cr3t" not in state, "the state holds the URL in plain text"

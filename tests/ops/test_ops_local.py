@@ -62,7 +62,7 @@ def test_a_port_in_use_is_refused(project):
 def test_a_stale_cluster_folder_says_to_run_down(project):
     (project / ".clusters" / "kwok" / "clusters" / "demo-us-east-1").mkdir(parents=True)
     line = one_line_error(ops_local(project, "up", "--stack", "demo"))
-    assert "stale cluster folder" in line and "ops local down --stack demo" in line, line
+    assert "stale cluster folder" in line and "ops local delete --stack demo" in line, line
 
 
 def test_a_stack_without_a_file_is_named(project):
