@@ -9,6 +9,7 @@ group's tasks in parallel: one task per group is `--parallel 1`.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -66,11 +67,17 @@ def duration(task: Task, model: Mapping[str, float]) -> float:
 
 
 def schedule(
-    tasks: Iterable[Task], model: Mapping[str, float] = DEFAULT_LATENCY_MINUTES
+    tasks: Iterable[Task],
+    model: Mapping[str, float] = DEFAULT_LATENCY_MINUTES,
+    *,
+    parallel: int | None = None,
 ) -> Schedule:
-    """Earliest start for every task given unlimited parallelism; tasks come in an order where
-    each follows everything it waits for (registration order is such an order). What a task
-    waits for outside `tasks` counts as already done."""
+    """Earliest start for every task given unlimited parallelism, or at most `parallel` at once
+    (`pulumi up --parallel`); tasks come in an order where each follows everything it waits for
+    (registration order is such an order). What a task waits for outside `tasks` counts as
+    already done."""
+    if parallel is not None:
+        return _capped(list(tasks), model, parallel)
     times: dict[str, Scheduled] = {}
     blocker: dict[str, str | None] = {}
     sequential = 0.0
@@ -81,6 +88,48 @@ def schedule(
         minutes = duration(task, model)
         times[task.id] = Scheduled(start, start + minutes)
         sequential += minutes
+    if not times:
+        return Schedule({}, [], 0.0, 0.0)
+    last: str | None = max(times, key=lambda t: times[t].finish)
+    critical = []
+    while last is not None:
+        critical.append(last)
+        last = blocker[last]
+    return Schedule(times, critical[::-1], times[critical[0]].finish, sequential)
+
+
+def _capped(tasks: list[Task], model: Mapping[str, float], parallel: int) -> Schedule:
+    """The engine's way under a cap: whenever a slot is free, the earliest-registered task whose
+    dependencies are done starts."""
+    index = {task.id: position for position, task in enumerate(tasks)}
+    waits = {t.id: [w for w in t.waits_for if w in index] for t in tasks}
+    waiting = {t.id: len(set(waits[t.id])) for t in tasks}
+    waiters: dict[str, list[str]] = {}
+    for task in tasks:
+        for other in set(waits[task.id]):
+            waiters.setdefault(other, []).append(task.id)
+    ready = [index[t.id] for t in tasks if not waiting[t.id]]
+    heapq.heapify(ready)
+    running: list[tuple[float, int]] = []
+    times: dict[str, Scheduled] = {}
+    blocker: dict[str, str | None] = {}
+    now, freed_by, sequential = 0.0, None, 0.0
+    while ready or running:
+        while ready and len(running) < parallel:
+            task = tasks[heapq.heappop(ready)]
+            minutes = duration(task, model)
+            sequential += minutes
+            times[task.id] = Scheduled(now, now + minutes)
+            done = [w for w in waits[task.id] if times[w].finish == now]
+            blocker[task.id] = done[0] if done else freed_by
+            heapq.heappush(running, (now + minutes, index[task.id]))
+        now, position = heapq.heappop(running)
+        finished = tasks[position].id
+        freed_by = finished
+        for waiter in waiters.get(finished, []):
+            waiting[waiter] -= 1
+            if not waiting[waiter]:
+                heapq.heappush(ready, index[waiter])
     if not times:
         return Schedule({}, [], 0.0, 0.0)
     last: str | None = max(times, key=lambda t: times[t].finish)

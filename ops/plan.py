@@ -294,12 +294,13 @@ def build_plan(
     model: dict[str, float],
     *,
     unchanged: Collection[str] = (),
+    parallel: int | None = None,
 ) -> Plan:
     settings = parse_settings(raw, stack=stack)
     nodes = recording.registrations
     owners = owner_paths(nodes)
     tasks = plan_tasks(recording, owners, settings, unchanged)
-    timed: Schedule = schedule(tasks, model)
+    timed: Schedule = schedule(tasks, model, parallel=parallel)
     times = {urn: (t.start, t.finish) for urn, t in timed.times.items()}
     paths = path_timings(nodes, owners, settings, times)
     critical_owners = owner_chain(timed.critical_path, owners)
@@ -435,12 +436,14 @@ def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]
     return model
 
 
-def make_plan(stack: str, stack_file: Path, model: dict[str, float]) -> Plan:
+def make_plan(
+    stack: str, stack_file: Path, model: dict[str, float], *, parallel: int | None = None
+) -> Plan:
     try:
         config = load_stack_file(stack_file, PROJECT_DIR)
     except StackFileError as error:
         raise UserError(str(error)) from None
-    return plan_for_config(config, stack, model)
+    return plan_for_config(config, stack, model, parallel=parallel)
 
 
 def plan_for_config(
@@ -449,12 +452,15 @@ def plan_for_config(
     model: dict[str, float],
     *,
     unchanged_of: Any = None,
+    parallel: int | None = None,
 ) -> Plan:
     """The plan of a flat stack config; `unchanged_of(recording)` names the URNs that take no
     time (what an update left `same`)."""
     recording = record(config, stack)
     unchanged = unchanged_of(recording) if unchanged_of else ()
-    return build_plan(recording, stack, namespace_values(config), model, unchanged=unchanged)
+    return build_plan(
+        recording, stack, namespace_values(config), model, unchanged=unchanged, parallel=parallel
+    )
 
 
 def record(config: Mapping[str, str], stack: str) -> Recording:
@@ -470,7 +476,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if not stack_file.exists():
         raise UserError(f"no stack file {stack_file} (pass --stack NAME or --stack-file PATH)")
-    plan = make_plan(args.stack, stack_file, load_latency(args.latency, args.quantile))
+    if args.parallel is not None and args.parallel < 1:
+        raise UserError(f"--parallel {args.parallel}: allowed 1 or more")
+    model = load_latency(args.latency, args.quantile)
+    plan = make_plan(args.stack, stack_file, model, parallel=args.parallel)
     picture = Path(args.picture or f"out/plan-{args.stack}.svg")
     picture.parent.mkdir(parents=True, exist_ok=True)
     write_svg(plan, picture)
@@ -489,6 +498,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--stack", default="prod", help="stack name (default: prod)")
     parser.add_argument("--stack-file", help="stack file to read (default: Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="at most N resource operations at once, as `pulumi up --parallel N` "
+        "(default: no limit; the CLI's own default is 4 x CPUs)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--picture", help="SVG Gantt chart to write (default: out/plan-<stack>.svg)"
