@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.engine_up import STACK, local_topology
+from benchmarks.engine_up import STACK, default_parallel, local_topology
 from deploypaths.stack_config import namespace_values
 from ops.sandbox import Sandbox
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                     latency = Path(directory) / "latency.json"
                     ops(sandbox, "calibrate", "--stack", STACK, "--out", str(latency))
             timeline = ["timeline", "--stack", STACK, "--update", "3", "--latency", str(latency)]
+            timeline += ["--parallel", str(default_parallel())]
             if args.picture:
                 timeline += ["--picture", str(args.picture.resolve())]
             result = json.loads(ops(sandbox, *timeline, "--json"))

@@ -250,6 +250,7 @@ def build_timeline(
     config: Mapping[str, str],
     config_source: str,
     model: dict[str, float],
+    parallel: int | None = None,
 ) -> Timeline:
     raw = namespace_values(config)
     try:
@@ -258,9 +259,8 @@ def build_timeline(
         raise UserError(
             f"the configuration {config_source} does not validate today: {error.problems[0]}"
         ) from None
-    plan = build_plan(
-        recording, stack, raw, model, unchanged=unchanged_resources(update, recording)
-    )
+    unchanged = unchanged_resources(update, recording)
+    plan = build_plan(recording, stack, raw, model, unchanged=unchanged, parallel=parallel)
     owners = owner_paths(update.steps)
     actual = path_timings(update.steps, owners, settings, actual_times(update))
     failed = {owners[urn] for urn, step in update.steps.items() if step.failed and urn in owners}
@@ -413,6 +413,7 @@ def timeline_of(args: argparse.Namespace) -> Timeline:
                 config=config,
                 config_source=source,
                 model=model,
+                parallel=args.parallel,
             )
         except UserError as error:
             refused = str(error).splitlines()[-1].strip(" -")
@@ -457,4 +458,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--latency", help="latency file to predict with (as `ops plan --latency`)")
     parser.add_argument("--quantile", choices=LATENCY_QUANTILES, default="median")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="predict with at most N operations at once, as the update ran (default: no limit)",
+    )
     parser.set_defaults(func=run)
