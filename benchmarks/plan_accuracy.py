@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     config = namespace_values(local_topology(regions, services, migrations, int(waves or 1)))
     with tempfile.TemporaryDirectory() as directory:
         sandbox = Sandbox(Path(directory))
+        sandbox.write_config(STACK, config)
         with sandbox.clusters(STACK):
             for release in (0, 1, 2):
                 sandbox.write_config(STACK, with_release(config, release))
