@@ -1,4 +1,4 @@
-"""Operator commands: `python -m ops plan|preview|history|rollback`."""
+"""Operator commands: `python -m ops plan|preview|history|rollback|up|timeline|calibrate|local`."""
 
 
 class UserError(Exception):
