@@ -88,14 +88,7 @@ def schedule(
         minutes = duration(task, model)
         times[task.id] = Scheduled(start, start + minutes)
         sequential += minutes
-    if not times:
-        return Schedule({}, [], 0.0, 0.0)
-    last: str | None = max(times, key=lambda t: times[t].finish)
-    critical = []
-    while last is not None:
-        critical.append(last)
-        last = blocker[last]
-    return Schedule(times, critical[::-1], times[critical[0]].finish, sequential)
+    return _with_critical_path(times, blocker, sequential)
 
 
 def _capped(tasks: list[Task], model: Mapping[str, float], parallel: int) -> Schedule:
@@ -130,6 +123,13 @@ def _capped(tasks: list[Task], model: Mapping[str, float], parallel: int) -> Sch
             waiting[waiter] -= 1
             if not waiting[waiter]:
                 heapq.heappush(ready, index[waiter])
+    return _with_critical_path(times, blocker, sequential)
+
+
+def _with_critical_path(
+    times: dict[str, Scheduled], blocker: dict[str, str | None], sequential: float
+) -> Schedule:
+    """The schedule with its critical path, followed back from the last task to finish."""
     if not times:
         return Schedule({}, [], 0.0, 0.0)
     last: str | None = max(times, key=lambda t: times[t].finish)
