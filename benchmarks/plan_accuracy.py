@@ -13,6 +13,7 @@ their predicted finish.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -49,11 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plan_accuracy", description=__doc__)
     parser.add_argument("--size", default="3x20x4/2", help="regions x services x migrations/waves")
     parser.add_argument("--picture", type=Path, help="write the timeline of update 3 here (SVG)")
+    parser.add_argument(
+        "--keep", type=Path, help="run in this (new) folder and keep it: stacks, events, latency"
+    )
     args = parser.parse_args(argv)
     sizes, _, waves = args.size.partition("/")
     regions, services, migrations = (int(part) for part in sizes.split("x"))
     config = namespace_values(local_topology(regions, services, migrations, int(waves or 1)))
-    with tempfile.TemporaryDirectory() as directory:
+    with contextlib.ExitStack() as cleanup:
+        if args.keep:
+            args.keep.mkdir(parents=True)
+            directory = str(args.keep.resolve())
+        else:
+            directory = cleanup.enter_context(tempfile.TemporaryDirectory())
         sandbox = Sandbox(Path(directory))
         sandbox.write_config(STACK, config)
         with sandbox.clusters(STACK):
