@@ -24,10 +24,10 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from benchmarks.topology import generate
+from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.schedule import Task, schedule
 from deploypaths.stack_config import namespace_values
-from ops.mock_run import PROJECT_DIR, run_program
-from ops.sandbox import Sandbox
+from tests.support.sandbox import Sandbox
 
 LATENCY = PROJECT_DIR / "local" / "latency.json"
 STACK = "bench"

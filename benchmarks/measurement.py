@@ -28,7 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ops.mock_run import PROJECT_DIR, Recording, run_program
+from deploypaths.mock_run import PROJECT_DIR, run_program
+from deploypaths.recording import Recording
 
 FLOOR_PROGRAM_DIR = Path(__file__).resolve().parent / "floor"
 REPLAY_PROGRAM_DIR = Path(__file__).resolve().parent / "replay"

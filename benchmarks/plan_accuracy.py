@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.engine_up import STACK, default_parallel, local_topology
 from deploypaths.stack_config import namespace_values
-from ops.sandbox import Sandbox
+from tests.support.sandbox import Sandbox
 
 
 def with_release(config: dict[str, Any], release: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ops.plan import Plan
+    from deploypaths.plan import Plan
 
 ROW = 18
 LABEL_WIDTH = 280

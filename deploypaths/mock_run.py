@@ -1,82 +1,36 @@
-"""Runs the Pulumi program in-process under the SDK's mocks, recording what the engine would get."""
+"""Runs the Pulumi program in-process under the SDK's mocks, recording what the engine would get.
+
+`ops plan` and `ops timeline` plan from this recording, and the tests and benchmarks run the
+program through it. It drives the SDK's runtime (some of it private) but creates no resources of
+its own: the program does."""
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import runpy
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi.runtime
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2  # type: ignore[import-untyped]  # no stubs installed
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+from deploypaths.identity import provider_name, provider_urn
+from deploypaths.recording import Recording, Registration
+
 PROJECT = "deploypaths"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MOCK_ACCOUNT = "123456789012"
 # What the mocked Secrets Manager hands back: tests look for it wherever a secret must not be.
 MOCK_DATABASE_PASSWORD = "mock-db-password-5f3a9c"
-
-
-@dataclass(frozen=True)
-class Registration:
-    """One RegisterResource call, as the engine receives it."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str
-    dependencies: tuple[str, ...]
-    provider: str
-    inputs: dict[str, Any] = field(default_factory=dict)
-    # The request's property Struct, as the engine would store it: plain_inputs reads it only
-    # when asked, which keeps the recorder's work out of what the registration benchmark times.
-    properties: struct_pb2.Struct = field(default_factory=struct_pb2.Struct, repr=False)
-    # What the mocks answered: the inputs plus cloud-assigned outputs such as ARNs.
-    outputs: dict[str, Any] = field(default_factory=dict)
-    protect: bool = False
-    retain_on_delete: bool = False
-    custom_timeouts: dict[str, str] = field(default_factory=dict)
-
-    @functools.cached_property
-    def plain_inputs(self) -> Any:
-        """The inputs as they would reach state, with secret values masked: what anyone can read."""
-        return _without_secrets(json_format.MessageToDict(self.properties))
-
-    @property
-    def waits_for(self) -> tuple[str, ...]:
-        """Everything the engine must finish before this resource: its dependencies and, for a
-        custom resource, its provider (a resource cannot be created before its provider is)."""
-        return self.dependencies + ((self.provider,) if self.provider else ())
-
-
-@dataclass
-class Recording:
-    registrations: dict[str, Registration] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    def of_type(self, type_: str) -> list[Registration]:
-        return [r for r in self.registrations.values() if r.type == type_]
-
-    def named(self, name: str) -> Registration:
-        matches = [r for r in self.registrations.values() if r.name == name]
-        if len(matches) != 1:
-            raise KeyError(f"{len(matches)} resources named {name!r}")
-        return matches[0]
-
-    def children_of(self, urn: str) -> list[Registration]:
-        return [r for r in self.registrations.values() if r.parent == urn]
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -106,7 +60,8 @@ class _Mocks(pulumi.runtime.Mocks):
             ]
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    # The monitor takes a bare dict as "no failures"; the SDK's annotation allows only a tuple.
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             secret = {"username": "app_admin", "password": MOCK_DATABASE_PASSWORD}
             return {"secretString": json.dumps(secret)}
@@ -115,15 +70,16 @@ class _Mocks(pulumi.runtime.Mocks):
     def _region(self, provider_ref: str | None) -> str:
         if not provider_ref:
             return "us-east-1"
-        name = provider_ref.split("::")[-2] if "::" in provider_ref else ""
-        return self.provider_regions.get(name, "us-east-1")
+        return self.provider_regions.get(provider_name(provider_ref), "us-east-1")
 
 
 class RecordingMonitor(mocks.MockMonitor):
     """A MockMonitor that keeps every registration: the exact graph the engine would receive."""
 
-    def __init__(self, mock: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mock: _Mocks) -> None:
         super().__init__(mock)
+        # The same mocks as `self.mocks`, typed as the ones that always answer with an id.
+        self.cloud = mock
         self.recording = Recording()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
@@ -135,9 +91,9 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)
         # Deserializing a resource reference needs an event loop on this (executor) thread.
-        _ensure_event_loop()
+        _ensure_event_loop()  # type: ignore[no-untyped-call]
         inputs = rpc.deserialize_properties(request.object)
-        resource_id, state = self.mocks.new_resource(
+        resource_id, state = self.cloud.new_resource(
             mocks.MockResourceArgs(
                 typ=request.type,
                 name=request.name,
@@ -160,7 +116,7 @@ class RecordingMonitor(mocks.MockMonitor):
             custom=request.custom,
             parent=request.parent,
             dependencies=tuple(request.dependencies),
-            provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+            provider=provider_urn(request.provider) if request.provider else "",
             inputs=inputs,
             properties=request.object,
             outputs=state,
@@ -193,11 +149,11 @@ def run_program(
         sys.path.insert(0, str(project_dir))
     collector_was_enabled = gc.isenabled()
     try:
-        _sync_await(
-            run_pulumi_func(
-                lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-            )
-        )
+
+        def program() -> None:
+            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
     finally:
         # __main__.py turns the collector off for the process it owns; this one is the caller's.
         # Freezing and unfreezing first hands the program's objects to the oldest generation,
@@ -228,13 +184,3 @@ def _offline_kubeconfigs(
     names = [r["name"] for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)]
     config[key] = json.dumps({name: "offline" for name in names} | given)
     return config, (*secret_keys, key)
-
-
-def _without_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return "[secret]"
-        return {key: _without_secrets(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_secrets(item) for item in value]
-    return value

@@ -1,4 +1,5 @@
-"""Names, tags and fingerprints shared by the components, the plan and the ops commands."""
+"""Tags, job names and release fingerprints shared by the components and the ops commands; a
+path's own names (`path_id`, `component_name`, `gate_name`) come from `deploypaths.identity`."""
 
 from __future__ import annotations
 
@@ -7,22 +8,19 @@ import hashlib
 import json
 from typing import Any
 
+from deploypaths.identity import component_name, gate_name, path_id
 from deploypaths.settings import Service, Settings
 
-
-def path_id(service_or_migration: str, region: str) -> str:
-    """The operator-facing id of a path inside a region: `orders@eu-west-1`."""
-    return f"{service_or_migration}@{region}"
-
-
-def component_name(service_or_migration: str, region: str) -> str:
-    """The Pulumi name of a ServicePath or MigrationPath component."""
-    return f"{service_or_migration}-{region}"
-
-
-def gate_name(wave: int) -> str:
-    """The health gate between wave `wave` (counted from 1) and the next."""
-    return f"gate-after-wave-{wave}"
+__all__ = [
+    "component_name",
+    "gate_name",
+    "job_name",
+    "path_id",
+    "service_release",
+    "short_hash",
+    "tags",
+    "wave_release",
+]
 
 
 def short_hash(*parts: Any) -> str:

@@ -17,10 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from deploypaths.identity import HEALTH_GATE
 from ops import UserError, events
 from ops.timeline import add_common_arguments, stack_events_dir
-
-GATE_TYPE = "deploypaths:index:HealthGate"
 
 
 def durations(updates: Iterable[events.Update]) -> dict[str, list[float]]:
@@ -34,7 +33,7 @@ def durations(updates: Iterable[events.Update]) -> dict[str, list[float]]:
                 or step.failed
                 or step.start is None
                 or step.finish is None
-                or GATE_TYPE in step.urn
+                or HEALTH_GATE in step.urn
             ):
                 continue
             samples.setdefault(step.type, []).append((step.finish - step.start) / 60)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 
 from pulumi import automation as auto
 
+from deploypaths.identity import urn_name
 from ops import UserError, automation
 
 EVENTS_FOLDER = "events"
@@ -334,7 +335,7 @@ def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], w
         step = steps[urn] = Step(
             urn=urn,
             type=str(metadata.get("type") or state.get("type", "")),
-            name=urn.rsplit("::", 1)[-1],
+            name=urn_name(urn),
             parent=str(state.get("parent") or ""),
             custom=bool(state.get("custom")),
         )
@@ -348,10 +349,3 @@ def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], w
     else:
         step.finish = when if step.finish is None else max(step.finish, when)
         step.failed = step.failed or key == "resOpFailedEvent"
-
-
-def urn_key(urn: str) -> str:
-    """A resource's own type and name: the same resource in a real run and in the mocks, whose
-    URNs name another stack and project and only the parent's type in the type chain."""
-    head, _, name = urn.rpartition("::")
-    return f"{head.rsplit('::', 1)[-1].rsplit('$', 1)[-1]}::{name}"

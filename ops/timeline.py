@@ -23,6 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploypaths.gantt import Row, render_rows
+from deploypaths.identity import urn_key
+from deploypaths.plan import (
+    PathTiming,
+    Plan,
+    build_plan,
+    owner_chain,
+    owner_paths,
+    path_timings,
+    row_order,
+)
+from deploypaths.recording import Recording
 from deploypaths.settings import Settings
 from deploypaths.stack_config import (
     StackFileError,
@@ -32,20 +44,7 @@ from deploypaths.stack_config import (
 )
 from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, automation, events
-from ops.gantt import Row, render_rows
-from ops.mock_run import Recording
-from ops.plan import (
-    LATENCY_QUANTILES,
-    PathTiming,
-    Plan,
-    build_plan,
-    load_latency,
-    owner_chain,
-    owner_paths,
-    path_timings,
-    record,
-    row_order,
-)
+from ops.plan import LATENCY_QUANTILES, load_latency, record
 
 # What the issue's measure accepts of a path's predicted finish: 20 % or 30 s.
 FINISH_TOLERANCE = 0.20
@@ -174,10 +173,10 @@ def prediction_configs(
 def unchanged_resources(update: events.Update, recording: Recording) -> set[str]:
     """URNs of the recording that the update did not change: `same` steps, and, in an update
     that succeeded, resources it never stepped on (outside its targets)."""
-    by_key = {events.urn_key(urn): step for urn, step in update.steps.items()}
+    by_key = {urn_key(urn): step for urn, step in update.steps.items()}
     unchanged = set()
     for urn in recording.registrations:
-        step = by_key.get(events.urn_key(urn))
+        step = by_key.get(urn_key(urn))
         if (step is None and not update.failed) or (step is not None and not step.changed):
             unchanged.add(urn)
     return unchanged
@@ -199,8 +198,8 @@ def actual_critical_path(
     last, back through what each waited for (in the program's graph) that finished last.
     `owners` are the update's (by its own URNs)."""
     times = actual_times(update)
-    by_key = {events.urn_key(urn): urn for urn in times}
-    registrations = {events.urn_key(urn): r for urn, r in recording.registrations.items()}
+    by_key = {urn_key(urn): urn for urn in times}
+    registrations = {urn_key(urn): r for urn, r in recording.registrations.items()}
     children: dict[str, list[str]] = {}
     for registration in recording.registrations.values():
         children.setdefault(registration.parent, []).append(registration.urn)
@@ -227,7 +226,7 @@ def actual_critical_path(
         chain.append(by_key[current])
         start = times[by_key[current]][0]
         waited = {
-            events.urn_key(leaf)
+            urn_key(leaf)
             for dependency in registrations[current].waits_for
             for leaf in custom_of(dependency)
         }

@@ -17,10 +17,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from deploypaths.identity import COMPONENT_KINDS, is_barrier_id
+from deploypaths.plan import GATED_TYPES, owner_paths
 from ops import UserError, automation, events
-from ops.plan import GATED_TYPES, PATH_TYPES, owner_paths
-from ops.preview import preview_report
-from ops.report_preview import render
+from ops.preview.command import preview_report
+from ops.preview.markdown import render
 
 
 @dataclass
@@ -50,14 +51,14 @@ def path_results(update: events.Update) -> list[PathResult]:
     finish and failure, from an update's steps; in order of release start."""
     owners = owner_paths(update.steps)
     kinds = {
-        owner: PATH_TYPES.get(update.steps[urn].type, "")
+        owner: COMPONENT_KINDS.get(update.steps[urn].type, "")
         for urn, owner in owners.items()
-        if update.steps[urn].type in PATH_TYPES
+        if update.steps[urn].type in COMPONENT_KINDS
     }
     results: dict[str, PathResult] = {}
     for urn, owner in owners.items():
         step = update.steps[urn]
-        kind = "barrier" if owner.startswith("services-ready@") else kinds.get(owner, "")
+        kind = "barrier" if is_barrier_id(owner) else kinds.get(owner, "")
         result = results.setdefault(owner, PathResult(id=owner, kind=kind))
         if not step.custom:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ops.mock_run import Recording
+from deploypaths.recording import Recording
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"

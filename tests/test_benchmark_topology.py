@@ -8,11 +8,12 @@ import pytest
 
 from benchmarks.measurement import failed, graph_figures, longest_chain, replay_entries
 from benchmarks.topology import REGION_CODES, SECRET_KEYS, Size, generate
+from deploypaths.mock_run import run_program
+from deploypaths.recording import Recording, Registration
 from deploypaths.regions import KNOWN_REGIONS
 from deploypaths.settings import Settings
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import find_cycle, parse_settings
-from ops.mock_run import Recording, Registration, run_program
 
 SIZES = [(1, 1, 0, 1), (2, 15, 3, 2), (4, 30, 6, 3), (8, 60, 9, 3), (12, 110, 9, 3)]
 CLOUD = {"kubernetes_mode": "eks", "database_mode": "aurora", "monitoring_mode": "cloudwatch"}

@@ -27,6 +27,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
+from deploypaths.mock_run import PROJECT_DIR
 from deploypaths.regions import KNOWN_REGIONS
 from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
@@ -38,7 +39,6 @@ from deploypaths.validation import (
     ConfigError,
     parse_settings,
 )
-from ops.mock_run import PROJECT_DIR
 from tests.test_validation import assert_refused_with_nothing_registered
 
 # --- profiles and bounds ---------------------------------------------------------------------

@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from ops.mock_run import run_program
-from tests.conftest import flat
+from deploypaths.mock_run import run_program
+from tests.support.config import flat
 
 ONE_REGION = {
     "regions": [{"name": "us-east-1"}],

@@ -75,8 +75,8 @@ def settings_of(config: dict[str, str], stack: str) -> Settings:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_have_exactly_the_release_ordering(run_stack, stack):
+    from deploypaths.mock_run import PROJECT_DIR
     from deploypaths.stack_config import load_stack_file
-    from ops.mock_run import PROJECT_DIR
 
     recording = run_stack(stack)
     settings = settings_of(

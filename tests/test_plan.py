@@ -10,11 +10,12 @@ import sys
 import pytest
 
 from benchmarks.topology import generate
+from deploypaths.mock_run import PROJECT_DIR, run_program
+from deploypaths.plan import GATED_TYPES, Plan, build_plan, owner_paths
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Task, grouped_minutes, latency, schedule
 from deploypaths.stack_config import load_stack_file, namespace_values
 from ops import UserError
-from ops.mock_run import PROJECT_DIR, run_program
-from ops.plan import GATED_TYPES, Plan, build_plan, load_latency, owner_paths
+from ops.plan import load_latency
 
 
 def run_plan(*args: str, cwd=PROJECT_DIR) -> subprocess.CompletedProcess:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from deploypaths.mock_run import PROJECT_DIR, run_program
+from deploypaths.recording import Recording
 from deploypaths.stack_config import load_stack_file
-from ops.mock_run import PROJECT_DIR, Recording, run_program
 from policy.guardrails import rules
 
 

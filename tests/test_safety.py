@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from deploypaths.mock_run import MOCK_DATABASE_PASSWORD, PROJECT_DIR, run_program
 from deploypaths.stack_config import load_stack_file
 from ops import plan
-from ops.mock_run import MOCK_DATABASE_PASSWORD, PROJECT_DIR, run_program
 
 STATEFUL = (
     "aws:rds/cluster:Cluster",
@@ -112,7 +112,7 @@ PROD_WAVES = [["us-east-1"], ["eu-west-1", "ap-southeast-2"]]
 
 
 def test_removing_a_prod_region_is_refused_unless_decommissioned():
-    from ops.preview import region_removal_failure
+    from ops.preview.command import region_removal_failure
 
     two_regions = [{"name": "us-east-1"}, {"name": "eu-west-1"}]
     dropped = prod_config(regions=two_regions, waves=[["us-east-1"], ["eu-west-1"]])

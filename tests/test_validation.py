@@ -13,11 +13,11 @@ from unittest import mock
 import pulumi
 import pytest
 
+from deploypaths import mock_run
+from deploypaths.mock_run import PROJECT_DIR
 from deploypaths.settings import Settings
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, find_cycle, parse_settings
-from ops import mock_run
-from ops.mock_run import PROJECT_DIR
 
 EXPAND = "registry.example.com/shop/migrate:0042"
 CONTRACT = "registry.example.com/shop/migrate:0043"

@@ -3,7 +3,7 @@ at once and write one Markdown report per stack, grouped by deploy path.
 
 Each stack's `pulumi preview` runs through the Automation API, with the repository's policy
 pack and the stack's enforcement config (`policy/config/<stack>.json`), and its engine events
-become the report (`ops.report_preview`). `--from-json FILE` renders a saved
+become the report (`ops.preview.model`). `--from-json FILE` renders a saved
 `pulumi preview --json` document instead, for a CI system that runs the CLI itself; Pulumi
 leaves policy violations out of that document, so there only the CLI's exit code reports them.
 
@@ -28,13 +28,9 @@ from typing import Any
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import ConfigError, parse_settings, removed_region_problems
 from ops import UserError, automation
-from ops.report_preview import (
-    PreviewDocumentError,
-    PreviewReport,
-    analyse,
-    digest_from_events,
-    render,
-)
+from ops.preview.engine_events import digest_from_events
+from ops.preview.markdown import render
+from ops.preview.model import PreviewDocumentError, PreviewReport, analyse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -1,32 +1,35 @@
-"""Turns a preview (`pulumi preview --json`, or the engine events of `Stack.preview`) into one
-Markdown report per stack, grouped by deploy path. Pure: no engine, no network.
+"""A preview as deploy paths: which resources each path creates, updates, replaces or deletes,
+the policy violations and errors. Pure: no engine, no network.
 
 The input is the document `pulumi preview --json` prints (Pulumi's `display.PreviewDigest`):
 `{config, steps: [{op, urn, provider, oldState, newState, diffReasons, replaceReasons,
 detailedDiff: {path: {kind, inputDiff}}}], diagnostics: [{urn, prefix, message, severity}],
 changeSummary}`. Pulumi leaves policy violations out of that document, so a digest built from
-engine events (`digest_from_events`) adds them as `policyViolations` (the field name and shape of
-Pulumi's own event summary: `{resourceUrn, policyName, policyPackName, enforcementLevel, message}`).
-
-Values are never printed, only property names, so secrets cannot leak into a pull-request
-comment. The one exception is a container image, which is a release id and never secret.
+engine events (`ops.preview.engine_events`) adds them as `policyViolations` (the field name and
+shape of Pulumi's own event summary: `{resourceUrn, policyName, policyPackName,
+enforcementLevel, message}`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from deploypaths.naming import gate_name, path_id
+from deploypaths.identity import (
+    MIGRATION_PATH,
+    REGION_PATH,
+    SERVICE_PATH,
+    PathIdentity,
+    Urn,
+    component_of_child,
+    path_id,
+    region_of_child,
+)
 from deploypaths.settings import Settings
 from deploypaths.validation import ConfigError
 from ops.config_diff import settings_of
-
-REGION_PATH = "deploypaths:index:RegionPath"
-SERVICE_PATH = "deploypaths:index:ServicePath"
-MIGRATION_PATH = "deploypaths:index:MigrationPath"
 
 # Losing one of these loses data or takes a region down for a long time.
 STATEFUL_TYPES = frozenset(
@@ -57,36 +60,11 @@ OP_KINDS = {
     "import-replacement": "replace",
 }
 OP_ORDER = ("replace", "delete", "create", "import", "update")
-OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "import": "="}
-MAX_PROPERTIES = 12
-AWS_REGION = re.compile(r"^(?P<head>.+)-(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)$")
 COLOUR_CODE = re.compile(r"<\{%[^%]*%\}>")
 
 
 class PreviewDocumentError(ValueError):
     """The document is not the JSON `pulumi preview --json` prints."""
-
-
-@dataclass(frozen=True)
-class ParsedUrn:
-    stack: str
-    project: str
-    types: tuple[str, ...]
-    name: str
-
-    @property
-    def type(self) -> str:
-        return self.types[-1]
-
-
-def parse_urn(urn: str) -> ParsedUrn:
-    """`urn:pulumi:<stack>::<project>::<parent types $-joined, own type last>::<name>`."""
-    head, sep, rest = urn.partition("::")
-    if not sep or not head.startswith("urn:pulumi:"):
-        raise PreviewDocumentError(f"not a Pulumi URN: {urn!r}")
-    project, _, rest = rest.partition("::")
-    qualified_type, _, name = rest.partition("::")
-    return ParsedUrn(head[len("urn:pulumi:") :], project, tuple(qualified_type.split("$")), name)
 
 
 @dataclass(frozen=True, order=True)
@@ -259,7 +237,7 @@ def collapse_steps(steps: Iterable[Mapping[str, Any]]) -> list[ResourceChange]:
                 entry["protect"] = entry["protect"] or bool(state.get("protect"))
     changes = []
     for urn, entry in merged.items():
-        parsed = parse_urn(urn)
+        parsed = Urn.parse(urn)
         old_images, new_images = _images(entry["old"]), _images(entry["new"])
         images = tuple(
             (before, after)
@@ -291,35 +269,19 @@ def parents_of(steps: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return parents
 
 
-def split_component(name: str, regions: Iterable[str]) -> tuple[str, str] | None:
-    """`orders-eu-west-1` -> (`orders`, `eu-west-1`), preferring the configured regions."""
-    for region in sorted(regions, key=len, reverse=True):
-        if name.endswith(f"-{region}") and len(name) > len(region) + 1:
-            return name[: -len(region) - 1], region
-    match = AWS_REGION.match(name)
-    return (match["head"], match["region"]) if match else None
-
-
 def _component_key(type_: str, name: str, regions: Iterable[str]) -> PathKey:
-    split = split_component(name, regions)
-    if split is None:
+    kind: Literal["service", "migration"] = "service" if type_ == SERVICE_PATH else "migration"
+    path = PathIdentity.parse_component_name(name, kind, regions)
+    if path is None:
         return STACK_LEVEL
-    kind = "service" if type_ == SERVICE_PATH else "migration"
-    return PathKey(region=split[1], kind=kind, name=split[0])
-
-
-def _region_of_name(name: str, regions: Iterable[str]) -> str | None:
-    for region in sorted(regions, key=len, reverse=True):
-        if name == region or name.startswith(f"{region}-"):
-            return region
-    return None
+    return PathKey(region=path.region, kind=path.kind, name=path.name)
 
 
 def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> PathKey:
     """The deploy path a resource belongs to: by its parent chain when the states carry it, else
     by its type chain and the `{service}-{region}-<role>` naming every component follows."""
     regions = list(regions)
-    parsed = parse_urn(urn)
+    parsed = Urn.parse(urn)
     if parsed.type == REGION_PATH:
         return PathKey(region=parsed.name, kind="region")
     if parsed.type in (SERVICE_PATH, MIGRATION_PATH):
@@ -328,7 +290,7 @@ def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Path
     parent = parents.get(urn)
     while parent and parent not in seen:
         seen.add(parent)
-        ancestor = parse_urn(parent)
+        ancestor = Urn.parse(parent)
         if ancestor.type in (SERVICE_PATH, MIGRATION_PATH):
             return _component_key(ancestor.type, ancestor.name, regions)
         if ancestor.type == REGION_PATH:
@@ -336,13 +298,10 @@ def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Path
         parent = parents.get(parent)
     for type_ in reversed(parsed.types[:-1]):
         if type_ in (SERVICE_PATH, MIGRATION_PATH):
-            for region in sorted(regions, key=len, reverse=True):
-                head, sep, _ = parsed.name.partition(f"-{region}-")
-                if sep and head:
-                    return _component_key(type_, f"{head}-{region}", regions)
-            return STACK_LEVEL
+            component = component_of_child(parsed.name, regions)
+            return _component_key(type_, component, regions) if component else STACK_LEVEL
     if parsed.types[0] == REGION_PATH:
-        region = _region_of_name(parsed.name, regions)
+        region = region_of_child(parsed.name, regions)
         if region:
             return PathKey(region=region, kind="region")
     return STACK_LEVEL
@@ -389,9 +348,9 @@ def analyse(
     if report.settings:
         regions.update(report.settings.decommission)
     regions.update(
-        parse_urn(str(s["urn"])).name
+        Urn.parse(str(s["urn"])).name
         for s in steps
-        if isinstance(s.get("urn"), str) and parse_urn(s["urn"]).type == REGION_PATH
+        if isinstance(s.get("urn"), str) and Urn.parse(s["urn"]).type == REGION_PATH
     )
     parents = parents_of(steps)
     for change in collapse_steps(steps):
@@ -404,251 +363,3 @@ def analyse(
             text = plain_text(f"{diagnostic.get('prefix') or ''}{diagnostic.get('message', '')}")
             report.errors.append(text)
     return report
-
-
-# --- Markdown ---------------------------------------------------------------------------------
-
-
-def _code(text: str) -> str:
-    quoted = text.replace("`", "'")
-    return f"`{quoted}`"
-
-
-def _short_type(type_: str) -> str:
-    return type_.rsplit(":", 1)[-1]
-
-
-def _short_image(image: str) -> str:
-    return image.rsplit("/", 1)[-1]
-
-
-def _change_line(change: ResourceChange) -> str:
-    line = f"- {_code(OP_SYMBOL.get(change.op, '?') + ' ' + change.op)} {_short_type(change.type)}"
-    line += f" {_code(change.name)}"
-    if change.replace_reasons:
-        line += f"; replaced because of {', '.join(_code(p) for p in change.replace_reasons)}"
-    shown = [p for p in change.properties if p not in change.replace_reasons][:MAX_PROPERTIES]
-    if shown:
-        more = len(change.properties) - len(change.replace_reasons) - len(shown)
-        line += f"; changes {', '.join(_code(p) for p in shown)}"
-        if more > 0:
-            line += f" and {more} more"
-    for before, after in change.images:
-        line += f"; image {_code(_short_image(before))} → {_code(_short_image(after))}"
-    return line
-
-
-def _sorted_changes(changes: Sequence[ResourceChange]) -> list[ResourceChange]:
-    return sorted(changes, key=lambda c: (OP_ORDER.index(c.op), c.name))
-
-
-def _title(report: PreviewReport) -> str:
-    counts = report.counts
-    parts = [f"{counts[op]} to {op}" for op in ("create", "update", "replace", "delete")]
-    return f"# Preview of stack {_code(report.stack)}: {', '.join(parts)}"
-
-
-def _verdict(report: PreviewReport) -> list[str]:
-    lines = []
-    # A blockquote ends at a line break: engine messages are folded onto one line.
-    if report.failure:
-        lines.append(f"> **✖ The preview failed**: {' '.join(report.failure.split())}")
-    for error in report.errors:
-        lines.append(f"> **✖ error**: {' '.join(error.split())}")
-    mandatory = report.mandatory_violations
-    if mandatory:
-        lines.append(
-            f"> **⛔ {len(mandatory)} mandatory policy violation(s): this change must not ship.**"
-        )
-    if not lines:
-        lines.append("> ✔ The preview succeeded and no mandatory policy is violated.")
-    return lines
-
-
-def _stateful_section(report: PreviewReport) -> list[str]:
-    lines = ["## ⚠ Stateful resources", ""]
-    stateful = report.stateful
-    if not stateful:
-        lines.append("No database, cluster, network or volume is replaced or deleted.")
-        return lines
-    for key, change in sorted(stateful, key=lambda item: (item[0], item[1].name)):
-        line = f"- **{change.op.upper()}** {_code(change.type)} {_code(change.name)} ({key.label})"
-        if change.replace_reasons:
-            line += f": replaced because of {', '.join(_code(p) for p in change.replace_reasons)}"
-        if change.protected:
-            line += "; the resource is protected, so the update will stop here"
-        lines.append(line)
-    return lines
-
-
-def _resource_name(urn: str) -> str:
-    try:
-        return parse_urn(urn).name
-    except PreviewDocumentError:
-        return urn
-
-
-def _policy_section(report: PreviewReport) -> list[str]:
-    if not report.violations:
-        return []
-    lines = ["## Policy violations", ""]
-    for violation in sorted(report.violations, key=lambda v: (not v.mandatory, v.policy)):
-        where = f" on {_code(_resource_name(violation.urn))}" if violation.urn else ""
-        message = violation.message.splitlines()[0] if violation.message else ""
-        lines.append(f"- **{violation.level}** {_code(violation.policy)}{where}: {message}")
-    return lines
-
-
-def _waves_section(report: PreviewReport) -> list[str]:
-    settings = report.settings
-    lines = ["## Waves", ""]
-    if settings is None:
-        lines.append(f"Unknown: {report.config_problem}.")
-        return lines
-    touched = report.touched_regions()
-    gates = {change.name for change in report.changes.get(STACK_LEVEL, [])}
-    bake = settings.gate_bake_minutes
-    for index, wave in enumerate(settings.waves):
-        regions = ", ".join(
-            f"{region} ({'changes' if region in touched else 'no change'})" for region in wave
-        )
-        runs = any(region in touched for region in wave)
-        lines.append(f"{index + 1}. {'runs' if runs else 'nothing to do'}: {regions}")
-        if index + 1 < len(settings.waves):
-            gate = gate_name(index + 1)
-            # The gate watches only when the wave's release changed, which updates its watch.
-            watches = bake > 0 and f"{gate}-watch" in gates
-            if watches:
-                lines.append(f"   - then {_code(gate)} watches the wave's alarms for {bake} min")
-            else:
-                lines.append(f"   - then {_code(gate)} lets the next wave start at once")
-    return lines
-
-
-def _region_sections(report: PreviewReport) -> list[str]:
-    lines: list[str] = []
-    regions = list(report.settings.region_names) if report.settings else []
-    regions += sorted(report.touched_regions() - set(regions))
-    for region in regions:
-        keys = [key for key in report.changes if key.region == region]
-        if not keys:
-            continue
-        removed = report.settings is not None and region not in report.settings.region_names
-        lines += ["", f"## {region}" + (" (region being removed)" if removed else "")]
-        order = {"region": 0, "migration": 1, "service": 2}
-        for key in sorted(keys, key=lambda k: (order.get(k.kind, 3), k.name)):
-            heading = {"region": "Infrastructure", "service": "Service path"}.get(
-                key.kind, "Migration path"
-            )
-            title = heading if key.kind == "region" else f"{heading} {_code(key.label)}"
-            lines += ["", f"### {title}", ""]
-            lines += [_change_line(c) for c in _sorted_changes(report.changes[key])]
-    stack_level = report.changes.get(STACK_LEVEL)
-    if stack_level:
-        lines += ["", "## Stack level", ""]
-        lines += [_change_line(c) for c in _sorted_changes(stack_level)]
-    return lines
-
-
-def _untouched_section(report: PreviewReport) -> list[str]:
-    lines = ["", "## Untouched paths", ""]
-    untouched = report.untouched_paths()
-    if untouched is None:
-        lines.append(f"Unknown: {report.config_problem}.")
-    elif not untouched:
-        lines.append("None: every path changes.")
-    else:
-        for region, paths in untouched.items():
-            lines.append(f"- {region}: {', '.join(_code(p) for p in paths)}")
-    return lines
-
-
-def render(report: PreviewReport) -> str:
-    """The Markdown report: verdict, stateful resources first, then waves and paths."""
-    lines = [_title(report), "", *_verdict(report), "", *_stateful_section(report)]
-    policy = _policy_section(report)
-    if policy:
-        lines += ["", *policy]
-    lines += ["", *_waves_section(report)]
-    lines += _region_sections(report)
-    lines += _untouched_section(report)
-    return "\n".join(lines) + "\n"
-
-
-def render_preview_json(document: Mapping[str, Any], *, stack: str) -> str:
-    """A saved `pulumi preview --json` document (or an event digest) as the Markdown report."""
-    return render(analyse(document, stack=stack))
-
-
-# --- Engine events ----------------------------------------------------------------------------
-
-
-def _state(metadata: Any) -> dict[str, Any] | None:
-    if metadata is None:
-        return None
-    return {
-        "urn": metadata.urn,
-        "type": metadata.type,
-        "parent": metadata.parent,
-        "protect": bool(metadata.protect),
-        "inputs": metadata.inputs or {},
-    }
-
-
-def digest_from_events(events: Iterable[Any]) -> dict[str, Any]:
-    """Engine events (`pulumi.automation.EngineEvent`, as `Stack.preview(on_event=...)` hands
-    them over) folded into the shape of `pulumi preview --json`, plus `policyViolations`."""
-    digest: dict[str, Any] = {
-        "config": {},
-        "steps": [],
-        "diagnostics": [],
-        "policyViolations": [],
-        "changeSummary": {},
-    }
-    for event in events:
-        if event.prelude_event is not None:
-            digest["config"] = dict(event.prelude_event.config or {})
-        if event.resource_pre_event is not None:
-            meta = event.resource_pre_event.metadata
-            digest["steps"].append(
-                {
-                    "op": getattr(meta.op, "value", meta.op),
-                    "urn": meta.urn,
-                    "provider": meta.provider,
-                    "oldState": _state(meta.old),
-                    "newState": _state(meta.new),
-                    "diffReasons": list(meta.diffs or []),
-                    "replaceReasons": list(meta.keys or []),
-                    "detailedDiff": {
-                        path: {
-                            "kind": getattr(diff.diff_kind, "value", diff.diff_kind),
-                            "inputDiff": diff.input_diff,
-                        }
-                        for path, diff in (meta.detailed_diff or {}).items()
-                    },
-                }
-            )
-        diagnostic = event.diagnostic_event
-        if diagnostic is not None and not diagnostic.ephemeral and diagnostic.severity != "debug":
-            digest["diagnostics"].append(
-                {
-                    "urn": diagnostic.urn or "",
-                    "prefix": diagnostic.prefix or "",
-                    "message": diagnostic.message,
-                    "severity": diagnostic.severity,
-                }
-            )
-        policy = event.policy_event
-        if policy is not None:
-            digest["policyViolations"].append(
-                {
-                    "resourceUrn": policy.resource_urn or "",
-                    "policyName": policy.policy_name,
-                    "policyPackName": policy.policy_pack_name,
-                    "enforcementLevel": policy.enforcement_level,
-                    "message": policy.message,
-                }
-            )
-        if event.summary_event is not None:
-            digest["changeSummary"] = dict(event.summary_event.resource_changes or {})
-    return digest

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ops import UserError
-from ops.sandbox import Sandbox
+from tests.support.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ops_fixtures import FIXTURES, FakeStack, update
 from pulumi.automation import EngineEvent
 
 from ops import UserError, automation
+from tests.support.ops_fixtures import FIXTURES, FakeStack, update
 
 
 @pytest.fixture

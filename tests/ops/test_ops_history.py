@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 
 import pytest
-from ops_fixtures import FIXTURES, FakeStack, history_json, summaries, update
 
 from ops.__main__ import main
 from ops.report_history import (
@@ -15,6 +14,7 @@ from ops.report_history import (
     render_history,
     summary_from_json,
 )
+from tests.support.ops_fixtures import FIXTURES, FakeStack, history_json, summaries, update
 
 
 def test_summaries_read_like_stack_history():

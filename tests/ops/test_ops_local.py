@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.mock_run import PROJECT_DIR
+from deploypaths.mock_run import PROJECT_DIR
 
 STACK_FILE = "config:\n  deploypaths:regions:\n    - name: us-east-1\n    - name: eu-west-1\n"
 

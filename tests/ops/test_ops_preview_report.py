@@ -8,22 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from ops_fixtures import FIXTURES, FakeStack, load, load_events
 
 from ops.__main__ import main
-from ops.preview import markdown_path, preview_stack
-from ops.report_preview import (
-    STACK_LEVEL,
-    PathKey,
-    PreviewDocumentError,
-    analyse,
-    collapse_steps,
-    digest_from_events,
-    locate,
-    parse_urn,
-    render,
-    render_preview_json,
-)
+from ops.preview.command import markdown_path, preview_stack
+from ops.preview.engine_events import digest_from_events
+from ops.preview.markdown import render, render_preview_json
+from ops.preview.model import STACK_LEVEL, PathKey, analyse, collapse_steps, locate
+from tests.support.ops_fixtures import FIXTURES, FakeStack, load, load_events
 
 PROD = "urn:pulumi:prod::deploypaths::"
 REGION = "deploypaths:index:RegionPath"
@@ -184,21 +175,6 @@ def test_collapse_keeps_the_strongest_op_and_every_reason():
 )
 def test_locate(urn, parents, expected):
     assert locate(urn, parents, REGIONS) == expected
-
-
-def test_urns_split_into_stack_project_type_chain_and_name():
-    parsed = parse_urn(
-        f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-eu-west-1-deployment"
-    )
-    assert parsed.stack == "prod" and parsed.project == "deploypaths"
-    assert parsed.types == (
-        REGION,
-        "deploypaths:index:ServicePath",
-        "kubernetes:apps/v1:Deployment",
-    )
-    assert parsed.name == "orders-eu-west-1-deployment"
-    with pytest.raises(PreviewDocumentError, match="not a Pulumi URN"):
-        parse_urn("orders-eu-west-1")
 
 
 def test_a_preview_without_config_still_reports_the_paths():

@@ -7,7 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
-from ops_fixtures import (
+from pulumi.automation import ConfigValue
+
+from deploypaths.stack_config import project_defaults
+from ops import UserError
+from ops.__main__ import main
+from ops.rollback.decision import (
+    glob_matches,
+    operator_name,
+    path_targets,
+    plan_rollback,
+    stack_rollback_config,
+)
+from tests.support.ops_fixtures import (
     KUBECONFIGS,
     PROD,
     SERVICE,
@@ -18,18 +30,6 @@ from ops_fixtures import (
     load_events,
     summaries,
     update,
-)
-from pulumi.automation import ConfigValue
-
-from deploypaths.stack_config import project_defaults
-from ops import UserError
-from ops.__main__ import main
-from ops.rollback import (
-    glob_matches,
-    operator_name,
-    path_targets,
-    plan_rollback,
-    stack_rollback_config,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

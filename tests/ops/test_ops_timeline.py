@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ops_fixtures import FIXTURES
 
 from ops.__main__ import main
+from tests.support.ops_fixtures import FIXTURES
 
 WAVE_1_CHAIN = [
     "us-east-1",

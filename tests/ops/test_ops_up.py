@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from ops_fixtures import FIXTURES, config_of, load_events, summaries
 from pulumi.automation import CommandError, EngineEvent
 
 from ops import automation, events
 from ops.__main__ import main
+from tests.support.ops_fixtures import FIXTURES, config_of, load_events, summaries
 
 
 def lines_of(path: Path) -> list[dict]:

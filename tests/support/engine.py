@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from ops.mock_run import PROJECT_DIR
-from ops.sandbox import Sandbox
+from deploypaths.mock_run import PROJECT_DIR
 from tests.support.cluster import ClusterView
+from tests.support.sandbox import Sandbox
 
 # The local stack's config, as a newcomer's `make` deploys it.
 LOCAL = {

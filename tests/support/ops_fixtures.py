@@ -1,6 +1,6 @@
 """Test data of the ops commands: saved CLI documents and a stand-in for an Automation API stack.
 
-The documents in fixtures/ have the shapes the Pulumi CLI prints: `pulumi preview --json`
+The documents in tests/ops/fixtures/ have the shapes the Pulumi CLI prints: `pulumi preview --json`
 (preview-*.json), the engine event log `Stack.preview(on_event=...)` reads (events-*.jsonl, one
 event per line) and `pulumi stack history --json` (history-*.json, whose config values carry
 both `value` and the readable `objectValue`, as the CLI prints them).
@@ -18,7 +18,7 @@ from pulumi.automation import ConfigValue, Deployment, EngineEvent, OutputValue,
 
 from ops.report_history import summary_from_json
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "ops" / "fixtures"
 # What `stack history --show-secrets` would hand back for the fixture's secret key.
 KUBECONFIGS = '{"us-east-1":"kubeconfig-us","eu-west-1":"kubeconfig-eu"}'
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 from pulumi import automation as auto
 
+from deploypaths.mock_run import PROJECT_DIR
 from ops import UserError, automation
-from ops.mock_run import PROJECT_DIR
 
 ENGINE_HOME = automation.engine_home(os.environ)
 PASSPHRASE = "deploypaths-sandbox"

@@ -1,0 +1,394 @@
+"""The decisions of `ops rollback`, pure: which update to go back to, which config keys to set
+or remove, which URNs the `up` targets, or a refusal (UserError) saying why not. The command
+(`ops.rollback.command`) reads the stack, asks, previews and deploys.
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.automation import ConfigValue, UpdateSummary
+
+from deploypaths.identity import (
+    PathIdentity,
+    children_pattern,
+    path_id,
+    service_path_urn,
+    urn_name,
+)
+from deploypaths.settings import Migration, Service, Settings
+from deploypaths.stack_config import SECRET_PLACEHOLDER, decode
+from deploypaths.validation import NAMESPACE, ConfigError
+from ops import UserError
+from ops.config_diff import (
+    diff_fields,
+    diff_paths,
+    migration_list_change,
+    release_fields,
+    release_override,
+    settings_changes,
+    settings_of,
+)
+from ops.report_history import grouped_changes
+
+REGIONS_KEY = f"{NAMESPACE}:regions"
+# What `pulumi stack history --show-secrets` says for a secret it cannot decrypt.
+UNREADABLE_SECRETS = (SECRET_PLACEHOLDER, "ERROR_UNABLE_TO_DECRYPT")
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """One `--path`: a service path (`orders@eu-west-1`) or every service of a region."""
+
+    text: str
+    region: str
+    service: str | None = None
+
+
+@dataclass
+class RollbackPlan:
+    stack: str
+    version: int
+    subject: str
+    message: str
+    set_values: dict[str, ConfigValue] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+    # None: the whole stack; otherwise the URNs and URN patterns `up --target` gets.
+    targets: list[str] | None = None
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.set_values and not self.remove
+
+
+def find_update(history: Sequence[UpdateSummary], version: int, *, force: bool) -> UpdateSummary:
+    """The update to roll back to, or a refusal saying why it cannot be one."""
+    by_version = {s.version: s for s in history if s.version is not None}
+    if version not in by_version:
+        known = sorted(by_version)
+        what = f"versions {known[0]} to {known[-1]} exist" if known else "it has no history"
+        raise UserError(f"stack has no update with version {version} ({what})")
+    summary = by_version[version]
+    if summary.kind != "update":
+        raise UserError(
+            f"version {version} is a {summary.kind}, not an update: roll back to an update"
+        )
+    if not summary.config:
+        raise UserError(f"version {version} has no recorded configuration to roll back to")
+    if summary.result != "succeeded" and not force:
+        raise UserError(
+            f"version {version} did not succeed ({summary.result}): its configuration never "
+            "fully deployed; pass --force to roll back to it anyway"
+        )
+    return summary
+
+
+def parse_path(text: str, settings: Settings) -> PathSpec:
+    """`service@region` or `region`, checked against today's configuration."""
+    regions = settings.region_names
+    if "@" not in text:
+        if text not in regions:
+            raise UserError(
+                f"{text!r} is neither a path (service@region) nor a region of the stack "
+                f"(regions: {', '.join(regions)})"
+            )
+        return PathSpec(text=text, region=text)
+    path = PathIdentity.parse_id(text)
+    name, region = path.name, path.region
+    if region not in regions:
+        raise UserError(
+            f"{text}: no region {region!r} in the stack (regions: {', '.join(regions)})"
+        )
+    if name in {m.name for m in settings.migrations}:
+        raise UserError(
+            f"{text} is a migration path: migrations are never rolled back per path (the "
+            "migration list is global and runs in every region)"
+        )
+    services = [s.name for s in settings.services_in(region)]
+    if name not in services:
+        raise UserError(
+            f"{text}: no service {name!r} runs in {region} today "
+            f"(services there: {', '.join(services) or 'none'})"
+        )
+    return PathSpec(text=text, region=region, service=name)
+
+
+def contract_crossings(now: Settings, then: Settings) -> list[Migration]:
+    """Contract migrations of today's configuration that the older one lacks."""
+    older = {m.name for m in then.migrations}
+    return [m for m in now.migrations if m.phase == "contract" and m.name not in older]
+
+
+def crossing_message(crossings: Sequence[Migration], version: int) -> str:
+    names = ", ".join(f"{m.name!r}" for m in crossings)
+    return (
+        f"contract migration {names} is in today's configuration but not in version {version}'s: "
+        f"it ran (or will run) after version {version} and may have dropped what the release of "
+        f"version {version} still reads. Roll forward with a fix instead"
+    )
+
+
+def _service(settings: Settings, name: str, region: str | None = None) -> Service | None:
+    services = settings.services_in(region) if region else settings.services
+    return next((s for s in services if s.name == name), None)
+
+
+def path_rollback_regions(
+    raw_regions: Sequence[Mapping[str, Any]],
+    *,
+    now: Settings,
+    then: Settings,
+    specs: Sequence[PathSpec],
+    version: int,
+) -> tuple[list[dict[str, Any]], list[tuple[str, Service, Service]]]:
+    """Today's raw `regions` with each path's override pinned to its release at `version` (or
+    removed when that is today's service-level release), and (path, before, after) per path."""
+    regions = [dict(copy.deepcopy(entry)) for entry in raw_regions]
+    rolled: list[tuple[str, Service, Service]] = []
+    for spec in specs:
+        names = [spec.service] if spec.service else [s.name for s in now.services_in(spec.region)]
+        entry = next(e for e in regions if e.get("name") == spec.region)
+        for name in names:
+            path = path_id(name, spec.region)
+            if path in {done for done, _, _ in rolled}:
+                continue
+            if _service(then, name) is None:
+                raise UserError(
+                    f"{path}: service {name!r} did not exist at version {version}: there is no "
+                    "release to roll back to"
+                )
+            old = _service(then, name, spec.region) if spec.region in then.region_names else None
+            if old is None:
+                raise UserError(f"{path} did not run at version {version}: nothing to roll back to")
+            current = _service(now, name, spec.region)
+            service_level = _service(now, name)
+            assert current is not None and service_level is not None
+            overrides = dict(entry.get("overrides") or {})
+            if release_override(old) == release_override(service_level):
+                overrides.pop(name, None)
+            else:
+                overrides[name] = release_override(old)
+            if overrides:
+                entry["overrides"] = overrides
+            else:
+                entry.pop("overrides", None)
+            rolled.append((path, current, old))
+    return regions, rolled
+
+
+def stack_rollback_config(
+    now: Mapping[str, ConfigValue],
+    then: Mapping[str, ConfigValue],
+    defaults: Mapping[str, str],
+    *,
+    version: int,
+) -> tuple[dict[str, ConfigValue], list[str]]:
+    """(keys to set, keys to remove) that make today's config the one recorded at `version`."""
+    set_values: dict[str, ConfigValue] = {}
+    for key, value in then.items():
+        if value.secret and value.value in UNREADABLE_SECRETS:
+            raise UserError(
+                f"the secret {key} of version {version} cannot be decrypted with the stack's "
+                "secrets provider today, so it cannot be put back"
+            )
+        current = now.get(key)
+        if current is not None and current.secret == value.secret and _same(current, value):
+            continue
+        if current is None and not value.secret and _same_text(defaults.get(key), value.value):
+            continue  # the project default already gives this value
+        set_values[key] = ConfigValue(value=value.value, secret=value.secret)
+    remove = []
+    for key, current in now.items():
+        if key in then:
+            continue
+        if key in defaults:
+            # Unset at `version` meant the project default; the key may only exist as that default.
+            if not _same_text(defaults[key], current.value):
+                set_values[key] = ConfigValue(value=defaults[key], secret=False)
+        else:
+            remove.append(key)
+    return set_values, sorted(remove)
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and decode(a) == decode(b)
+
+
+def _same(a: ConfigValue, b: ConfigValue) -> bool:
+    return _same_text(a.value, b.value)
+
+
+def glob_matches(pattern: str, urn: str) -> bool:
+    """The engine's `--target` pattern semantics: `**` matches anything, `*` anything but `:`."""
+    parts = [
+        "[^:]*".join(re.escape(piece) for piece in segment.split("*"))
+        for segment in pattern.split("**")
+    ]
+    return re.fullmatch(".*".join(parts), urn) is not None
+
+
+def path_targets(
+    component: str, resources: Sequence[Mapping[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """(targets, warnings) for one component: its URN, every descendant in the checkpoint, and a
+    pattern for children the old release adds back, unless that pattern would catch another
+    path's resources (then the new children are not targeted and the warning says so)."""
+    children: dict[str, list[str]] = {}
+    urns = []
+    for resource in resources:
+        urn = str(resource.get("urn", ""))
+        urns.append(urn)
+        if resource.get("parent"):
+            children.setdefault(str(resource["parent"]), []).append(urn)
+    descendants: list[str] = []
+    frontier = [component]
+    while frontier:
+        found = [child for parent in frontier for child in children.get(parent, [])]
+        descendants += found
+        frontier = found
+    name = urn_name(component)
+    pattern = children_pattern(component)
+    strays = [
+        urn
+        for urn in urns
+        if glob_matches(pattern, urn) and urn != component and urn not in descendants
+    ]
+    targets = [component, *sorted(descendants)]
+    warnings = []
+    if strays:
+        warnings.append(
+            f"not targeting new children of {name} by pattern: {pattern} also matches {strays[0]}"
+        )
+    else:
+        targets.append(pattern)
+    return targets, warnings
+
+
+def rollback_message(subject: str, version: int, user: str) -> str:
+    return f"rollback of {subject} to version {version} (by {user})"
+
+
+def _release_change_line(path: str, before: Service, after: Service, version: int) -> str:
+    # A path rollback pins the release; the flags stay today's, so they are not listed.
+    fields = diff_fields(release_fields(before), release_fields(after))
+    if not fields:
+        return f"{path}: already runs the release of version {version}"
+    text = ", ".join(f"{f.name} {f.before} -> {f.after}" for f in fields)
+    return f"{path}: {text}"
+
+
+def plan_rollback(
+    *,
+    stack: str,
+    project: str,
+    version: int,
+    paths: Sequence[str],
+    force: bool,
+    history: Sequence[UpdateSummary],
+    config_now: Mapping[str, ConfigValue],
+    defaults: Mapping[str, str],
+    resources: Sequence[Mapping[str, Any]] | None,
+    user: str,
+) -> RollbackPlan:
+    """Every decision of a rollback: which config keys, which targets, or a refusal (UserError)."""
+    then_summary = find_update(history, version, force=force)
+    config_then: Mapping[str, ConfigValue] = then_summary.config
+    try:
+        now = settings_of(config_now, stack=stack)
+    except ConfigError as error:
+        raise UserError(
+            f"today's configuration of stack {stack} does not validate:\n{error}"
+        ) from None
+    try:
+        then = settings_of(config_then, stack=stack)
+    except ConfigError as error:
+        raise UserError(
+            f"version {version}'s configuration does not pass today's validation, so the program "
+            f"would refuse it:\n{error}"
+        ) from None
+    crossings = contract_crossings(now, then)
+    if paths:
+        specs = list(dict.fromkeys(parse_path(text, now) for text in paths))
+        if crossings:
+            raise UserError(
+                f"cannot roll {', '.join(s.text for s in specs)} back: "
+                + crossing_message(crossings, version)
+            )
+        subject = ", ".join(spec.text for spec in specs)
+        plan = RollbackPlan(
+            stack=stack,
+            version=version,
+            subject=subject,
+            message=rollback_message(subject, version, user),
+        )
+        raw_regions = decode(config_now[REGIONS_KEY].value)
+        regions, rolled = path_rollback_regions(
+            raw_regions, now=now, then=then, specs=specs, version=version
+        )
+        if regions != raw_regions:
+            plan.set_values[REGIONS_KEY] = ConfigValue(value=json.dumps(regions), secret=False)
+            candidate = {**config_now, **plan.set_values}
+            try:
+                settings_of(candidate, stack=stack)
+            except ConfigError as error:
+                raise UserError(
+                    f"the rolled-back configuration does not validate:\n{error}"
+                ) from None
+        plan.changes = [
+            _release_change_line(path, before, after, version) for path, before, after in rolled
+        ]
+        plan.targets = []
+        for path, before, after in rolled:
+            if release_fields(before) == release_fields(after):
+                continue  # already at that release: nothing of this path changes
+            rolled_path = PathIdentity.parse_id(path)
+            targets, warnings = path_targets(
+                service_path_urn(stack, project, rolled_path.name, rolled_path.region),
+                resources or [],
+            )
+            plan.targets += targets
+            plan.warnings += warnings
+        return plan
+    if crossings and not force:
+        raise UserError(
+            f"cannot roll stack {stack} back: {crossing_message(crossings, version)} (or pass "
+            "--force to put back the whole configuration anyway)"
+        )
+    plan = RollbackPlan(
+        stack=stack,
+        version=version,
+        subject=stack,
+        message=rollback_message(stack, version, user),
+    )
+    if crossings:
+        plan.warnings.append("--force: " + crossing_message(crossings, version))
+    plan.set_values, plan.remove = stack_rollback_config(
+        config_now, config_then, defaults, version=version
+    )
+    plan.changes = grouped_changes(diff_paths(now, then))
+    added, removed = migration_list_change(now, then)
+    if added:
+        plan.changes.append(f"migrations back in the list: {', '.join(added)}")
+    if removed:
+        plan.changes.append(f"migrations leaving the list: {', '.join(removed)}")
+    changed = settings_changes(config_now, config_then)
+    if changed:
+        plan.changes.append(f"settings changed: {', '.join(changed)}")
+    secret_keys = sorted(k for k, v in plan.set_values.items() if v.secret)
+    if secret_keys:
+        plan.changes.append(f"secrets put back (values not shown): {', '.join(secret_keys)}")
+    if plan.remove:
+        plan.changes.append(f"keys removed: {', '.join(plan.remove)}")
+    return plan
+
+
+def operator_name(environ: Mapping[str, str]) -> str:
+    return environ.get("USER") or environ.get("LOGNAME") or getpass.getuser()
