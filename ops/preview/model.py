@@ -260,7 +260,7 @@ def collapse_steps(steps: Iterable[Mapping[str, Any]]) -> list[ResourceChange]:
 
 
 def parents_of(steps: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    parents = {}
+    parents: dict[str, str] = {}
     for step in steps:
         for side in ("newState", "oldState"):
             state = step.get(side)
