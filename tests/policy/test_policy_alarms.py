@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.guardrails.rules import UNKNOWN, StackResource, alarm_wiring_violations, arn_region
+from policy.guardrails import alarms_notify_regional_topic as alarms
+from policy.guardrails.alarms_notify_regional_topic import StackResource, arn_region
+from policy.guardrails.props import UNKNOWN
 
 EU_TOPIC = "arn:aws:sns:eu-central-1:123456789012:eu-alerts"
 US_TOPIC = "arn:aws:sns:us-east-1:123456789012:us-alerts"
@@ -34,7 +36,7 @@ def alarm(name: str, provider_region: str = "eu-central-1", **props: Any) -> Sta
 
 
 def messages(resources: list[StackResource]) -> list[str]:
-    return [v.message for v in alarm_wiring_violations(resources)]
+    return [v.message for v in alarms.violations(resources)]
 
 
 def test_arn_region() -> None:
@@ -56,7 +58,7 @@ def test_alarm_wired_to_its_regions_topic_passes() -> None:
 
 def test_alarm_without_actions_is_flagged_on_its_urn() -> None:
     resources = [topic("eu-alerts", EU_TOPIC, "eu-central-1"), alarm("eu-health")]
-    violations = alarm_wiring_violations(resources)
+    violations = alarms.violations(resources)
     assert [v.urn for v in violations] == [resources[1].urn]
     assert [v.message for v in violations] == [
         f'{ALARM} "eu-health": alarmActions is not set; wire the alarm to its region\'s SNS topic'

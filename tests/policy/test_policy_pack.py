@@ -14,18 +14,14 @@ import pulumi_policy
 import pytest
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyCustomTimeouts,
-    PolicyProviderResource,
     PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy.guardrails.pack import PACK_NAME, build_policies
+from tests.support.policy_args import options, policy_named, provider, validate_resource
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
 PROD_TAGS = {"environment": "prod", "path": "eu", "owner": "payments"}
@@ -33,55 +29,6 @@ PROD_TAGS = {"environment": "prod", "path": "eu", "owner": "payments"}
 
 def load_config(environment: str) -> dict[str, Any]:
     return json.loads((POLICY_DIR / "config" / f"{environment}.json").read_text())
-
-
-def policy_named(name: str) -> Any:
-    return next(p for p in build_policies() if p.name == name)
-
-
-def options(*, protect: bool = False) -> PolicyResourceOptions:
-    return PolicyResourceOptions(
-        protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent=None
-    )
-
-
-def provider(region: str, default_tags: dict[str, str] | None = None) -> PolicyProviderResource:
-    props: dict[str, Any] = {"region": region}
-    if default_tags is not None:
-        props["defaultTags"] = {"tags": default_tags}
-    return PolicyProviderResource(
-        "pulumi:providers:aws",
-        unknown_checking_proxy(props),
-        f"urn:pulumi:prod::deploypaths::pulumi:providers:aws::{region}",
-        region,
-    )
-
-
-def validate_resource(
-    policy_name: str,
-    resource_type: str,
-    name: str,
-    props: dict[str, Any],
-    *,
-    protect: bool = False,
-    config: dict[str, Any] | None = None,
-    default_tags: dict[str, str] | None = None,
-) -> list[tuple[str, str | None]]:
-    """Runs one resource policy the way the servicer does: proxied props, options, config."""
-    policy = policy_named(policy_name)
-    assert isinstance(policy, ResourceValidationPolicy)
-    args = ResourceValidationArgs(
-        resource_type,
-        unknown_checking_proxy(props),
-        f"urn:pulumi:prod::deploypaths::{resource_type}::{name}",
-        name,
-        options(protect=protect),
-        provider("eu-central-1", default_tags),
-        config,
-    )
-    reported: list[tuple[str, str | None]] = []
-    policy.validate(args, lambda message, urn=None: reported.append((message, urn)))
-    return reported
 
 
 # --- the policy list -------------------------------------------------------------------------
@@ -123,12 +70,10 @@ def test_main_builds_the_pack_from_the_policy_list(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(pulumi_policy, "PolicyPack", record)
     monkeypatch.chdir(POLICY_DIR)
-    try:
-        # A directory: runpy puts it first on sys.path, like `python -m pulumi.policy <addr> .`.
-        runpy.run_path(".", run_name="__main__")
-    finally:
-        for module in [m for m in sys.modules if m == "guardrails" or m.startswith("guardrails.")]:
-            del sys.modules[module]
+    # `__main__` may add the repository root to sys.path; the copy is restored afterwards.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    # A directory: runpy puts it first on sys.path, like `python -m pulumi.policy <addr> .`.
+    runpy.run_path(".", run_name="__main__")
     assert built["name"] == PACK_NAME
     assert [p.name for p in built["policies"]] == [p.name for p in build_policies()]
     assert built["enforcement_level"] is EnforcementLevel.MANDATORY

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from policy.guardrails.rules import UNKNOWN, is_taggable, tag_violations
+from policy.guardrails import required_tags
+from policy.guardrails.props import UNKNOWN
+from policy.guardrails.required_tags import is_taggable
 
 TAGS = {"environment": "prod", "path": "eu", "owner": "payments"}
 
 
 def test_fully_tagged_resource_passes() -> None:
     props = {"cidrBlock": "10.0.0.0/16", "tags": {**TAGS, "Name": "eu-vpc"}}
-    assert tag_violations("aws:ec2/vpc:Vpc", "eu-vpc", props) == []
+    assert required_tags.violations("aws:ec2/vpc:Vpc", "eu-vpc", props) == []
 
 
 def test_missing_tags_are_named_with_the_tags_present() -> None:
     props = {"tags": {"environment": "prod", "Name": "eu-db-subnets"}}
-    assert tag_violations("aws:rds/subnetGroup:SubnetGroup", "eu-db-subnets", props) == [
+    assert required_tags.violations("aws:rds/subnetGroup:SubnetGroup", "eu-db-subnets", props) == [
         'aws:rds/subnetGroup:SubnetGroup "eu-db-subnets" is missing required tags path, owner '
         '(tags are {"Name": "eu-db-subnets", "environment": "prod"}); '
         "tag every AWS resource with environment, path, owner"
@@ -23,7 +25,7 @@ def test_missing_tags_are_named_with_the_tags_present() -> None:
 
 def test_listed_type_without_any_tags_key_is_flagged() -> None:
     props = {"name": "eu-alerts"}
-    assert tag_violations("aws:sns/topic:Topic", "eu-alerts", props) == [
+    assert required_tags.violations("aws:sns/topic:Topic", "eu-alerts", props) == [
         'aws:sns/topic:Topic "eu-alerts" is missing required tags environment, path, owner '
         "(tags are {}); tag every AWS resource with environment, path, owner"
     ]
@@ -31,7 +33,7 @@ def test_listed_type_without_any_tags_key_is_flagged() -> None:
 
 def test_empty_tag_values_are_flagged() -> None:
     props = {"tags": {**TAGS, "owner": "", "path": "  "}}
-    assert tag_violations("aws:appconfig/application:Application", "flags", props) == [
+    assert required_tags.violations("aws:appconfig/application:Application", "flags", props) == [
         'aws:appconfig/application:Application "flags": tag "path" is "  "; '
         "it must be a non-empty string",
         'aws:appconfig/application:Application "flags": tag "owner" is ""; '
@@ -43,13 +45,16 @@ def test_provider_default_tags_count() -> None:
     props = {"tags": {"path": "eu"}}
     defaults = {"environment": "prod", "owner": "payments"}
     assert (
-        tag_violations("aws:ec2/subnet:Subnet", "eu-private-a", props, default_tags=defaults) == []
+        required_tags.violations(
+            "aws:ec2/subnet:Subnet", "eu-private-a", props, default_tags=defaults
+        )
+        == []
     )
 
 
 def test_resource_tags_override_provider_defaults() -> None:
     props = {"tags": {**TAGS, "owner": ""}}
-    violations = tag_violations(
+    violations = required_tags.violations(
         "aws:ec2/subnet:Subnet", "eu-private-a", props, default_tags={"owner": "platform"}
     )
     assert violations == [
@@ -58,14 +63,14 @@ def test_resource_tags_override_provider_defaults() -> None:
 
 
 def test_unknown_tags_are_not_flagged() -> None:
-    assert tag_violations("aws:ec2/vpc:Vpc", "eu-vpc", {"tags": UNKNOWN}) == []
+    assert required_tags.violations("aws:ec2/vpc:Vpc", "eu-vpc", {"tags": UNKNOWN}) == []
     props = {"tags": {**TAGS, "owner": UNKNOWN}}
-    assert tag_violations("aws:ec2/vpc:Vpc", "eu-vpc", props) == []
+    assert required_tags.violations("aws:ec2/vpc:Vpc", "eu-vpc", props) == []
 
 
 def test_unknown_provider_defaults_still_catch_empty_values() -> None:
     props = {"tags": {"environment": ""}}
-    assert tag_violations("aws:ec2/vpc:Vpc", "eu-vpc", props, default_tags=UNKNOWN) == [
+    assert required_tags.violations("aws:ec2/vpc:Vpc", "eu-vpc", props, default_tags=UNKNOWN) == [
         'aws:ec2/vpc:Vpc "eu-vpc": tag "environment" is ""; it must be a non-empty string'
     ]
 
@@ -82,4 +87,7 @@ def test_untaggable_resources_are_ignored() -> None:
         "role": "eu-node-role",
         "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     }
-    assert tag_violations("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", props) == []
+    assert (
+        required_tags.violations("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", props)
+        == []
+    )
