@@ -6,6 +6,7 @@ from typing import Any
 
 from policy.guardrails import database_hardening
 from policy.guardrails.props import RDS_CLUSTER, RDS_CLUSTER_INSTANCE, RDS_INSTANCE, UNKNOWN
+from tests.support.policy_args import validate_resource
 
 
 def aurora_cluster(**overrides: Any) -> dict[str, Any]:
@@ -116,3 +117,8 @@ def test_other_types_are_ignored() -> None:
         database_hardening.violations("aws:s3/bucket:Bucket", "logs", {"storageEncrypted": False})
         == []
     )
+
+
+def test_database_policy_runs_on_engine_props() -> None:
+    props = {"storageEncrypted": True, "deletionProtection": True, "backupRetentionPeriod": 7.0}
+    assert validate_resource("database-hardening", "aws:rds/cluster:Cluster", "eu-db", props) == []

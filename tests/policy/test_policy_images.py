@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy.guardrails import container_images_pinned as images
 from policy.guardrails.props import UNKNOWN
+from tests.support.policy_args import validate_resource
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -124,3 +126,19 @@ def test_image_unknown_at_preview_is_not_flagged() -> None:
 def test_non_workloads_are_ignored() -> None:
     props = {"data": {"image": "nginx"}}
     assert images.violations("kubernetes:core/v1:ConfigMap", "settings", props) == []
+
+
+def test_unknown_values_in_engine_props_are_skipped_not_raised() -> None:
+    """The engine's proxies raise on unknowns; the pack must skip just those values."""
+    containers = [
+        {"name": "web", "image": UNKNOWN_STRING_VALUE},
+        {"name": "sidecar", "image": "envoyproxy/envoy"},
+    ]
+    props = {"spec": {"template": {"spec": {"containers": containers}}}}
+    reported = validate_resource(
+        "container-images-pinned", "kubernetes:apps/v1:Deployment", "eu-api", props
+    )
+    assert [message for message, _ in reported] == [
+        'kubernetes:apps/v1:Deployment "eu-api": container "sidecar" image "envoyproxy/envoy" '
+        "has no tag or digest; pin a version tag (app:1.4.2) or a digest (app@sha256:...)"
+    ]

@@ -7,6 +7,7 @@ import pytest
 from policy.guardrails import stateful_resources_protected as protection
 from policy.guardrails.props import UNKNOWN
 from policy.guardrails.stateful_resources_protected import PROTECTED_TYPES
+from tests.support.policy_args import validate_resource
 
 PROD = {"environment": "prod", "path": "eu", "owner": "payments"}
 DEV = {**PROD, "environment": "dev"}
@@ -72,3 +73,43 @@ def test_unknown_or_missing_environment_is_not_flagged_here() -> None:
         protection.violations("aws:rds/cluster:Cluster", "c", {"tags": UNKNOWN}, protect=False)
         == []
     )
+
+
+def test_protection_reads_the_protect_option_and_the_policy_config() -> None:
+    props = {"tags": {**PROD, "environment": "staging"}}
+    config = {"protectedEnvironments": ["prod", "staging"]}
+    cluster = "aws:rds/cluster:Cluster"
+    assert validate_resource(
+        "stateful-resources-protected", cluster, "eu-db", props, config=config
+    ) == [
+        (
+            f'{cluster} "eu-db" in environment "staging" has protect=false; '
+            "set ResourceOptions(protect=True) so the engine refuses to delete or replace it",
+            None,
+        )
+    ]
+    protected = validate_resource(
+        "stateful-resources-protected", cluster, "eu-db", props, protect=True, config=config
+    )
+    assert protected == []
+
+
+def test_protection_defaults_to_prod_without_config() -> None:
+    props = {"tags": PROD}
+    reported = validate_resource(
+        "stateful-resources-protected", "aws:eks/cluster:Cluster", "eu-cluster", props
+    )
+    assert reported == [
+        (
+            'aws:eks/cluster:Cluster "eu-cluster" in environment "prod" has protect=false; '
+            "set ResourceOptions(protect=True) so the engine refuses to delete or replace it",
+            None,
+        )
+    ]
+
+
+def test_protected_environments_come_from_the_policy_config() -> None:
+    assert protection.protected_environments({}) == ("prod",)
+    configured = {"protectedEnvironments": ["prod", "staging"]}
+    assert protection.protected_environments(configured) == ("prod", "staging")
+    assert protection.protected_environments({"protectedEnvironments": []}) == ()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from policy.guardrails import required_tags
 from policy.guardrails.props import UNKNOWN
-from policy.guardrails.required_tags import is_taggable
+from policy.guardrails.required_tags import effective_tags, is_taggable
+from tests.support.policy_args import validate_resource
 
 TAGS = {"environment": "prod", "path": "eu", "owner": "payments"}
 
@@ -91,3 +92,42 @@ def test_untaggable_resources_are_ignored() -> None:
         required_tags.violations("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", props)
         == []
     )
+
+
+def test_required_tags_come_from_the_resource_and_its_provider() -> None:
+    props = {"tags": {"path": "eu"}, "cidrBlock": "10.0.0.0/16"}
+    defaults = {"environment": "prod", "owner": "payments"}
+    passed = validate_resource(
+        "required-tags", "aws:ec2/vpc:Vpc", "eu-vpc", props, default_tags=defaults
+    )
+    assert passed == []
+    flagged = validate_resource("required-tags", "aws:ec2/vpc:Vpc", "eu-vpc", props)
+    assert [message for message, _ in flagged] == [
+        'aws:ec2/vpc:Vpc "eu-vpc" is missing required tags environment, owner '
+        '(tags are {"path": "eu"}); tag every AWS resource with environment, path, owner'
+    ]
+
+
+def test_effective_tags_overlay_the_resources_own_on_the_providers() -> None:
+    props = {"tags": {"owner": "payments", "path": "eu"}}
+    defaults = {"owner": "platform", "environment": "prod"}
+    assert effective_tags(props, defaults) == {
+        "owner": "payments",
+        "path": "eu",
+        "environment": "prod",
+    }
+
+
+def test_effective_tags_read_key_value_blocks() -> None:
+    props = {"tags": [{"key": "environment", "value": "prod"}, {"value": "no key"}]}
+    assert effective_tags(props) == {"environment": "prod"}
+
+
+def test_effective_tags_are_unknown_when_either_side_is() -> None:
+    assert effective_tags({"tags": UNKNOWN}, {"owner": "platform"}) is UNKNOWN
+    assert effective_tags({"tags": {"owner": "payments"}}, UNKNOWN) is UNKNOWN
+
+
+def test_the_policy_ignores_kubernetes_resources() -> None:
+    props = {"metadata": {"name": "app"}, "tags": {}}
+    assert validate_resource("required-tags", "kubernetes:core/v1:Namespace", "app", props) == []

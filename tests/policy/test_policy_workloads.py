@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
 from policy.guardrails import container_resources_and_probes as sizing
 from policy.guardrails.props import UNKNOWN
+from tests.support.policy_args import validate_resource
 
 SIZED = {
     "requests": {"cpu": "250m", "memory": "256Mi"},
@@ -108,3 +111,18 @@ def test_unnamed_container_is_named_by_position() -> None:
 def test_statefulsets_are_outside_this_policy() -> None:
     props = {"spec": {"template": {"spec": {"containers": [{"name": "db"}]}}}}
     assert sizing.violations("kubernetes:apps/v1:StatefulSet", "pg", props) == []
+
+
+def test_the_policy_runs_on_engine_props_and_skips_unknowns() -> None:
+    unknown_probe = {"name": "web", "resources": SIZED, "readinessProbe": UNKNOWN_STRING_VALUE}
+    props = deployment(unknown_probe, {"name": "sidecar", "resources": SIZED})
+    reported = validate_resource(
+        "container-resources-and-probes", "kubernetes:apps/v1:Deployment", "eu-api", props
+    )
+    assert reported == [
+        (
+            'kubernetes:apps/v1:Deployment "eu-api": container "sidecar" has no readinessProbe '
+            "(not set); add one so traffic and rollouts wait until the container is ready",
+            None,
+        )
+    ]
