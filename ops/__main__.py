@@ -8,7 +8,17 @@ import sys
 
 from ops import UserError
 
-COMMANDS = ("plan", "preview", "history", "rollback", "local", "up", "timeline", "calibrate")
+COMMANDS = (
+    "plan",
+    "preview",
+    "history",
+    "rollback",
+    "local",
+    "up",
+    "timeline",
+    "calibrate",
+    "pipelines",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

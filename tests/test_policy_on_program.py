@@ -8,7 +8,15 @@ import pytest
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.recording import Recording
 from deploypaths.stack_config import load_stack_file
-from policy.guardrails import rules
+from policy.guardrails import (
+    alarms_notify_regional_topic,
+    container_images_pinned,
+    container_resources_and_probes,
+    database_hardening,
+    required_tags,
+    stateful_resources_protected,
+)
+from policy.guardrails.props import COMPOSITE_ALARM
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +29,14 @@ def resource_violations(recording: Recording) -> list[str]:
     for r in recording.registrations.values():
         if not r.custom:
             continue
-        found += rules.database_violations(r.type, r.name, r.inputs)
-        found += rules.image_violations(r.type, r.name, r.inputs)
-        found += rules.workload_resource_violations(r.type, r.name, r.inputs)
-        found += rules.protection_violations(r.type, r.name, r.inputs, protect=r.protect)
-        if rules.is_taggable(r.type, r.inputs):
-            found += rules.tag_violations(r.type, r.name, r.inputs)
+        found += database_hardening.violations(r.type, r.name, r.inputs)
+        found += container_images_pinned.violations(r.type, r.name, r.inputs)
+        found += container_resources_and_probes.violations(r.type, r.name, r.inputs)
+        found += stateful_resources_protected.violations(
+            r.type, r.name, r.inputs, protect=r.protect
+        )
+        if required_tags.is_taggable(r.type, r.inputs):
+            found += required_tags.violations(r.type, r.name, r.inputs)
     return found
 
 
@@ -35,7 +45,9 @@ def test_prod_passes_every_resource_policy(prod):
 
 
 def test_every_taggable_aws_resource_is_tagged(prod):
-    taggable = [r for r in prod.registrations.values() if rules.is_taggable(r.type, r.inputs)]
+    taggable = [
+        r for r in prod.registrations.values() if required_tags.is_taggable(r.type, r.inputs)
+    ]
     assert len(taggable) > 100
     assert all("tags" in r.inputs for r in taggable), [
         r.name for r in taggable if "tags" not in r.inputs
@@ -45,7 +57,7 @@ def test_every_taggable_aws_resource_is_tagged(prod):
 def test_prod_alarms_all_notify_their_regions_topic(prod):
     registrations = prod.registrations
     resources = [
-        rules.StackResource(
+        alarms_notify_regional_topic.StackResource(
             resource_type=r.type,
             name=r.name,
             urn=r.urn,
@@ -55,6 +67,6 @@ def test_prod_alarms_all_notify_their_regions_topic(prod):
         for r in registrations.values()
         if r.custom
     ]
-    composite = [r for r in resources if r.resource_type == rules.COMPOSITE_ALARM]
+    composite = [r for r in resources if r.resource_type == COMPOSITE_ALARM]
     assert len(composite) >= 15
-    assert rules.alarm_wiring_violations(resources) == []
+    assert alarms_notify_regional_topic.violations(resources) == []

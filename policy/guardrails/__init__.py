@@ -1,1 +1,2 @@
-"""Guardrails for deploypaths: pure rules (`rules`) and their CrossGuard policies (`pack`)."""
+"""Guardrails for deploypaths: one module per policy (its pure check and its CrossGuard policy),
+the helpers they share (`props`, `crossguard`), and the pack that lists them (`pack`)."""

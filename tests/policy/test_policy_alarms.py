@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.guardrails.rules import UNKNOWN, StackResource, alarm_wiring_violations, arn_region
+from pulumi_policy import PolicyResource, StackValidationArgs
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from policy.guardrails import alarms_notify_regional_topic as alarms
+from policy.guardrails.alarms_notify_regional_topic import StackResource, arn_region
+from policy.guardrails.props import UNKNOWN
+from tests.support.policy_args import options, policy_named, provider
 
 EU_TOPIC = "arn:aws:sns:eu-central-1:123456789012:eu-alerts"
 US_TOPIC = "arn:aws:sns:us-east-1:123456789012:us-alerts"
@@ -34,7 +40,7 @@ def alarm(name: str, provider_region: str = "eu-central-1", **props: Any) -> Sta
 
 
 def messages(resources: list[StackResource]) -> list[str]:
-    return [v.message for v in alarm_wiring_violations(resources)]
+    return [v.message for v in alarms.violations(resources)]
 
 
 def test_arn_region() -> None:
@@ -56,7 +62,7 @@ def test_alarm_wired_to_its_regions_topic_passes() -> None:
 
 def test_alarm_without_actions_is_flagged_on_its_urn() -> None:
     resources = [topic("eu-alerts", EU_TOPIC, "eu-central-1"), alarm("eu-health")]
-    violations = alarm_wiring_violations(resources)
+    violations = alarms.violations(resources)
     assert [v.urn for v in violations] == [resources[1].urn]
     assert [v.message for v in violations] == [
         f'{ALARM} "eu-health": alarmActions is not set; wire the alarm to its region\'s SNS topic'
@@ -139,3 +145,42 @@ def test_region_is_still_checked_while_a_topic_arn_is_unknown() -> None:
 
 def test_stack_without_alarms_passes() -> None:
     assert messages([topic("eu-alerts", EU_TOPIC, "eu-central-1")]) == []
+
+
+def test_alarm_policy_reports_on_the_alarms_urn() -> None:
+    us_topic = "arn:aws:sns:us-east-1:123456789012:us-alerts"
+
+    def resource(resource_type: str, name: str, props: dict[str, Any]) -> PolicyResource:
+        return PolicyResource(
+            resource_type,
+            unknown_checking_proxy(props),
+            f"urn:pulumi:prod::deploypaths::{resource_type}::{name}",
+            name,
+            options(),
+            provider("eu-central-1"),
+            None,
+            [],
+            {},
+        )
+
+    alarm = resource(
+        "aws:cloudwatch/compositeAlarm:CompositeAlarm", "eu-health", {"alarmActions": [us_topic]}
+    )
+    resources = [
+        resource("aws:sns/topic:Topic", "us-alerts", {"arn": us_topic}),
+        resource("aws:sns/topic:Topic", "eu-alerts", {"arn": UNKNOWN_STRING_VALUE}),
+        alarm,
+    ]
+    policy = policy_named("alarms-notify-regional-topic")
+    reported: list[tuple[str, str | None]] = []
+    policy.validate(
+        StackValidationArgs(resources), lambda message, urn=None: reported.append((message, urn))
+    )
+    assert reported == [
+        (
+            'aws:cloudwatch/compositeAlarm:CompositeAlarm "eu-health": alarmActions '
+            f'"{us_topic}" is in region us-east-1 but the alarm is in eu-central-1; '
+            "use the eu-central-1 topic",
+            alarm.urn,
+        )
+    ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy.guardrails.rules import UNKNOWN, image_problem, image_violations
+from policy.guardrails import container_images_pinned as images
+from policy.guardrails.props import UNKNOWN
+from tests.support.policy_args import validate_resource
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -37,7 +40,8 @@ def deployment(*containers: dict[str, Any], init: list[dict[str, Any]] | None = 
     ],
 )
 def test_pinned_images_pass(image: str) -> None:
-    assert image_problem(image) is None
+    props = deployment({"name": "web", "image": image})
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == []
 
 
 @pytest.mark.parametrize(
@@ -52,10 +56,16 @@ def test_pinned_images_pass(image: str) -> None:
         ("nginx:", 'has an invalid tag ""'),
         ("ghcr.io/acme/api@sha256:abc", 'has a malformed digest "sha256:abc"'),
         ("  ", "is empty"),
+        # Tags are ASCII (the OCI grammar), as the configuration's validation reads them.
+        ("ghcr.io/acme/api:café", 'has an invalid tag "café"'),
     ],
 )
 def test_unpinned_images_are_explained(image: str, problem: str) -> None:
-    assert image_problem(image) == problem
+    props = deployment({"name": "web", "image": image})
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == [
+        f'kubernetes:apps/v1:Deployment "eu-api": container "web" image "{image}" {problem}; '
+        "pin a version tag (app:1.4.2) or a digest (app@sha256:...)"
+    ]
 
 
 def test_deployment_with_pinned_images_passes() -> None:
@@ -63,7 +73,7 @@ def test_deployment_with_pinned_images_passes() -> None:
         {"name": "web", "image": "ghcr.io/acme/api:2.3.1"},
         init=[{"name": "migrate", "image": f"ghcr.io/acme/migrate@{DIGEST}"}],
     )
-    assert image_violations("kubernetes:apps/v1:Deployment", "eu-api", props) == []
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == []
 
 
 def test_deployment_names_each_offending_container_and_image() -> None:
@@ -72,7 +82,7 @@ def test_deployment_names_each_offending_container_and_image() -> None:
         {"name": "sidecar", "image": "registry:5000/envoy"},
         init=[{"name": "migrate", "image": "ghcr.io/acme/migrate"}],
     )
-    assert image_violations("kubernetes:apps/v1:Deployment", "eu-api", props) == [
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == [
         'kubernetes:apps/v1:Deployment "eu-api": init container "migrate" image '
         '"ghcr.io/acme/migrate" has no tag or digest; '
         "pin a version tag (app:1.4.2) or a digest (app@sha256:...)",
@@ -94,7 +104,7 @@ def test_job_cron_job_statefulset_daemonset_and_pod_are_checked() -> None:
         "kubernetes:core/v1:Pod": {"spec": {"containers": [container]}},
     }
     for resource_type, props in workloads.items():
-        assert image_violations(resource_type, "w", props) == [
+        assert images.violations(resource_type, "w", props) == [
             f'{resource_type} "w": container "main" image "busybox" has no tag or digest; '
             "pin a version tag (app:1.4.2) or a digest (app@sha256:...)"
         ], resource_type
@@ -102,7 +112,7 @@ def test_job_cron_job_statefulset_daemonset_and_pod_are_checked() -> None:
 
 def test_container_without_image_is_flagged() -> None:
     props = deployment({"name": "web"})
-    assert image_violations("kubernetes:apps/v1:Deployment", "eu-api", props) == [
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == [
         'kubernetes:apps/v1:Deployment "eu-api": container "web" has no image (not set)'
     ]
 
@@ -110,9 +120,25 @@ def test_container_without_image_is_flagged() -> None:
 def test_image_unknown_at_preview_is_not_flagged() -> None:
     # e.g. an image built from an ECR repository URL created in the same update.
     props = deployment({"name": "web", "image": UNKNOWN})
-    assert image_violations("kubernetes:apps/v1:Deployment", "eu-api", props) == []
+    assert images.violations("kubernetes:apps/v1:Deployment", "eu-api", props) == []
 
 
 def test_non_workloads_are_ignored() -> None:
     props = {"data": {"image": "nginx"}}
-    assert image_violations("kubernetes:core/v1:ConfigMap", "settings", props) == []
+    assert images.violations("kubernetes:core/v1:ConfigMap", "settings", props) == []
+
+
+def test_unknown_values_in_engine_props_are_skipped_not_raised() -> None:
+    """The engine's proxies raise on unknowns; the pack must skip just those values."""
+    containers = [
+        {"name": "web", "image": UNKNOWN_STRING_VALUE},
+        {"name": "sidecar", "image": "envoyproxy/envoy"},
+    ]
+    props = {"spec": {"template": {"spec": {"containers": containers}}}}
+    reported = validate_resource(
+        "container-images-pinned", "kubernetes:apps/v1:Deployment", "eu-api", props
+    )
+    assert [message for message, _ in reported] == [
+        'kubernetes:apps/v1:Deployment "eu-api": container "sidecar" image "envoyproxy/envoy" '
+        "has no tag or digest; pin a version tag (app:1.4.2) or a digest (app@sha256:...)"
+    ]

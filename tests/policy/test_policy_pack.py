@@ -1,4 +1,4 @@
-"""The pack as the engine loads it: policy list, configs, and the adapters over engine args."""
+"""The pack as the engine loads it: its policy list, its entry point and its configs."""
 
 from __future__ import annotations
 
@@ -12,76 +12,15 @@ from typing import Any
 import jsonschema
 import pulumi_policy
 import pytest
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyCustomTimeouts,
-    PolicyProviderResource,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from policy.guardrails.pack import PACK_NAME, build_policies
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
-PROD_TAGS = {"environment": "prod", "path": "eu", "owner": "payments"}
 
 
 def load_config(environment: str) -> dict[str, Any]:
     return json.loads((POLICY_DIR / "config" / f"{environment}.json").read_text())
-
-
-def policy_named(name: str) -> Any:
-    return next(p for p in build_policies() if p.name == name)
-
-
-def options(*, protect: bool = False) -> PolicyResourceOptions:
-    return PolicyResourceOptions(
-        protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent=None
-    )
-
-
-def provider(region: str, default_tags: dict[str, str] | None = None) -> PolicyProviderResource:
-    props: dict[str, Any] = {"region": region}
-    if default_tags is not None:
-        props["defaultTags"] = {"tags": default_tags}
-    return PolicyProviderResource(
-        "pulumi:providers:aws",
-        unknown_checking_proxy(props),
-        f"urn:pulumi:prod::deploypaths::pulumi:providers:aws::{region}",
-        region,
-    )
-
-
-def validate_resource(
-    policy_name: str,
-    resource_type: str,
-    name: str,
-    props: dict[str, Any],
-    *,
-    protect: bool = False,
-    config: dict[str, Any] | None = None,
-    default_tags: dict[str, str] | None = None,
-) -> list[tuple[str, str | None]]:
-    """Runs one resource policy the way the servicer does: proxied props, options, config."""
-    policy = policy_named(policy_name)
-    assert isinstance(policy, ResourceValidationPolicy)
-    args = ResourceValidationArgs(
-        resource_type,
-        unknown_checking_proxy(props),
-        f"urn:pulumi:prod::deploypaths::{resource_type}::{name}",
-        name,
-        options(protect=protect),
-        provider("eu-central-1", default_tags),
-        config,
-    )
-    reported: list[tuple[str, str | None]] = []
-    policy.validate(args, lambda message, urn=None: reported.append((message, urn)))
-    return reported
 
 
 # --- the policy list -------------------------------------------------------------------------
@@ -123,12 +62,10 @@ def test_main_builds_the_pack_from_the_policy_list(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(pulumi_policy, "PolicyPack", record)
     monkeypatch.chdir(POLICY_DIR)
-    try:
-        # A directory: runpy puts it first on sys.path, like `python -m pulumi.policy <addr> .`.
-        runpy.run_path(".", run_name="__main__")
-    finally:
-        for module in [m for m in sys.modules if m == "guardrails" or m.startswith("guardrails.")]:
-            del sys.modules[module]
+    # `__main__` may add the repository root to sys.path; the copy is restored afterwards.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    # A directory: runpy puts it first on sys.path, like `python -m pulumi.policy <addr> .`.
+    runpy.run_path(".", run_name="__main__")
     assert built["name"] == PACK_NAME
     assert [p.name for p in built["policies"]] == [p.name for p in build_policies()]
     assert built["enforcement_level"] is EnforcementLevel.MANDATORY
@@ -174,107 +111,3 @@ def test_config_satisfies_each_policys_schema(environment: str) -> None:
 def test_prod_config_protects_the_prod_environment() -> None:
     entry = load_config("prod")["stateful-resources-protected"]
     assert entry["protectedEnvironments"] == ["prod"]
-
-
-# --- the adapters, fed the engine's proxies --------------------------------------------------
-
-
-def test_protection_reads_the_protect_option_and_the_policy_config() -> None:
-    props = {"tags": {**PROD_TAGS, "environment": "staging"}}
-    config = {"protectedEnvironments": ["prod", "staging"]}
-    cluster = "aws:rds/cluster:Cluster"
-    assert validate_resource(
-        "stateful-resources-protected", cluster, "eu-db", props, config=config
-    ) == [
-        (
-            f'{cluster} "eu-db" in environment "staging" has protect=false; '
-            "set ResourceOptions(protect=True) so the engine refuses to delete or replace it",
-            None,
-        )
-    ]
-    protected = validate_resource(
-        "stateful-resources-protected", cluster, "eu-db", props, protect=True, config=config
-    )
-    assert protected == []
-
-
-def test_protection_defaults_to_prod_without_config() -> None:
-    props = {"tags": PROD_TAGS}
-    reported = validate_resource(
-        "stateful-resources-protected", "aws:eks/cluster:Cluster", "eu-cluster", props
-    )
-    assert len(reported) == 1
-
-
-def test_required_tags_come_from_the_resource_and_its_provider() -> None:
-    props = {"tags": {"path": "eu"}, "cidrBlock": "10.0.0.0/16"}
-    defaults = {"environment": "prod", "owner": "payments"}
-    passed = validate_resource(
-        "required-tags", "aws:ec2/vpc:Vpc", "eu-vpc", props, default_tags=defaults
-    )
-    assert passed == []
-    flagged = validate_resource("required-tags", "aws:ec2/vpc:Vpc", "eu-vpc", props)
-    assert [message for message, _ in flagged] == [
-        'aws:ec2/vpc:Vpc "eu-vpc" is missing required tags environment, owner '
-        '(tags are {"path": "eu"}); tag every AWS resource with environment, path, owner'
-    ]
-
-
-def test_unknown_values_in_engine_props_are_skipped_not_raised() -> None:
-    """The engine's proxies raise on unknowns; the pack must skip just those values."""
-    containers = [
-        {"name": "web", "image": UNKNOWN_STRING_VALUE},
-        {"name": "sidecar", "image": "envoyproxy/envoy"},
-    ]
-    props = {"spec": {"template": {"spec": {"containers": containers}}}}
-    reported = validate_resource(
-        "container-images-pinned", "kubernetes:apps/v1:Deployment", "eu-api", props
-    )
-    assert [message for message, _ in reported] == [
-        'kubernetes:apps/v1:Deployment "eu-api": container "sidecar" image "envoyproxy/envoy" '
-        "has no tag or digest; pin a version tag (app:1.4.2) or a digest (app@sha256:...)"
-    ]
-
-
-def test_database_policy_runs_on_engine_props() -> None:
-    props = {"storageEncrypted": True, "deletionProtection": True, "backupRetentionPeriod": 7.0}
-    assert validate_resource("database-hardening", "aws:rds/cluster:Cluster", "eu-db", props) == []
-
-
-def test_alarm_policy_reports_on_the_alarms_urn() -> None:
-    us_topic = "arn:aws:sns:us-east-1:123456789012:us-alerts"
-
-    def resource(resource_type: str, name: str, props: dict[str, Any]) -> PolicyResource:
-        return PolicyResource(
-            resource_type,
-            unknown_checking_proxy(props),
-            f"urn:pulumi:prod::deploypaths::{resource_type}::{name}",
-            name,
-            options(),
-            provider("eu-central-1"),
-            None,
-            [],
-            {},
-        )
-
-    alarm = resource(
-        "aws:cloudwatch/compositeAlarm:CompositeAlarm", "eu-health", {"alarmActions": [us_topic]}
-    )
-    resources = [
-        resource("aws:sns/topic:Topic", "us-alerts", {"arn": us_topic}),
-        resource("aws:sns/topic:Topic", "eu-alerts", {"arn": UNKNOWN_STRING_VALUE}),
-        alarm,
-    ]
-    policy = policy_named("alarms-notify-regional-topic")
-    reported: list[tuple[str, str | None]] = []
-    policy.validate(
-        StackValidationArgs(resources), lambda message, urn=None: reported.append((message, urn))
-    )
-    assert reported == [
-        (
-            'aws:cloudwatch/compositeAlarm:CompositeAlarm "eu-health": alarmActions '
-            f'"{us_topic}" is in region us-east-1 but the alarm is in eu-central-1; '
-            "use the eu-central-1 topic",
-            alarm.urn,
-        )
-    ]
