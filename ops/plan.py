@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pulumi
 
 from deploypaths.naming import gate_name
+from deploypaths.rollout import rollout_steps
 from deploypaths.schedule import (
     DEFAULT_LATENCY_MINUTES,
     Schedule,
@@ -241,19 +242,22 @@ def plan_tasks(
     recording: Recording,
     owners: Mapping[str, str],
     settings: Settings,
-    unchanged: Collection[str] = (),
+    operations: Mapping[str, str] | None = None,
 ) -> list[Task]:
-    """The engine's work: a task per registration, in registration order. A gate takes its bake
-    time; a resource in `unchanged` (an update's `same` steps) takes no time."""
+    """The engine's work: a task per registration, in registration order, each doing what
+    `operations` says (URN -> create, update, replace, same; by default everything is created).
+    A gate takes its bake time; a resource left `same` takes no time."""
     gate_minutes = float(settings.gate_bake_minutes)
     tasks = []
     for r in recording.registrations.values():
+        operation = operations.get(r.urn, "same") if operations is not None else "create"
         minutes = None
-        if r.urn in unchanged:
+        if operation == "same":
             minutes = 0.0
         elif owners.get(r.urn, "").startswith("gate-") and r.custom:
             minutes = gate_minutes
-        tasks.append(Task(id=r.urn, type=r.type, waits_for=r.waits_for, minutes=minutes))
+        steps = rollout_steps(r.type, r.inputs, operation)
+        tasks.append(Task(r.urn, r.type, r.waits_for, minutes, operation, steps))
     return tasks
 
 
@@ -293,13 +297,13 @@ def build_plan(
     raw: dict[str, Any],
     model: dict[str, float],
     *,
-    unchanged: Collection[str] = (),
+    operations: Mapping[str, str] | None = None,
     parallel: int | None = None,
 ) -> Plan:
     settings = parse_settings(raw, stack=stack)
     nodes = recording.registrations
     owners = owner_paths(nodes)
-    tasks = plan_tasks(recording, owners, settings, unchanged)
+    tasks = plan_tasks(recording, owners, settings, operations)
     timed: Schedule = schedule(tasks, model, parallel=parallel)
     times = {urn: (t.start, t.finish) for urn, t in timed.times.items()}
     paths = path_timings(nodes, owners, settings, times)
@@ -409,8 +413,9 @@ def render_text(plan: Plan, picture: Path | None) -> str:
 
 
 def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]:
-    """The default model with a latency file over it: resource type -> minutes, or -> an object
-    of quantiles as `ops calibrate` writes (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
+    """The default model with a latency file over it: resource type (or `<type> <operation>`)
+    -> minutes per rollout step, or -> an object of quantiles as `ops calibrate` writes
+    (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
     model = dict(DEFAULT_LATENCY_MINUTES)
     if not path:
         return model
@@ -451,15 +456,11 @@ def plan_for_config(
     stack: str,
     model: dict[str, float],
     *,
-    unchanged_of: Any = None,
     parallel: int | None = None,
 ) -> Plan:
-    """The plan of a flat stack config; `unchanged_of(recording)` names the URNs that take no
-    time (what an update left `same`)."""
-    recording = record(config, stack)
-    unchanged = unchanged_of(recording) if unchanged_of else ()
+    """The plan of a flat stack config, every resource created."""
     return build_plan(
-        recording, stack, namespace_values(config), model, unchanged=unchanged, parallel=parallel
+        record(config, stack), stack, namespace_values(config), model, parallel=parallel
     )
 
 
