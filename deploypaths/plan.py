@@ -11,7 +11,7 @@ budget, alarms), is its lead-in.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from deploypaths.identity import (
     is_gate,
 )
 from deploypaths.recording import Recording
+from deploypaths.rollout import rollout_steps
 from deploypaths.schedule import Schedule, Task, grouped_minutes, schedule
 from deploypaths.settings import Settings
 from deploypaths.validation import parse_settings
@@ -239,19 +240,22 @@ def plan_tasks(
     recording: Recording,
     owners: Mapping[str, str],
     settings: Settings,
-    unchanged: Collection[str] = (),
+    operations: Mapping[str, str] | None = None,
 ) -> list[Task]:
-    """The engine's work: a task per registration, in registration order. A gate takes its bake
-    time; a resource in `unchanged` (an update's `same` steps) takes no time."""
+    """The engine's work: a task per registration, in registration order, each doing what
+    `operations` says (URN -> create, update, replace, same; by default everything is created).
+    A gate takes its bake time; a resource left `same` takes no time."""
     gate_minutes = float(settings.gate_bake_minutes)
     tasks = []
     for r in recording.registrations.values():
+        operation = operations.get(r.urn, "same") if operations is not None else "create"
         minutes = None
-        if r.urn in unchanged:
+        if operation == "same":
             minutes = 0.0
         elif is_gate(owners.get(r.urn, "")) and r.custom:
             minutes = gate_minutes
-        tasks.append(Task(id=r.urn, type=r.type, waits_for=r.waits_for, minutes=minutes))
+        steps = rollout_steps(r.type, r.inputs, operation)
+        tasks.append(Task(r.urn, r.type, r.waits_for, minutes, operation, steps))
     return tasks
 
 
@@ -291,13 +295,13 @@ def build_plan(
     raw: dict[str, Any],
     model: dict[str, float],
     *,
-    unchanged: Collection[str] = (),
+    operations: Mapping[str, str] | None = None,
     parallel: int | None = None,
 ) -> Plan:
     settings = parse_settings(raw, stack=stack)
     nodes = recording.registrations
     owners = owner_paths(nodes)
-    tasks = plan_tasks(recording, owners, settings, unchanged)
+    tasks = plan_tasks(recording, owners, settings, operations)
     timed: Schedule = schedule(tasks, model, parallel=parallel)
     times = {urn: (t.start, t.finish) for urn, t in timed.times.items()}
     paths = path_timings(nodes, owners, settings, times)

@@ -10,6 +10,7 @@ wait"). `pulumi.com/waitFor` replaces that await: every condition must hold on o
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,3 +45,31 @@ def rollout_problem(deployment: Mapping[str, Any]) -> str | None:
         shown = ", ".join(f"{count} {value}" for count, value in counts.items())
         return f"wants {wanted} replicas, has {shown}"
     return None
+
+
+DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
+
+
+def rollout_steps(resource_type: str, inputs: Mapping[str, Any], operation: str) -> int:
+    """How many rounds of pods becoming ready an operation waits for: a rolling update of a
+    Deployment replaces its pods a surge batch at a time; a create (or a replacement) starts
+    them all at once, and no other resource rolls anything out."""
+    if resource_type != DEPLOYMENT_TYPE or operation != "update":
+        return 1
+    spec = inputs.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 1
+    replicas = int(spec.get("replicas", 1))
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _pods(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = _pods(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    return max(1, math.ceil(replicas / max(1, surge + unavailable)))
+
+
+def _pods(value: Any, replicas: int, *, round_up: bool) -> int:
+    """A maxSurge / maxUnavailable as pods, rounded the way the Deployment controller does."""
+    if isinstance(value, str) and value.endswith("%"):
+        share = replicas * float(value[:-1]) / 100
+        return math.ceil(share) if round_up else math.floor(share)
+    return int(value)

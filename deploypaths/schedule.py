@@ -1,10 +1,12 @@
 """Estimated deploy time: a latency per resource type, scheduled as the engine would run it.
 
-The latency model: every resource takes a fixed time for its type (the exact type, else the
-longest matching package prefix; a health gate takes its bake time), starts as soon as
-everything it waits for (dependencies and provider) has finished, and nothing else limits
-parallelism. The baselines schedule the same tasks in groups that run one after another, each
-group's tasks in parallel: one task per group is `--parallel 1`.
+The latency model: every resource's operation takes a fixed time per rollout step for its type
+and operation (`<type> <operation>`, else the type, else the longest matching package prefix; a
+health gate takes its bake time). An operation is one step, except a Deployment's rolling
+update, which waits for its pods a surge batch at a time (`deploypaths.rollout.rollout_steps`).
+A resource starts as soon as everything it waits for (dependencies and provider) has finished
+and, under `parallel`, a slot is free. The baselines schedule the same tasks in groups that run
+one after another, each group's tasks in parallel: one task per group is `--parallel 1`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Task:
     waits_for: tuple[str, ...]
     # Set for tasks whose duration is not their type's, such as a gate's bake time.
     minutes: float | None = None
+    operation: str = "create"
+    steps: int = 1
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,18 @@ class Schedule:
     sequential_minutes: float
 
 
-def latency(type_: str, model: Mapping[str, float]) -> float:
-    if type_ in model:
-        return model[type_]
+def latency(type_: str, model: Mapping[str, float], operation: str = "create") -> float:
+    for key in (f"{type_} {operation}", type_):
+        if key in model:
+            return model[key]
     prefixes = [p for p in model if p.endswith(":") and type_.startswith(p)]
     return model[max(prefixes, key=len)] if prefixes else 0.0
 
 
 def duration(task: Task, model: Mapping[str, float]) -> float:
-    return task.minutes if task.minutes is not None else latency(task.type, model)
+    if task.minutes is not None:
+        return task.minutes
+    return latency(task.type, model, task.operation) * task.steps
 
 
 def schedule(

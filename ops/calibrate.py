@@ -1,11 +1,14 @@
 """`python -m ops calibrate --stack S [--out FILE]`: a latency file learnt from the stack's
 recorded updates (`ops up` records them), for `ops plan --latency FILE`.
 
-Per resource type: the median and 90th percentile of how long its creates, updates and
-replacements took, from the step's resource pre-event to its outputs event, in minutes, and the
-number of samples. Left out: steps that failed, unchanged (`same`) and clean-up steps, component
-resources (they do no work of their own) and health gates (their time is `bake_minutes`, which
-the plan takes from the configuration).
+Per resource type, and per resource type and operation (`<type> create`, `<type> update`,
+`<type> replace`): the median and 90th percentile of how long a rollout step took, from the
+step's resource pre-event to its outputs event, in minutes, and the number of samples. An
+operation is one rollout step, except a Deployment's rolling update, which takes one per surge
+batch of pods (its replicas and strategy come with the event), so a Deployment of 2 replicas
+teaches the plan about one of 8. Left out: steps that failed, unchanged (`same`) and clean-up
+steps, component resources (they do no work of their own) and health gates (their time is
+`bake_minutes`, which the plan takes from the configuration).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from deploypaths.identity import HEALTH_GATE
+from deploypaths.rollout import rollout_steps
 from ops import UserError, events
 from ops.timeline import add_common_arguments, stack_events_dir
 
 
 def durations(updates: Iterable[events.Update]) -> dict[str, list[float]]:
-    """Resource type -> how long each of its changing steps took, in minutes."""
+    """Resource type, and `<type> <operation>` -> minutes per rollout step of each of its
+    changing steps."""
     samples: dict[str, list[float]] = {}
     for update in updates:
         for step in update.steps.values():
@@ -36,7 +41,10 @@ def durations(updates: Iterable[events.Update]) -> dict[str, list[float]]:
                 or HEALTH_GATE in step.urn
             ):
                 continue
-            samples.setdefault(step.type, []).append((step.finish - step.start) / 60)
+            rounds = rollout_steps(step.type, step.inputs, step.operation)
+            minutes = (step.finish - step.start) / 60 / rounds
+            for key in (step.type, f"{step.type} {step.operation}"):
+                samples.setdefault(key, []).append(minutes)
     return samples
 
 
@@ -82,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         f"Latency of stack {args.stack} from {len(updates)} recorded update(s) "
         f"({', '.join(str(n) for n in sorted(recorded))}), minutes:"
     )
-    print(f"  {'resource type':<48} {'median':>8} {'p90':>8} {'samples':>8}")
+    print(f"  {'resource type (operation)':<56} {'median':>8} {'p90':>8} {'samples':>8}")
     for type_, entry in document.items():
-        print(f"  {type_:<48} {entry['median']:8.3f} {entry['p90']:8.3f} {entry['samples']:8d}")
+        print(f"  {type_:<56} {entry['median']:8.3f} {entry['p90']:8.3f} {entry['samples']:8d}")
     print(f"Written to {out}; plan with it: python -m ops plan --stack S --latency {out}")
     return 0
 

@@ -261,10 +261,19 @@ class Step:
     start: float | None = None
     finish: float | None = None
     failed: bool = False
+    # The inputs it was created or updated with (how many replicas roll out, and how).
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return bool(CHANGE_OPS.intersection(self.ops))
+
+    @property
+    def operation(self) -> str:
+        """What the update did to it: create, update, replace, or same (nothing)."""
+        if {"replace", "create-replacement"}.intersection(self.ops):
+            return "replace"
+        return next((op for op in ("create", "import", "update") if op in self.ops), "same")
 
 
 @dataclass
@@ -346,6 +355,8 @@ def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], w
     if key == "resourcePreEvent":
         step.ops.append(op)
         step.start = when if step.start is None else min(step.start, when)
+        if op in CHANGE_OPS and not step.inputs:
+            step.inputs = dict((metadata.get("new") or {}).get("inputs") or {})
     else:
         step.finish = when if step.finish is None else max(step.finish, when)
         step.failed = step.failed or key == "resOpFailedEvent"

@@ -83,8 +83,9 @@ def render_text(plan: Plan, picture: Path | None) -> str:
 
 
 def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]:
-    """The default model with a latency file over it: resource type -> minutes, or -> an object
-    of quantiles as `ops calibrate` writes (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
+    """The default model with a latency file over it: resource type (or `<type> <operation>`)
+    -> minutes per rollout step, or -> an object of quantiles as `ops calibrate` writes
+    (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
     model = dict(DEFAULT_LATENCY_MINUTES)
     if not path:
         return model
@@ -125,15 +126,11 @@ def plan_for_config(
     stack: str,
     model: dict[str, float],
     *,
-    unchanged_of: Any = None,
     parallel: int | None = None,
 ) -> Plan:
-    """The plan of a flat stack config; `unchanged_of(recording)` names the URNs that take no
-    time (what an update left `same`)."""
-    recording = record(config, stack)
-    unchanged = unchanged_of(recording) if unchanged_of else ()
+    """The plan of a flat stack config, every resource created."""
     return build_plan(
-        recording, stack, namespace_values(config), model, unchanged=unchanged, parallel=parallel
+        record(config, stack), stack, namespace_values(config), model, parallel=parallel
     )
 
 

@@ -170,16 +170,18 @@ def prediction_configs(
     return candidates
 
 
-def unchanged_resources(update: events.Update, recording: Recording) -> set[str]:
-    """URNs of the recording that the update did not change: `same` steps, and, in an update
-    that succeeded, resources it never stepped on (outside its targets)."""
+def update_operations(update: events.Update, recording: Recording) -> dict[str, str]:
+    """What the update did to each URN of the recording: its step's operation, or `same` for a
+    resource it never stepped on in an update that succeeded (outside its targets)."""
     by_key = {urn_key(urn): step for urn, step in update.steps.items()}
-    unchanged = set()
+    operations = {}
     for urn in recording.registrations:
         step = by_key.get(urn_key(urn))
-        if (step is None and not update.failed) or (step is not None and not step.changed):
-            unchanged.add(urn)
-    return unchanged
+        if step is not None:
+            operations[urn] = step.operation
+        elif update.failed:
+            operations[urn] = "create"
+    return operations
 
 
 def actual_times(update: events.Update) -> dict[str, tuple[float, float]]:
@@ -258,8 +260,8 @@ def build_timeline(
         raise UserError(
             f"the configuration {config_source} does not validate today: {error.problems[0]}"
         ) from None
-    unchanged = unchanged_resources(update, recording)
-    plan = build_plan(recording, stack, raw, model, unchanged=unchanged, parallel=parallel)
+    operations = update_operations(update, recording)
+    plan = build_plan(recording, stack, raw, model, operations=operations, parallel=parallel)
     owners = owner_paths(update.steps)
     actual = path_timings(update.steps, owners, settings, actual_times(update))
     failed = {owners[urn] for urn, step in update.steps.items() if step.failed and urn in owners}

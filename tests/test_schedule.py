@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploypaths.schedule import Task, schedule
+from deploypaths.schedule import Task, duration, schedule
 
 
 def tasks() -> list[Task]:
@@ -37,3 +37,12 @@ def test_a_cap_lengthens_a_wide_graph():
     wide = [Task(str(n), "t", (), 1.0) for n in range(10)]
     assert schedule(wide).total_minutes == 1.0
     assert schedule(wide, parallel=4).total_minutes == 3.0
+
+
+def test_an_operation_of_its_own_beats_the_type_and_each_rollout_step_takes_it():
+    model = {"k:Deployment": 1.0, "k:Deployment update": 0.5, "k:": 0.1}
+    created = Task("a", "k:Deployment", ())
+    updated = Task("b", "k:Deployment", (), operation="update", steps=3)
+    replaced = Task("c", "k:Deployment", (), operation="replace")
+    other = Task("d", "k:Service", (), operation="update")
+    assert [duration(t, model) for t in (created, updated, replaced, other)] == [1.0, 1.5, 1.0, 0.1]

@@ -11,8 +11,9 @@ import json
 
 import pytest
 
+from ops import events
 from ops.__main__ import main
-from ops.calibrate import quantile
+from ops.calibrate import durations, quantile
 from ops.plan import load_latency
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -75,3 +76,27 @@ def test_updates_that_changed_nothing_are_nothing_to_calibrate_from(
     (recorded_local / "1.jsonl").write_text("".join(json.dumps(e) + "\n" for e in only_same))
     assert main(["calibrate", "--stack", "local", "--out", str(tmp_path / "l.json")]) == 2
     assert "nothing to calibrate from" in capsys.readouterr().err
+
+
+def deployment_events(op: str, replicas: int, seconds: float) -> list[dict]:
+    """One Deployment's step, as the engine logs it: pre-event (with its inputs), outputs."""
+    urn = "urn:pulumi:s::p::deploypaths:index:ServicePath$kubernetes:apps/v1:Deployment::web"
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    state = {"custom": True, "inputs": {"spec": {"replicas": replicas, "strategy": strategy}}}
+    metadata = {"op": op, "urn": urn, "type": DEPLOYMENT, "new": state}
+    return [
+        {"timestamp": 100, "resourcePreEvent": {"metadata": metadata}},
+        {"timestamp": 100 + seconds, "resOutputsEvent": {"metadata": metadata}},
+    ]
+
+
+def test_a_rolling_update_is_learnt_per_surge_batch_and_apart_from_creates():
+    updates = [
+        events.parse_update(deployment_events("create", 3, 12)),
+        # 3 replicas, one surge pod at a time: 3 rounds of 13 s.
+        events.parse_update(deployment_events("update", 3, 39)),
+    ]
+    samples = durations(updates)
+    assert samples[f"{DEPLOYMENT} create"] == [pytest.approx(12 / 60)]
+    assert samples[f"{DEPLOYMENT} update"] == [pytest.approx(13 / 60)]
+    assert sorted(samples[DEPLOYMENT]) == [pytest.approx(12 / 60), pytest.approx(13 / 60)]
