@@ -67,13 +67,6 @@ def _public(props: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in props.items() if key != "clusters"}
 
 
-class GateWatch(dynamic.Resource):
-    """The gate's watch, a real resource so the engine orders the next wave behind it."""
-
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        super().__init__(_GateProvider(), name, props, opts)
-
-
 @dataclass(frozen=True, kw_only=True)
 class WatchedCluster:
     """One region of the watched wave, read through its API server."""
@@ -81,6 +74,48 @@ class WatchedCluster:
     kubeconfig: pulumi.Input[str]
     namespace: str
     deployments: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateWatchArgs:
+    """What the watch checks; its inputs, under these keys, are what `_GateProvider` reads."""
+
+    wave: int
+    release: str
+    alarms: pulumi.Input[dict[str, list[str]]]
+    bake_seconds: float
+    poll_seconds: float
+    monitoring: str
+    restart_threshold: int
+    rollout_timeout_seconds: int
+    clusters: dict[str, WatchedCluster]
+
+
+class GateWatch(dynamic.Resource):
+    """The gate's watch, a real resource so the engine orders the next wave behind it."""
+
+    def __init__(
+        self, name: str, args: GateWatchArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            "wave": args.wave,
+            "release": args.release,
+            "alarms": args.alarms,
+            "bake_seconds": args.bake_seconds,
+            "poll_seconds": args.poll_seconds,
+            "monitoring": args.monitoring,
+            "restart_threshold": args.restart_threshold,
+            "rollout_timeout_seconds": args.rollout_timeout_seconds,
+            "clusters": {
+                region: {
+                    "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+                    "namespace": cluster.namespace,
+                    "deployments": cluster.deployments,
+                }
+                for region, cluster in args.clusters.items()
+            },
+        }
+        super().__init__(_GateProvider(), name, props, opts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,24 +144,17 @@ class HealthGate(pulumi.ComponentResource):
         super().__init__("deploypaths:index:HealthGate", name, None, opts)
         self.watch = GateWatch(
             f"{name}-watch",
-            {
-                "wave": args.wave,
-                "release": args.release,
-                "alarms": args.alarms,
-                "bake_seconds": args.bake_minutes * 60,
-                "poll_seconds": args.poll_seconds,
-                "monitoring": args.monitoring,
-                "restart_threshold": args.restart_threshold,
-                "rollout_timeout_seconds": args.rollout_timeout_seconds,
-                "clusters": {
-                    region: {
-                        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
-                        "namespace": cluster.namespace,
-                        "deployments": cluster.deployments,
-                    }
-                    for region, cluster in args.clusters.items()
-                },
-            },
+            GateWatchArgs(
+                wave=args.wave,
+                release=args.release,
+                alarms=args.alarms,
+                bake_seconds=args.bake_minutes * 60,
+                poll_seconds=args.poll_seconds,
+                monitoring=args.monitoring,
+                restart_threshold=args.restart_threshold,
+                rollout_timeout_seconds=args.rollout_timeout_seconds,
+                clusters=args.clusters,
+            ),
             pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )
-        self.register_outputs({"watch": self.watch.id})
+        self.register_outputs({"watch": self.watch})

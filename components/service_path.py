@@ -108,7 +108,7 @@ class ServicePath(pulumi.ComponentResource):
     """Deploys one release of a service in one region and reports its health as one alarm."""
 
     deployments: list[k8s.apps.v1.Deployment]
-    composite_alarm: aws.cloudwatch.CompositeAlarm | None
+    # The one alarm that says whether the path is healthy (None without monitoring).
     composite_alarm_name: pulumi.Output[str] | None
 
     def __init__(
@@ -124,7 +124,7 @@ class ServicePath(pulumi.ComponentResource):
         self.deployments = [
             self._deployment(name, args, track, flags_map) for track in tracks(service)
         ]
-        self.service = k8s.core.v1.Service(
+        k8s.core.v1.Service(
             f"{name}-service",
             metadata={
                 "name": service.name,
@@ -137,7 +137,7 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+        k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"name": service.name, "namespace": args.namespace},
             spec={
@@ -146,17 +146,10 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.composite_alarm = (
-            self._alarms(name, args, args.monitoring) if args.monitoring else None
-        )
-        self.composite_alarm_name = (
-            self.composite_alarm.alarm_name if self.composite_alarm else None
-        )
+        composite_alarm = self._alarms(name, args, args.monitoring) if args.monitoring else None
+        self.composite_alarm_name = composite_alarm.alarm_name if composite_alarm else None
         self.register_outputs(
-            {
-                "deployments": [d.metadata.name for d in self.deployments],
-                "composite_alarm_name": self.composite_alarm_name,
-            }
+            {"deployments": self.deployments, "composite_alarm_name": self.composite_alarm_name}
         )
 
     def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap:
