@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 import pulumi
 import pulumi.runtime
+from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pulumi.runtime.sync_await import _sync_await
 
 from ops import mock_run
 
@@ -78,8 +79,9 @@ class ComponentMonitor(mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
-        _ensure_event_loop()
-        self.outputs[request.urn] = rpc.deserialize_properties(request.outputs)
+        # Read as the engine stores them: a resource stays a reference (`{"urn": ...}`), which
+        # deserializing would turn back into a resource, registering it again.
+        self.outputs[request.urn] = _references_as_urns(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)
 
     def named(self, name: str, type_: str) -> Registered:
@@ -117,3 +119,20 @@ def monitor_keeping_aliases(into: dict[str, tuple[str, ...]]) -> type[mock_run.R
             return response
 
     return AliasRecordingMonitor
+
+
+def declared_outputs(component: type[pulumi.ComponentResource]) -> set[str]:
+    """The outputs a component class declares: its annotated public attributes."""
+    return {name for name in component.__annotations__ if not name.startswith("_")}
+
+
+def _references_as_urns(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_resource_sig:
+            return value["urn"]
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _references_as_urns(value["value"])
+        return {key: _references_as_urns(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_references_as_urns(item) for item in value]
+    return value
