@@ -81,12 +81,12 @@ for wave, members in enumerate(settings.waves):
                 restart_threshold=settings.monitoring.restart_threshold,
                 clusters={
                     region: WatchedCluster(
-                        kubeconfig=regions[region].kubeconfig,
+                        kubeconfig=kubeconfig,
                         namespace=settings.kubernetes.namespace,
                         deployments=regions[region].deployment_names,
                     )
                     for region in members
-                    if regions[region].kubeconfig is not None
+                    if (kubeconfig := regions[region].kubeconfig) is not None
                 },
                 rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
                 poll_seconds=settings.gate_poll_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +26,13 @@ class _GateProvider(dynamic.ResourceProvider):
             }
             # The provider's own wait is not trusted alone (see deploypaths/rollout.py).
             cluster_health.wait_rolled_out(readers, float(props["rollout_timeout_seconds"]), poll)
-            checks = []
+            checks: list[Callable[[], list[str]]] = []
             if props.get("monitoring") == "cloudwatch":
                 checks.append(health.alarm_check(props["alarms"]))
             if props.get("monitoring") == "kubernetes":
                 threshold = int(props["restart_threshold"])
                 checks.extend(
-                    lambda region=region, read=read: cluster_health.health_problems(
-                        region, read(), threshold
-                    )
-                    for region, read in readers.items()
+                    _restart_check(region, read, threshold) for region, read in readers.items()
                 )
             health.bake(
                 lambda: [problem for check in checks for problem in check()],
@@ -56,6 +54,10 @@ class _GateProvider(dynamic.ResourceProvider):
         if olds.get("release") != news.get("release"):
             self._watch(news)
         return dynamic.UpdateResult(outs=_public(news))
+
+
+def _restart_check(region: str, read: Callable[[], Any], threshold: int) -> Callable[[], list[str]]:
+    return lambda: cluster_health.health_problems(region, read(), threshold)
 
 
 # What, when changed, makes the gate update (and watch again if the release is among them).
@@ -82,7 +84,7 @@ class GateWatchArgs:
 
     wave: int
     release: str
-    alarms: pulumi.Input[dict[str, list[str]]]
+    alarms: pulumi.Input[Mapping[str, pulumi.Input[list[str]]]]
     bake_seconds: float
     poll_seconds: float
     monitoring: str
@@ -122,7 +124,7 @@ class GateWatch(dynamic.Resource):
 class HealthGateArgs:
     wave: int
     release: str
-    alarms: pulumi.Input[dict[str, list[str]]]
+    alarms: pulumi.Input[Mapping[str, pulumi.Input[list[str]]]]
     bake_minutes: float
     waits_for: list[pulumi.Resource]
     monitoring: str = "cloudwatch"

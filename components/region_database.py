@@ -100,7 +100,7 @@ class Database(pulumi.ComponentResource):
             aws.rds.ClusterInstance(
                 f"{name}-db-{index}",
                 cluster_identifier=cluster.id,
-                engine="aurora-postgresql",
+                engine=aws.rds.EngineType.AURORA_POSTGRESQL,
                 engine_version=args.engine_version,
                 instance_class=args.instance_class,
                 publicly_accessible=False,
@@ -111,9 +111,7 @@ class Database(pulumi.ComponentResource):
         ]
         self.host = cluster.endpoint
         self.port = cluster.port
-        self.master_user_secret_arn = cluster.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn
-        )
+        self.master_user_secret_arn = cluster.master_user_secrets.apply(_secret_arn)
         self.register_outputs(
             {
                 "host": self.host,
@@ -122,6 +120,13 @@ class Database(pulumi.ComponentResource):
                 "instances": self.instances,
             }
         )
+
+
+def _secret_arn(secrets: Sequence[aws.rds.outputs.ClusterMasterUserSecret]) -> str:
+    # AWS creates the secret with the cluster: manage_master_user_password is always on.
+    arn = secrets[0].secret_arn
+    assert arn is not None, "the cluster has no master user secret"
+    return arn
 
 
 def master_password(

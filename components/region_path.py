@@ -246,7 +246,7 @@ class RegionPath(pulumi.ComponentResource):
             # the Secret by name, and whoever applies them provides it (sealed or external).
             return pulumi.Output.from_input(DATABASE_SECRET)
         ready: list[pulumi.Resource] = []
-        data: dict[str, pulumi.Input[str] | None]
+        data: dict[str, pulumi.Input[str]]
         if database is not None:
             data = {
                 "PGHOST": database.host,
@@ -261,6 +261,8 @@ class RegionPath(pulumi.ComponentResource):
             }
             ready = list(database.instances)
         else:
+            # Validation requires an external database's URL for every region.
+            assert args.database_url is not None, f"{args.region}: no database URL"
             data = {"DATABASE_URL": args.database_url}
         secret = k8s.core.v1.Secret(
             f"{name}-database",
@@ -268,10 +270,7 @@ class RegionPath(pulumi.ComponentResource):
             type="Opaque",
             # `data` (base64) rather than `string_data`, so the rendered file holds no plain text
             # even in render mode; the provider marks Secret data as secret in state.
-            data={
-                key: pulumi.Output.secret(pulumi.Output.from_input(value).apply(_b64))
-                for key, value in data.items()
-            },
+            data={key: _secret_base64(value) for key, value in data.items()},
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=ready)),
         )
         return secret.metadata.name
@@ -401,5 +400,8 @@ def _appconfig_env(environment: str, service: str) -> dict[str, str]:
     }
 
 
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
+def _secret_base64(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    encoded: pulumi.Output[str] = pulumi.Output.from_input(value).apply(
+        lambda text: base64.b64encode(text.encode()).decode()
+    )
+    return pulumi.Output.secret(encoded)

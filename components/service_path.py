@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -173,7 +174,8 @@ class ServicePath(pulumi.ComponentResource):
         k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
-        volumes, mounts = [SCRATCH_VOLUME], [SCRATCH_MOUNT]
+        volumes: list[dict[str, Any]] = [SCRATCH_VOLUME]
+        mounts: list[dict[str, Any]] = [SCRATCH_MOUNT]
         if flags_map is not None:
             volumes.append({"name": "flags", "config_map": {"name": flags_map.metadata.name}})
             mounts.append({"name": "flags", "mount_path": "/etc/flags", "read_only": True})
