@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,14 +9,10 @@ import pytest
 
 from deploypaths.stack_config import load_stack_file
 from ops.mock_run import PROJECT_DIR, Recording, run_program
+from tests.support.config import flat
 
-
-def flat(raw: Mapping[str, Any]) -> dict[str, str]:
-    """`{"regions": [...]}` -> the flat, string-valued config the engine hands a program."""
-    return {
-        f"deploypaths:{key}": value if isinstance(value, str) else json.dumps(value)
-        for key, value in raw.items()
-    }
+# `flat` stays importable from here until tests/test_mock_run.py imports it from tests.support.
+__all__ = ["flat", "run_stack"]
 
 
 @pytest.fixture
@@ -31,3 +26,9 @@ def run_stack() -> Callable[..., Recording]:
         return run_program(flat(source), stack=stack or "test")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    """The prod stack file's program, run once per test module that reads it."""
+    return run_program(load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR), stack="prod")

@@ -3,16 +3,8 @@ mandatory policy, so a deploy is never blocked by the program's own resources.""
 
 from __future__ import annotations
 
-import pytest
-
-from deploypaths.stack_config import load_stack_file
-from ops.mock_run import PROJECT_DIR, Recording, run_program
+from ops.mock_run import Recording
 from policy.guardrails import rules
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return run_program(load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR), stack="prod")
 
 
 def resource_violations(recording: Recording) -> list[str]:
