@@ -1,5 +1,6 @@
 """Composition root: validate the stack config, then declare the regions wave by wave."""
 
+import functools
 import gc
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pulumi
 from components.health_gate import HealthGate, HealthGateArgs, WatchedCluster
 from components.region_path import RegionPath, RegionPathArgs
 from deploypaths import stack_config
-from deploypaths.naming import gate_name, wave_release
+from deploypaths.naming import gate_name, tags, wave_release
 from deploypaths.validation import ConfigError, parse_settings
 
 # Registration keeps every resource, Output and input alive until the program ends, so the
@@ -51,8 +52,17 @@ for wave, members in enumerate(settings.waves):
         regions[region] = RegionPath(
             region,
             RegionPathArgs(
-                settings=settings,
                 region=region,
+                environment=settings.environment,
+                stack=settings.stack,
+                protected=settings.is_protected_region(region),
+                kubernetes=settings.kubernetes,
+                database=settings.database,
+                monitoring=settings.monitoring,
+                flag_delivery=settings.flag_delivery,
+                services=settings.services_in(region),
+                migrations=tuple(settings.migrations),
+                tags=functools.partial(tags, settings),
                 gate=gate.watch if gate else None,
                 kubeconfig=kubeconfig_for(region),
                 database_url=secret_for("database_urls", region),
@@ -71,12 +81,12 @@ for wave, members in enumerate(settings.waves):
                 restart_threshold=settings.monitoring.restart_threshold,
                 clusters={
                     region: WatchedCluster(
-                        kubeconfig=regions[region].kubeconfig,
+                        kubeconfig=kubeconfig,
                         namespace=settings.kubernetes.namespace,
                         deployments=regions[region].deployment_names,
                     )
                     for region in members
-                    if regions[region].kubeconfig is not None
+                    if (kubeconfig := regions[region].kubeconfig) is not None
                 },
                 rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
                 poll_seconds=settings.gate_poll_seconds,

@@ -12,8 +12,11 @@ from collections import Counter
 
 # First match wins: (bucket, substrings of the code's file path or function name).
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "mocks and recording (deploypaths/mock_run, pulumi mocks)",
+        ("/deploypaths/mock_run", "/deploypaths/recording", "pulumi/runtime/mocks"),
+    ),
     ("program code (components/, __main__, deploypaths/)", ("/components/", "/deploypaths/")),
-    ("mocks and recording (ops/mock_run, pulumi mocks)", ("/ops/mock_run", "pulumi/runtime/mocks")),
     ("provider SDKs (pulumi_aws, pulumi_kubernetes)", ("pulumi_aws/", "pulumi_kubernetes/")),
     ("cycle breaker and depends_on", ("resource_cycle_breaker", "_depends_on.py")),
     (
@@ -32,7 +35,7 @@ OTHER = "other"
 
 def bucket_of(filename: str, function: str) -> str:
     if filename.endswith("/__main__.py") and "site-packages" not in filename:
-        return BUCKETS[0][0]
+        return BUCKETS[1][0]
     for bucket, needles in BUCKETS:
         if any(needle in filename or needle == function for needle in needles):
             return bucket

@@ -1,7 +1,9 @@
-"""A no-op resource that completes once everything it depends on has: one edge per waiter."""
+"""Barrier: a no-op resource that completes once everything it depends on has: one edge per
+waiter."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -19,15 +21,21 @@ class _BarrierProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(outs=news)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BarrierArgs:
+    # What the barrier completes after: each waiter then needs one edge, not one per member.
+    members: list[pulumi.Resource]
+
+
 class Barrier(dynamic.Resource):
     """Many paths wait for one barrier instead of each waiting for every member (O(n) edges)."""
 
     def __init__(
-        self, name: str, members: list[pulumi.Resource], opts: pulumi.ResourceOptions
+        self, name: str, args: BarrierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
             _BarrierProvider(),
             name,
             {"label": name},
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=members)),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=args.members)),
         )

@@ -162,4 +162,4 @@ class FeatureFlags(pulumi.ComponentResource):
             )
             self.deployments.append(deployment)
             previous = [deployment]
-        self.register_outputs({"application": application.name})
+        self.register_outputs({"deployments": self.deployments})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +26,13 @@ class _GateProvider(dynamic.ResourceProvider):
             }
             # The provider's own wait is not trusted alone (see deploypaths/rollout.py).
             cluster_health.wait_rolled_out(readers, float(props["rollout_timeout_seconds"]), poll)
-            checks = []
+            checks: list[Callable[[], list[str]]] = []
             if props.get("monitoring") == "cloudwatch":
                 checks.append(health.alarm_check(props["alarms"]))
             if props.get("monitoring") == "kubernetes":
                 threshold = int(props["restart_threshold"])
                 checks.extend(
-                    lambda region=region, read=read: cluster_health.health_problems(
-                        region, read(), threshold
-                    )
-                    for region, read in readers.items()
+                    _restart_check(region, read, threshold) for region, read in readers.items()
                 )
             health.bake(
                 lambda: [problem for check in checks for problem in check()],
@@ -58,6 +56,10 @@ class _GateProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(outs=_public(news))
 
 
+def _restart_check(region: str, read: Callable[[], Any], threshold: int) -> Callable[[], list[str]]:
+    return lambda: cluster_health.health_problems(region, read(), threshold)
+
+
 # What, when changed, makes the gate update (and watch again if the release is among them).
 WATCHED_KEYS = ("release", "alarms", "bake_seconds", "monitoring", "restart_threshold")
 
@@ -65,13 +67,6 @@ WATCHED_KEYS = ("release", "alarms", "bake_seconds", "monitoring", "restart_thre
 def _public(props: dict[str, Any]) -> dict[str, Any]:
     """The gate's state, without the clusters' kubeconfigs: credentials are not recorded."""
     return {key: value for key, value in props.items() if key != "clusters"}
-
-
-class GateWatch(dynamic.Resource):
-    """The gate's watch, a real resource so the engine orders the next wave behind it."""
-
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        super().__init__(_GateProvider(), name, props, opts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,10 +79,52 @@ class WatchedCluster:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GateWatchArgs:
+    """What the watch checks; its inputs, under these keys, are what `_GateProvider` reads."""
+
+    wave: int
+    release: str
+    alarms: pulumi.Input[Mapping[str, pulumi.Input[list[str]]]]
+    bake_seconds: float
+    poll_seconds: float
+    monitoring: str
+    restart_threshold: int
+    rollout_timeout_seconds: int
+    clusters: dict[str, WatchedCluster]
+
+
+class GateWatch(dynamic.Resource):
+    """The gate's watch, a real resource so the engine orders the next wave behind it."""
+
+    def __init__(
+        self, name: str, args: GateWatchArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = {
+            "wave": args.wave,
+            "release": args.release,
+            "alarms": args.alarms,
+            "bake_seconds": args.bake_seconds,
+            "poll_seconds": args.poll_seconds,
+            "monitoring": args.monitoring,
+            "restart_threshold": args.restart_threshold,
+            "rollout_timeout_seconds": args.rollout_timeout_seconds,
+            "clusters": {
+                region: {
+                    "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+                    "namespace": cluster.namespace,
+                    "deployments": cluster.deployments,
+                }
+                for region, cluster in args.clusters.items()
+            },
+        }
+        super().__init__(_GateProvider(), name, props, opts)
+
+
+@dataclass(frozen=True, kw_only=True)
 class HealthGateArgs:
     wave: int
     release: str
-    alarms: pulumi.Input[dict[str, list[str]]]
+    alarms: pulumi.Input[Mapping[str, pulumi.Input[list[str]]]]
     bake_minutes: float
     waits_for: list[pulumi.Resource]
     monitoring: str = "cloudwatch"
@@ -109,24 +146,17 @@ class HealthGate(pulumi.ComponentResource):
         super().__init__("deploypaths:index:HealthGate", name, None, opts)
         self.watch = GateWatch(
             f"{name}-watch",
-            {
-                "wave": args.wave,
-                "release": args.release,
-                "alarms": args.alarms,
-                "bake_seconds": args.bake_minutes * 60,
-                "poll_seconds": args.poll_seconds,
-                "monitoring": args.monitoring,
-                "restart_threshold": args.restart_threshold,
-                "rollout_timeout_seconds": args.rollout_timeout_seconds,
-                "clusters": {
-                    region: {
-                        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
-                        "namespace": cluster.namespace,
-                        "deployments": cluster.deployments,
-                    }
-                    for region, cluster in args.clusters.items()
-                },
-            },
+            GateWatchArgs(
+                wave=args.wave,
+                release=args.release,
+                alarms=args.alarms,
+                bake_seconds=args.bake_minutes * 60,
+                poll_seconds=args.poll_seconds,
+                monitoring=args.monitoring,
+                restart_threshold=args.restart_threshold,
+                rollout_timeout_seconds=args.rollout_timeout_seconds,
+                clusters=args.clusters,
+            ),
             pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )
-        self.register_outputs({"watch": self.watch.id})
+        self.register_outputs({"watch": self.watch})

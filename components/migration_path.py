@@ -31,6 +31,7 @@ class MigrationPathArgs:
 class MigrationPath(pulumi.ComponentResource):
     """Runs the migration image once per version; the deploy waits for the Job to complete."""
 
+    # What the paths after this one wait for: the provider reports it once the Job completed.
     job: k8s.batch.v1.Job
     job_name: str
 
@@ -87,4 +88,4 @@ class MigrationPath(pulumi.ComponentResource):
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{args.timeout_minutes}m"),
             ),
         )
-        self.register_outputs({"job_name": self.job_name})
+        self.register_outputs({"job": self.job, "job_name": self.job_name})

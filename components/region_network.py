@@ -1,4 +1,5 @@
-"""The VPC of a region's cluster and database: public subnets for the NAT, private for the rest."""
+"""Network: the VPC of a region's cluster and database, public subnets for the NAT, private for
+the rest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.moved import moved_from_parent
 
 VPC_CIDR = "10.40.0.0/16"
 # Zone i gets the i-th /24 for its public subnet and the (i+1)-th /20 for its private one: the
@@ -17,83 +20,101 @@ PRIVATE_BLOCKS = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))[1:]
 ZONE_SUFFIXES = ("a", "b", "c")
 
 
-@dataclass(frozen=True)
-class Network:
-    vpc: aws.ec2.Vpc
-    private_subnet_ids: list[pulumi.Output[str]]
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    region: str
+    tags: dict[str, str]
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC across three zones, with one NAT gateway for the private subnets' egress."""
+
+    vpc_id: pulumi.Output[str]
     cidr: str
+    private_subnet_ids: list[pulumi.Output[str]]
 
-
-def build_network(
-    name: str, region: str, tags: dict[str, str], opts: pulumi.ResourceOptions
-) -> Network:
-    vpc = aws.ec2.Vpc(
-        f"{name}-vpc",
-        cidr_block=VPC_CIDR,
-        enable_dns_hostnames=True,
-        enable_dns_support=True,
-        tags={**tags, "Name": f"{name}-vpc"},
-        opts=opts,
-    )
-    gateway = aws.ec2.InternetGateway(
-        f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=opts
-    )
-    public_routes = aws.ec2.RouteTable(
-        f"{name}-public-routes",
-        vpc_id=vpc.id,
-        routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
-        tags=tags,
-        opts=opts,
-    )
-    public = {
-        suffix: aws.ec2.Subnet(
-            f"{name}-public-{suffix}",
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("deploypaths:index:Network", name, None, opts)
+        child = moved_from_parent(self, opts)
+        tags, region = args.tags, args.region
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=VPC_CIDR,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={**tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=child
+        )
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-routes",
             vpc_id=vpc.id,
-            availability_zone=f"{region}{suffix}",
-            cidr_block=str(PUBLIC_BLOCKS[index]),
-            map_public_ip_on_launch=False,
-            tags={**tags, "kubernetes.io/role/elb": "1"},
-            opts=opts,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": gateway.id}],
+            tags=tags,
+            opts=child,
         )
-        for index, suffix in enumerate(ZONE_SUFFIXES)
-    }
-    # One NAT per region keeps cost down; nodes lose egress, not serving, if its zone fails.
-    address = aws.ec2.Eip(f"{name}-nat-ip", domain="vpc", tags=tags, opts=opts)
-    nat = aws.ec2.NatGateway(
-        f"{name}-nat",
-        allocation_id=address.id,
-        subnet_id=public[ZONE_SUFFIXES[0]].id,
-        tags=tags,
-        opts=opts,
-    )
-    private_routes = aws.ec2.RouteTable(
-        f"{name}-private-routes",
-        vpc_id=vpc.id,
-        routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
-        tags=tags,
-        opts=opts,
-    )
-    private_subnet_ids = []
-    for index, suffix in enumerate(ZONE_SUFFIXES):
-        aws.ec2.RouteTableAssociation(
-            f"{name}-public-{suffix}-routes",
-            subnet_id=public[suffix].id,
-            route_table_id=public_routes.id,
-            opts=opts,
+        public = {
+            suffix: aws.ec2.Subnet(
+                f"{name}-public-{suffix}",
+                vpc_id=vpc.id,
+                availability_zone=f"{region}{suffix}",
+                cidr_block=str(PUBLIC_BLOCKS[index]),
+                map_public_ip_on_launch=False,
+                tags={**tags, "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            for index, suffix in enumerate(ZONE_SUFFIXES)
+        }
+        # One NAT per region keeps cost down; nodes lose egress, not serving, if its zone fails.
+        address = aws.ec2.Eip(f"{name}-nat-ip", domain="vpc", tags=tags, opts=child)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat",
+            allocation_id=address.id,
+            subnet_id=public[ZONE_SUFFIXES[0]].id,
+            tags=tags,
+            opts=child,
         )
-        private = aws.ec2.Subnet(
-            f"{name}-private-{suffix}",
+        private_routes = aws.ec2.RouteTable(
+            f"{name}-private-routes",
             vpc_id=vpc.id,
-            availability_zone=f"{region}{suffix}",
-            cidr_block=str(PRIVATE_BLOCKS[index]),
-            tags={**tags, "kubernetes.io/role/internal-elb": "1"},
-            opts=opts,
+            routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+            tags=tags,
+            opts=child,
         )
-        aws.ec2.RouteTableAssociation(
-            f"{name}-private-{suffix}-routes",
-            subnet_id=private.id,
-            route_table_id=private_routes.id,
-            opts=opts,
+        private_subnet_ids = []
+        for index, suffix in enumerate(ZONE_SUFFIXES):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{suffix}-routes",
+                subnet_id=public[suffix].id,
+                route_table_id=public_routes.id,
+                opts=child,
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{suffix}",
+                vpc_id=vpc.id,
+                availability_zone=f"{region}{suffix}",
+                cidr_block=str(PRIVATE_BLOCKS[index]),
+                tags={**tags, "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{suffix}-routes",
+                subnet_id=private.id,
+                route_table_id=private_routes.id,
+                opts=child,
+            )
+            private_subnet_ids.append(private.id)
+        self.vpc_id = vpc.id
+        self.cidr = VPC_CIDR
+        self.private_subnet_ids = private_subnet_ids
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "cidr": self.cidr,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
         )
-        private_subnet_ids.append(private.id)
-    return Network(vpc=vpc, private_subnet_ids=private_subnet_ids, cidr=VPC_CIDR)

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.barrier import Barrier
+from components.barrier import Barrier, BarrierArgs
 from components.feature_flags import (
     FeatureFlags,
     FeatureFlagsArgs,
@@ -21,9 +21,9 @@ from components.feature_flags import (
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
 from components.pod_security import NAMESPACE_LABELS
-from components.region_cluster import Cluster, build_cluster
-from components.region_database import build_database
-from components.region_network import Network, build_network
+from components.region_cluster import Cluster, ClusterArgs
+from components.region_database import Database, DatabaseArgs, master_password
+from components.region_network import Network, NetworkArgs
 from components.service_path import (
     Monitoring,
     ServicePath,
@@ -31,16 +31,36 @@ from components.service_path import (
     deployment_name,
     tracks,
 )
-from deploypaths.naming import component_name, path_id, tags
-from deploypaths.settings import Migration, Settings
+from deploypaths.naming import component_name, path_id
+from deploypaths.settings import (
+    DatabaseSettings,
+    FlagDeliverySettings,
+    KubernetesSettings,
+    Migration,
+    MonitoringSettings,
+    Service,
+)
 
 DATABASE_SECRET = "database-connection"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RegionPathArgs:
-    settings: Settings
     region: str
+    environment: str
+    # The stack's render folder is `<render_root>/<stack>/<region>`.
+    stack: str
+    # Protected regions keep their control plane and data through any mistake in code or config.
+    protected: bool
+    kubernetes: KubernetesSettings
+    database: DatabaseSettings
+    monitoring: MonitoringSettings
+    flag_delivery: FlagDeliverySettings
+    # This region's services, its overrides applied, and the stack's migrations.
+    services: tuple[Service, ...]
+    migrations: tuple[Migration, ...]
+    # The tags of a path of this stack, given its id (`orders@eu-west-1`, or the region).
+    tags: Callable[[str], dict[str, str]]
     # The previous wave's gate: every resource of this region waits for it, through the region's
     # providers or through a resource that uses them, so a bad wave stops the next one.
     gate: pulumi.Resource | None = None
@@ -55,6 +75,7 @@ class RegionPath(pulumi.ComponentResource):
 
     services: dict[str, ServicePath]
     migrations: dict[str, MigrationPath]
+    # What the next wave's gate waits for: the region's paths are done.
     completion: list[pulumi.Resource]
     composite_alarm_names: pulumi.Output[list[str]]
     alarm_topic_arn: pulumi.Output[str] | None
@@ -66,73 +87,87 @@ class RegionPath(pulumi.ComponentResource):
         self, name: str, args: RegionPathArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("deploypaths:index:RegionPath", name, None, opts)
-        settings, region = args.settings, args.region
-        self._tags = tags(settings, region)
+        region = args.region
+        self._tags = args.tags(region)
         held_back = pulumi.ResourceOptions(
             parent=self, depends_on=[args.gate] if args.gate else None
         )
-        self.aws_provider = (
-            aws.Provider(f"{name}-aws", region=region, opts=held_back)
-            if _needs_aws(settings)
-            else None
+        aws_provider = (
+            aws.Provider(f"{name}-aws", region=region, opts=held_back) if _needs_aws(args) else None
         )
-        aws_opts = pulumi.ResourceOptions(parent=self, provider=self.aws_provider)
+        aws_opts = pulumi.ResourceOptions(
+            parent=self, providers={"aws": aws_provider} if aws_provider else None
+        )
         network = cluster = None
-        if settings.kubernetes.mode == "eks" or settings.database.mode == "aurora":
-            network = build_network(name, region, self._tags, aws_opts)
-        if settings.kubernetes.mode == "eks":
+        if args.kubernetes.mode == "eks" or args.database.mode == "aurora":
+            network = Network(name, NetworkArgs(region=region, tags=self._tags), aws_opts)
+        if args.kubernetes.mode == "eks":
             assert network is not None
-            cluster = build_cluster(
+            kubernetes = args.kubernetes
+            cluster = Cluster(
                 name,
-                region,
-                settings.kubernetes,
-                network,
-                self._tags,
-                settings.is_protected_region(region),
+                ClusterArgs(
+                    region=region,
+                    version=kubernetes.version,
+                    node_instance_type=kubernetes.node_instance_type,
+                    node_count=kubernetes.node_count,
+                    subnet_ids=network.private_subnet_ids,
+                    tags=self._tags,
+                    protected=args.protected,
+                ),
                 aws_opts,
             )
         self.kubeconfig = self._kubeconfig(args, cluster)
-        self.k8s_provider = self._kubernetes_provider(name, args, held_back, cluster)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
-        self.namespace = k8s.core.v1.Namespace(
+        k8s_provider = self._kubernetes_provider(name, args, held_back, cluster)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=k8s_provider)
+        namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={
-                "name": settings.kubernetes.namespace,
+                "name": args.kubernetes.namespace,
                 "labels": {"deploypaths/region": region, **NAMESPACE_LABELS},
             },
             opts=k8s_opts,
+        ).metadata.name
+        database = self._database(name, args, network, aws_opts)
+        database_secret = self._database_secret(
+            name, args, database, aws_provider, k8s_opts, namespace
         )
-        namespace = self.namespace.metadata.name
-        database_secret = self._database_secret(name, args, network, aws_opts, k8s_opts, namespace)
         self.alarm_topic_arn = None
         monitoring_for = None
-        if settings.monitoring.mode == "cloudwatch":
-            topic = aws.sns.Topic(f"{name}-alarms", tags=self._tags, opts=aws_opts)
+        if args.monitoring.mode == "cloudwatch":
+            topic = aws.sns.Topic(
+                f"{name}-alarms",
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self, provider=aws_provider),
+            )
             self.alarm_topic_arn = topic.arn
-            cluster_name = cluster.name if cluster else f"{settings.environment}-{region}"
+            cluster_name = cluster.cluster_name if cluster else f"{args.environment}-{region}"
 
             def monitoring_for(service: str) -> Monitoring:
                 return Monitoring(
                     cluster_name=cluster_name,
-                    namespace=settings.kubernetes.namespace,
+                    namespace=args.kubernetes.namespace,
                     topic_arn=topic.arn,
-                    restart_threshold=settings.monitoring.restart_threshold,
-                    alarm_prefix=f"{settings.environment}-{service}-{region}",
-                    tags=tags(settings, path_id(service, region)),
+                    restart_threshold=args.monitoring.restart_threshold,
+                    alarm_prefix=f"{args.environment}-{service}-{region}",
+                    tags=args.tags(path_id(service, region)),
                 )
 
         paths_opts = pulumi.ResourceOptions(
             parent=self,
-            providers={"kubernetes": self.k8s_provider}
-            | ({"aws": self.aws_provider} if self.aws_provider else {}),
+            providers={"kubernetes": k8s_provider}
+            | ({"aws": aws_provider} if aws_provider else {}),
         )
         self._build_paths(args, paths_opts, namespace, database_secret, monitoring_for)
         self.register_outputs(
             {
-                "services": list(self.services),
-                "migrations": list(self.migrations),
+                "services": self.services,
+                "migrations": self.migrations,
+                "completion": self.completion,
                 "composite_alarm_names": self.composite_alarm_names,
                 "alarm_topic_arn": self.alarm_topic_arn,
+                "kubeconfig": self.kubeconfig,
+                "deployment_names": self.deployment_names,
             }
         )
 
@@ -151,8 +186,8 @@ class RegionPath(pulumi.ComponentResource):
         held_back: pulumi.ResourceOptions,
         cluster: Cluster | None,
     ) -> k8s.Provider:
-        if args.settings.kubernetes.mode == "render":
-            directory = os.path.join(args.render_root, args.settings.stack, args.region)
+        if args.kubernetes.mode == "render":
+            directory = os.path.join(args.render_root, args.stack, args.region)
             return k8s.Provider(f"{name}-k8s", render_yaml_to_directory=directory, opts=held_back)
         if cluster is not None:
             # Rollouts start only once nodes exist: their readiness wait must not run empty.
@@ -163,44 +198,71 @@ class RegionPath(pulumi.ComponentResource):
             f"{name}-k8s", kubeconfig=self.kubeconfig, delete_unreachable=False, opts=held_back
         )
 
-    def _database_secret(
+    def _database(
         self,
         name: str,
         args: RegionPathArgs,
         network: Network | None,
         aws_opts: pulumi.ResourceOptions,
+    ) -> Database | None:
+        """The region's Aurora cluster, when the stack runs one and the pods can reach it."""
+        if args.database.mode != "aurora" or args.kubernetes.mode == "render":
+            return None
+        assert network is not None
+        database = args.database
+        return Database(
+            name,
+            DatabaseArgs(
+                environment=args.environment,
+                engine_version=database.engine_version,
+                instance_class=database.instance_class,
+                instances=database.instances,
+                database_name=database.name,
+                username=database.username,
+                backup_retention_days=database.backup_retention_days,
+                vpc_id=network.vpc_id,
+                vpc_cidr=network.cidr,
+                subnet_ids=network.private_subnet_ids,
+                tags=self._tags,
+                protected=args.protected,
+            ),
+            aws_opts,
+        )
+
+    def _database_secret(
+        self,
+        name: str,
+        args: RegionPathArgs,
+        database: Database | None,
+        aws_provider: aws.Provider | None,
         k8s_opts: pulumi.ResourceOptions,
         namespace: pulumi.Output[str],
     ) -> pulumi.Output[str] | None:
         """The Kubernetes Secret pods read the database connection from (None without one)."""
-        database = args.settings.database
-        if database.mode == "none":
+        if args.database.mode == "none":
             return None
-        if args.settings.kubernetes.mode == "render":
+        if args.kubernetes.mode == "render":
             # The provider renders Secret data as plain base64: rendered manifests reference
             # the Secret by name, and whoever applies them provides it (sealed or external).
             return pulumi.Output.from_input(DATABASE_SECRET)
         ready: list[pulumi.Resource] = []
-        if database.mode == "aurora":
-            built = build_database(
-                name,
-                args.settings.environment,
-                database,
-                network,
-                self._tags,
-                args.settings.is_protected_region(args.region),
-                aws_opts,
-            )
+        data: dict[str, pulumi.Input[str]]
+        if database is not None:
             data = {
-                "PGHOST": built.host,
-                "PGPORT": built.port.apply(str),
-                "PGDATABASE": database.name,
-                "PGUSER": database.username,
-                "PGPASSWORD": built.password,
+                "PGHOST": database.host,
+                "PGPORT": database.port.apply(str),
+                "PGDATABASE": args.database.name,
+                "PGUSER": args.database.username,
+                "PGPASSWORD": master_password(
+                    database.master_user_secret_arn,
+                    pulumi.InvokeOutputOptions(parent=self, provider=aws_provider),
+                ),
                 "PGSSLMODE": "require",
             }
-            ready = list(built.instances)
+            ready = list(database.instances)
         else:
+            # Validation requires an external database's URL for every region.
+            assert args.database_url is not None, f"{args.region}: no database URL"
             data = {"DATABASE_URL": args.database_url}
         secret = k8s.core.v1.Secret(
             f"{name}-database",
@@ -208,10 +270,7 @@ class RegionPath(pulumi.ComponentResource):
             type="Opaque",
             # `data` (base64) rather than `string_data`, so the rendered file holds no plain text
             # even in render mode; the provider marks Secret data as secret in state.
-            data={
-                key: pulumi.Output.secret(pulumi.Output.from_input(value).apply(_b64))
-                for key, value in data.items()
-            },
+            data={key: _secret_base64(value) for key, value in data.items()},
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=ready)),
         )
         return secret.metadata.name
@@ -225,7 +284,7 @@ class RegionPath(pulumi.ComponentResource):
         monitoring_for: Callable[[str], Monitoring] | None,
     ) -> None:
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
-        settings, region = args.settings, args.region
+        region = args.region
 
         def migration_path(migration: Migration, waits_for: list[pulumi.Resource]) -> MigrationPath:
             path = MigrationPath(
@@ -243,19 +302,19 @@ class RegionPath(pulumi.ComponentResource):
 
         self.migrations = {}
         previous_job: list[pulumi.Resource] = []
-        for migration in (m for m in settings.migrations if m.phase == "expand"):
+        for migration in (m for m in args.migrations if m.phase == "expand"):
             previous_job = [migration_path(migration, previous_job).job]
 
         self.services = {}
-        services = {service.name: service for service in settings.services_in(region)}
+        services = {service.name: service for service in args.services}
         # AppConfig needs alarms to watch and a real cluster to serve; otherwise flags reach
         # the pods as a mounted ConfigMap.
         flags_via_appconfig = (
-            settings.monitoring.mode == "cloudwatch" and settings.kubernetes.mode != "render"
+            args.monitoring.mode == "cloudwatch" and args.kubernetes.mode != "render"
         )
         order = TopologicalSorter({name: s.after for name, s in services.items()}).static_order()
         for service in (services[name] for name in order):
-            waits_for = [self.migrations[m].job for m in service.requires]
+            waits_for: list[pulumi.Resource] = [self.migrations[m].job for m in service.requires]
             for other in service.after:
                 waits_for.extend(self.services[other].deployments)
             self.services[service.name] = ServicePath(
@@ -267,44 +326,47 @@ class RegionPath(pulumi.ComponentResource):
                     waits_for=waits_for,
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
-                    extra_env=_appconfig_env(settings.environment, service.name)
+                    extra_env=_appconfig_env(args.environment, service.name)
                     if flags_via_appconfig and service.flags
                     else {},
-                    rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
+                    rollout_timeout_seconds=args.kubernetes.rollout_timeout_seconds,
                 ),
                 opts,
             )
         flag_deployments: list[pulumi.Resource] = []
         flagged = tuple(s for s in services.values() if s.flags)
         if flags_via_appconfig and flagged:
+            assert self.alarm_topic_arn is not None
             flags = FeatureFlags(
                 f"{region}-flags",
                 FeatureFlagsArgs(
-                    environment=settings.environment,
+                    environment=args.environment,
                     services=flagged,
-                    health_alarms={
-                        s.name: self.services[s.name].composite_alarm_name for s in flagged
-                    },
-                    rollouts={s.name: self.services[s.name].deployments for s in flagged},
+                    health_alarms={s.name: _alarm_name(self.services[s.name]) for s in flagged},
+                    rollouts={s.name: list(self.services[s.name].deployments) for s in flagged},
                     topic_arn=self.alarm_topic_arn,
-                    delivery=settings.flag_delivery,
-                    tags=tags(settings, f"flags@{region}"),
+                    delivery=args.flag_delivery,
+                    tags=args.tags(f"flags@{region}"),
                 ),
                 opts,
             )
             flag_deployments = list(flags.deployments)
 
-        deployments = [d for path in self.services.values() for d in path.deployments]
-        self.services_ready = Barrier(
-            f"{region}-services-ready", deployments, pulumi.ResourceOptions(parent=self)
+        deployments: list[pulumi.Resource] = [
+            d for path in self.services.values() for d in path.deployments
+        ]
+        services_ready = Barrier(
+            f"{region}-services-ready",
+            BarrierArgs(members=deployments),
+            pulumi.ResourceOptions(parent=self),
         )
-        after_services: list[pulumi.Resource] = [self.services_ready]
-        for migration in (m for m in settings.migrations if m.phase == "contract"):
+        after_services: list[pulumi.Resource] = [services_ready]
+        for migration in (m for m in args.migrations if m.phase == "contract"):
             previous_job = [migration_path(migration, previous_job + after_services).job]
             after_services = []
         # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a
         # bad flag back on the region's alarm, which is what the gate watches too.
-        self.completion = [self.services_ready, *previous_job, *flag_deployments]
+        self.completion = [services_ready, *previous_job, *flag_deployments]
         self.deployment_names = [
             deployment_name(service, track.name)
             for service in services.values()
@@ -315,11 +377,17 @@ class RegionPath(pulumi.ComponentResource):
         ).apply(sorted)
 
 
-def _needs_aws(settings: Settings) -> bool:
+def _alarm_name(path: ServicePath) -> pulumi.Output[str]:
+    # Monitoring is on whenever flags go through AppConfig, so every path has its alarm.
+    assert path.composite_alarm_name is not None
+    return path.composite_alarm_name
+
+
+def _needs_aws(args: RegionPathArgs) -> bool:
     return (
-        settings.kubernetes.mode == "eks"
-        or settings.database.mode == "aurora"
-        or settings.monitoring.mode == "cloudwatch"
+        args.kubernetes.mode == "eks"
+        or args.database.mode == "aurora"
+        or args.monitoring.mode == "cloudwatch"
     )
 
 
@@ -332,5 +400,8 @@ def _appconfig_env(environment: str, service: str) -> dict[str, str]:
     }
 
 
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
+def _secret_base64(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    encoded: pulumi.Output[str] = pulumi.Output.from_input(value).apply(
+        lambda text: base64.b64encode(text.encode()).decode()
+    )
+    return pulumi.Output.secret(encoded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -108,7 +109,7 @@ class ServicePath(pulumi.ComponentResource):
     """Deploys one release of a service in one region and reports its health as one alarm."""
 
     deployments: list[k8s.apps.v1.Deployment]
-    composite_alarm: aws.cloudwatch.CompositeAlarm | None
+    # The one alarm that says whether the path is healthy (None without monitoring).
     composite_alarm_name: pulumi.Output[str] | None
 
     def __init__(
@@ -124,7 +125,7 @@ class ServicePath(pulumi.ComponentResource):
         self.deployments = [
             self._deployment(name, args, track, flags_map) for track in tracks(service)
         ]
-        self.service = k8s.core.v1.Service(
+        k8s.core.v1.Service(
             f"{name}-service",
             metadata={
                 "name": service.name,
@@ -137,7 +138,7 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
+        k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"name": service.name, "namespace": args.namespace},
             spec={
@@ -146,17 +147,10 @@ class ServicePath(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.composite_alarm = (
-            self._alarms(name, args, args.monitoring) if args.monitoring else None
-        )
-        self.composite_alarm_name = (
-            self.composite_alarm.alarm_name if self.composite_alarm else None
-        )
+        composite_alarm = self._alarms(name, args, args.monitoring) if args.monitoring else None
+        self.composite_alarm_name = composite_alarm.alarm_name if composite_alarm else None
         self.register_outputs(
-            {
-                "deployments": [d.metadata.name for d in self.deployments],
-                "composite_alarm_name": self.composite_alarm_name,
-            }
+            {"deployments": self.deployments, "composite_alarm_name": self.composite_alarm_name}
         )
 
     def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap:
@@ -180,7 +174,8 @@ class ServicePath(pulumi.ComponentResource):
         k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
-        volumes, mounts = [SCRATCH_VOLUME], [SCRATCH_MOUNT]
+        volumes: list[dict[str, Any]] = [SCRATCH_VOLUME]
+        mounts: list[dict[str, Any]] = [SCRATCH_MOUNT]
         if flags_map is not None:
             volumes.append({"name": "flags", "config_map": {"name": flags_map.metadata.name}})
             mounts.append({"name": "flags", "mount_path": "/etc/flags", "read_only": True})

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from deploypaths.mock_run import PROJECT_DIR, run_program
+from deploypaths.recording import Recording
 from deploypaths.stack_config import load_stack_file
-from ops.mock_run import PROJECT_DIR, Recording, run_program
-
-
-def flat(raw: Mapping[str, Any]) -> dict[str, str]:
-    """`{"regions": [...]}` -> the flat, string-valued config the engine hands a program."""
-    return {
-        f"deploypaths:{key}": value if isinstance(value, str) else json.dumps(value)
-        for key, value in raw.items()
-    }
+from tests.support.config import flat
 
 
 @pytest.fixture
@@ -31,3 +24,9 @@ def run_stack() -> Callable[..., Recording]:
         return run_program(flat(source), stack=stack or "test")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    """The prod stack file's program, run once per test module that reads it."""
+    return run_program(load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR), stack="prod")

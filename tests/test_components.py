@@ -5,11 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
 from deploypaths.naming import job_name
-from deploypaths.stack_config import load_stack_file
-from ops.mock_run import PROJECT_DIR, Recording, run_program
 
 RENDER = {
     "regions": [{"name": "us-east-1"}, {"name": "eu-west-1"}],
@@ -30,11 +26,6 @@ RENDER = {
 
 def containers(registration) -> list[dict]:
     return registration.inputs["spec"]["template"]["spec"]["containers"]
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return run_program(load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR), stack="prod")
 
 
 def test_deployment_rolls_out_safely_and_is_probed(prod):

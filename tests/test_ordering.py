@@ -3,74 +3,12 @@ Deployments/Jobs is connected, and no other pair is (so everything else runs in 
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import pytest
 
-from deploypaths.settings import Settings
-from deploypaths.stack_config import namespace_values
-from deploypaths.validation import parse_settings
-from tests.conftest import flat
-from tests.graph import rollout_units, unit_waits
-
-
-def expected_path_waits(settings: Settings) -> set[tuple[str, str]]:
-    """The rules of the README's "Synchronization", written independently of the components,
-    closed transitively: (A, B) means path A may only start after path B is done."""
-    direct: set[tuple[str, str]] = set()
-    for region in settings.region_names:
-        services = [s.name for s in settings.services_in(region)]
-        migrations = settings.migrations
-        for earlier, later in itertools.pairwise(migrations):
-            direct.add((f"{later.name}-{region}", f"{earlier.name}-{region}"))
-        for service in settings.services_in(region):
-            for migration in service.requires:
-                direct.add((f"{service.name}-{region}", f"{migration}-{region}"))
-            for other in service.after:
-                direct.add((f"{service.name}-{region}", f"{other}-{region}"))
-        for migration in (m for m in migrations if m.phase == "contract"):
-            for service in services:
-                direct.add((f"{migration.name}-{region}", f"{service}-{region}"))
-    for earlier_wave, later_wave in itertools.pairwise(settings.waves):
-        for before, after in itertools.product(earlier_wave, later_wave):
-            for waiter in _paths(settings, after):
-                for waited in _paths(settings, before):
-                    direct.add((waiter, waited))
-    closure = set(direct)
-    while True:
-        extra = {(a, d) for (a, b) in closure for (c, d) in closure if b == c} - closure
-        if not extra:
-            return closure
-        closure |= extra
-
-
-def _paths(settings: Settings, region: str) -> list[str]:
-    return [f"{s.name}-{region}" for s in settings.services_in(region)] + [
-        f"{m.name}-{region}" for m in settings.migrations
-    ]
-
-
-def assert_exact_ordering(recording, settings: Settings) -> None:
-    units = rollout_units(recording)
-    waits = unit_waits(recording)
-    expected = expected_path_waits(settings)
-    missing, extra = [], []
-    for (waiter, waiter_units), (waited, waited_units) in itertools.permutations(units.items(), 2):
-        for unit, other in itertools.product(waiter_units, waited_units):
-            connected = other in waits[unit]
-            if (waiter, waited) in expected and not connected:
-                missing.append(f"{unit.split('::')[-1]} does not wait for {other.split('::')[-1]}")
-            if (waiter, waited) not in expected and connected:
-                extra.append(f"{unit.split('::')[-1]} waits for {other.split('::')[-1]}")
-    assert not missing, "missing edges:\n" + "\n".join(missing[:20])
-    assert not extra, "extra edges (lost parallelism):\n" + "\n".join(extra[:20])
-    expected_paths = {p for region in settings.region_names for p in _paths(settings, region)}
-    assert set(units) == expected_paths
-
-
-def settings_of(config: dict[str, str], stack: str) -> Settings:
-    return parse_settings(namespace_values(config), stack=stack)
+from tests.support.config import flat
+from tests.support.ordering import assert_exact_ordering, settings_of
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

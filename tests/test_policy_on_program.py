@@ -3,11 +3,7 @@ mandatory policy, so a deploy is never blocked by the program's own resources.""
 
 from __future__ import annotations
 
-import pytest
-
-from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.recording import Recording
-from deploypaths.stack_config import load_stack_file
 from policy.guardrails import (
     alarms_notify_regional_topic,
     container_images_pinned,
@@ -17,11 +13,6 @@ from policy.guardrails import (
     stateful_resources_protected,
 )
 from policy.guardrails.props import COMPOSITE_ALARM
-
-
-@pytest.fixture(scope="module")
-def prod() -> Recording:
-    return run_program(load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR), stack="prod")
 
 
 def resource_violations(recording: Recording) -> list[str]:

@@ -19,15 +19,9 @@ STATEFUL = (
 )
 
 
-def stack(name: str):
-    return run_program(
-        load_stack_file(PROJECT_DIR / f"Pulumi.{name}.yaml", PROJECT_DIR), stack=name
-    )
-
-
 @pytest.mark.parametrize("name,protected", [("prod", True), ("dev", False)])
-def test_stateful_resources_are_protected_and_retained_only_in_prod(name, protected):
-    recording = stack(name)
+def test_stateful_resources_are_protected_and_retained_only_in_prod(run_stack, name, protected):
+    recording = run_stack(name)
     stateful = [r for r in recording.registrations.values() if r.type in STATEFUL]
     assert len(stateful) >= 5
     for registration in stateful:
@@ -43,8 +37,8 @@ def test_stateful_resources_are_protected_and_retained_only_in_prod(name, protec
         assert instance.inputs["publiclyAccessible"] is False, instance.name
 
 
-def test_every_aws_resource_is_tagged_with_environment_path_and_owner():
-    recording = stack("prod")
+def test_every_aws_resource_is_tagged_with_environment_path_and_owner(prod):
+    recording = prod
     tagged = [r for r in recording.registrations.values() if "tags" in r.inputs]
     assert len(tagged) > 50
     for registration in tagged:
@@ -55,8 +49,8 @@ def test_every_aws_resource_is_tagged_with_environment_path_and_owner():
     assert recording.named("orders-eu-west-1-health").inputs["tags"]["path"] == "orders@eu-west-1"
 
 
-def test_database_password_reaches_pods_only_as_a_secret():
-    recording = stack("prod")
+def test_database_password_reaches_pods_only_as_a_secret(prod):
+    recording = prod
     secret = recording.named("eu-west-1-database")
     assert secret.plain_inputs["data"] == "[secret]", secret.name
     for registration in recording.registrations.values():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 
-from tests.conftest import flat
-from tests.test_ordering import assert_exact_ordering, settings_of
+from tests.support.config import flat
+from tests.support.ordering import assert_exact_ordering, settings_of
 
 IMAGE = "r.example.com/orders:7.4.1"
 NEXT = "r.example.com/orders:7.5.0"

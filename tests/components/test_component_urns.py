@@ -1,0 +1,56 @@
+"""Moving resources into components keeps their identity: every URN the dev, prod and local
+stacks registered before the network, cluster and database became components is registered
+again or aliased by the resource that took its place (else the engine would replace it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deploypaths import mock_run
+from tests.support.component_monitor import monitor_keeping_aliases
+
+# The URNs the program registered under the mocks before the change (as the mocks spell URNs).
+BEFORE = json.loads((Path(__file__).parent / "fixtures/urns_before_components.json").read_text())
+NEW_COMPONENTS = {
+    "deploypaths:index:Network",
+    "deploypaths:index:Cluster",
+    "deploypaths:index:Database",
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_every_earlier_urn_is_registered_or_aliased(run_stack, monkeypatch, stack):
+    aliases: dict[str, tuple[str, ...]] = {}
+    monkeypatch.setattr(mock_run, "RecordingMonitor", monitor_keeping_aliases(aliases))
+    recording = run_stack(stack)
+    known = set(recording.registrations) | {alias for urns in aliases.values() for alias in urns}
+    lost = [urn for urn in BEFORE[stack] if urn not in known]
+    assert not lost, "these resources would be replaced:\n" + "\n".join(lost)
+    taken = [alias for urns in aliases.values() for alias in urns if alias in BEFORE[stack]]
+    assert len(taken) == len(set(taken)), "two resources claim the same earlier URN"
+    new = [
+        f"{r.type} {r.name}"
+        for urn, r in recording.registrations.items()
+        if urn not in BEFORE[stack] and not set(aliases[urn]) & set(BEFORE[stack])
+    ]
+    assert all(entry.split()[0] in NEW_COMPONENTS for entry in new), new
+
+
+def test_moved_resources_keep_their_name_type_and_options(run_stack, monkeypatch):
+    aliases: dict[str, tuple[str, ...]] = {}
+    monkeypatch.setattr(mock_run, "RecordingMonitor", monitor_keeping_aliases(aliases))
+    recording = run_stack("prod")
+    vpc = recording.named("eu-west-1-vpc")
+    assert aliases[vpc.urn] == (
+        "urn:pulumi:stack::project::deploypaths:index:RegionPath$aws:ec2/vpc:Vpc::eu-west-1-vpc",
+    ), vpc.name
+    network = recording.registrations[vpc.parent]
+    assert (network.type, network.name) == ("deploypaths:index:Network", "eu-west-1")
+    assert recording.registrations[network.parent].type == "deploypaths:index:RegionPath"
+    assert vpc.provider.endswith("::eu-west-1-aws"), vpc.name
+    database = recording.named("eu-west-1-db")
+    assert database.protect and database.retain_on_delete, database.name
+    assert recording.registrations[database.parent].type == "deploypaths:index:Database"
