@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from components.iam import assume_role_policy
 from deploypaths.health import any_in_alarm
+from deploypaths.identity import FEATURE_FLAGS
 from deploypaths.settings import FlagDeliverySettings, Service
 
 
@@ -66,7 +67,7 @@ class FeatureFlags(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: FeatureFlagsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:FeatureFlags", name, None, opts)
+        super().__init__(FEATURE_FLAGS, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         application = aws.appconfig.Application(
             f"{name}-app", name=application_name(args.environment), tags=args.tags, opts=child

@@ -10,6 +10,7 @@ import pulumi
 import pulumi.dynamic as dynamic
 
 from deploypaths import cluster_health, health
+from deploypaths.identity import HEALTH_GATE
 
 
 class _GateProvider(dynamic.ResourceProvider):
@@ -143,7 +144,7 @@ class HealthGate(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: HealthGateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:HealthGate", name, None, opts)
+        super().__init__(HEALTH_GATE, name, None, opts)
         self.watch = GateWatch(
             f"{name}-watch",
             GateWatchArgs(

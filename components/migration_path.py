@@ -13,6 +13,7 @@ from components.pod_security import (
     container_security_context,
     pod_security_context,
 )
+from deploypaths.identity import MIGRATION_PATH
 from deploypaths.naming import job_name
 from deploypaths.settings import Migration
 
@@ -38,7 +39,7 @@ class MigrationPath(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MigrationPathArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:MigrationPath", name, None, opts)
+        super().__init__(MIGRATION_PATH, name, None, opts)
         migration = args.migration
         self.job_name = job_name(migration.name, migration.image)
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.iam import assume_role_policy
 from components.moved import moved_from_parent
+from deploypaths.identity import CLUSTER
 
 NODE_POLICIES = {
     "worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -44,7 +45,7 @@ class Cluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:Cluster", name, None, opts)
+        super().__init__(CLUSTER, name, None, opts)
         child = moved_from_parent(self, opts)
         tags = args.tags
         cluster_role = aws.iam.Role(

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.moved import moved_from_parent
+from deploypaths.identity import DATABASE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +44,7 @@ class Database(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:Database", name, None, opts)
+        super().__init__(DATABASE, name, None, opts)
         child = moved_from_parent(self, opts)
         tags, protected = args.tags, args.protected
         # In prod the data must survive any mistake in code or config: the engine refuses to

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.moved import moved_from_parent
+from deploypaths.identity import NETWORK
 
 VPC_CIDR = "10.40.0.0/16"
 # Zone i gets the i-th /24 for its public subnet and the (i+1)-th /20 for its private one: the
@@ -36,7 +37,7 @@ class Network(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:Network", name, None, opts)
+        super().__init__(NETWORK, name, None, opts)
         child = moved_from_parent(self, opts)
         tags, region = args.tags, args.region
         vpc = aws.ec2.Vpc(

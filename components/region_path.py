@@ -31,6 +31,7 @@ from components.service_path import (
     deployment_name,
     tracks,
 )
+from deploypaths.identity import REGION_PATH, barrier_name
 from deploypaths.naming import component_name, path_id
 from deploypaths.settings import (
     DatabaseSettings,
@@ -86,7 +87,7 @@ class RegionPath(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: RegionPathArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:RegionPath", name, None, opts)
+        super().__init__(REGION_PATH, name, None, opts)
         region = args.region
         self._tags = args.tags(region)
         held_back = pulumi.ResourceOptions(
@@ -356,7 +357,7 @@ class RegionPath(pulumi.ComponentResource):
             d for path in self.services.values() for d in path.deployments
         ]
         services_ready = Barrier(
-            f"{region}-services-ready",
+            barrier_name(region),
             BarrierArgs(members=deployments),
             pulumi.ResourceOptions(parent=self),
         )

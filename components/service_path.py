@@ -17,6 +17,7 @@ from components.pod_security import (
     pod_security_context,
 )
 from deploypaths.health import any_in_alarm
+from deploypaths.identity import SERVICE_PATH
 from deploypaths.rollout import rollout_annotations
 from deploypaths.settings import Service
 
@@ -115,7 +116,7 @@ class ServicePath(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ServicePathArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("deploypaths:index:ServicePath", name, None, opts)
+        super().__init__(SERVICE_PATH, name, None, opts)
         service = args.service
         flags_map = (
             self._flags_config_map(name, args)

@@ -19,6 +19,10 @@ SERVICE_PATH = f"{PACKAGE}:index:ServicePath"
 MIGRATION_PATH = f"{PACKAGE}:index:MigrationPath"
 HEALTH_GATE = f"{PACKAGE}:index:HealthGate"
 FEATURE_FLAGS = f"{PACKAGE}:index:FeatureFlags"
+# A region path's infrastructure, inside its RegionPath.
+NETWORK = f"{PACKAGE}:index:Network"
+CLUSTER = f"{PACKAGE}:index:Cluster"
+DATABASE = f"{PACKAGE}:index:Database"
 
 PathKind = Literal["region", "service", "migration"]
 # What each component type is in the plan: a deploy path, or a gate or flags between them.
