@@ -52,6 +52,7 @@ test: setup lint
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy deploypaths components policy __main__.py
 
 clean: venv
 	$(ENGINE) $(PY) -m ops local delete --stack local
