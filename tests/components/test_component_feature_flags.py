@@ -99,7 +99,9 @@ def test_the_strategy_follows_the_delivery_settings(flags):
     _, monitor = flags
     application = monitor.named(f"{NAME}-app", "aws:appconfig/application:Application")
     assert application.inputs["name"] == "deploypaths-test", application.name
-    strategy = monitor.named(f"{NAME}-strategy", "aws:appconfig/deploymentStrategy:DeploymentStrategy")
+    strategy = monitor.named(
+        f"{NAME}-strategy", "aws:appconfig/deploymentStrategy:DeploymentStrategy"
+    )
     expected = {
         "name": f"deploypaths-test-{NAME}",
         "deploymentDurationInMinutes": 6,
@@ -165,7 +167,9 @@ def test_deployments_wait_for_their_rollout_and_take_turns(flags):
     rollouts = {r.name: r.urn for r in monitor.of_type("test:index:Deployment")}
     orders = monitor.named(f"{NAME}-orders-deployment", DEPLOYMENT)
     billing = monitor.named(f"{NAME}-billing-deployment", DEPLOYMENT)
-    strategy = monitor.named(f"{NAME}-strategy", "aws:appconfig/deploymentStrategy:DeploymentStrategy")
+    strategy = monitor.named(
+        f"{NAME}-strategy", "aws:appconfig/deploymentStrategy:DeploymentStrategy"
+    )
     assert {rollouts["orders"], rollouts["orders-canary"]} <= set(orders.dependencies), orders.name
     assert rollouts["billing"] not in orders.dependencies, orders.name
     assert billing.urn not in orders.dependencies, orders.name
