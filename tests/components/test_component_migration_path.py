@@ -1,0 +1,99 @@
+"""MigrationPath on its own: one Kubernetes Job per migration image, run once, after what it
+waits for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pulumi
+import pytest
+
+from components.migration_path import MigrationPath, MigrationPathArgs
+from deploypaths.settings import Migration
+from tests.support.component_monitor import build, declared_outputs
+
+NAME = "add-index-eu-west-1"
+JOB = "kubernetes:batch/v1:Job"
+
+
+def migration_path(image: str, *, database_secret: str | None = "database-connection"):
+    def make() -> MigrationPath:
+        previous = pulumi.CustomResource("test:index:Job", "create-table-job")
+        return MigrationPath(
+            NAME,
+            MigrationPathArgs(
+                migration=Migration(name="add-index", image=image, phase="expand"),
+                namespace="app",
+                database_secret=database_secret,
+                waits_for=[previous],
+                timeout_minutes=12,
+            ),
+        )
+
+    return build(make)
+
+
+@pytest.fixture(scope="module")
+def migration():
+    return migration_path("migrations:7")
+
+
+def expected_job_name(image: str) -> str:
+    digest = hashlib.sha256(json.dumps([image]).encode()).hexdigest()[:8]
+    return f"add-index-{digest}"
+
+
+def test_the_job_hangs_off_the_path_and_waits_for_the_previous_one(migration):
+    _, monitor = migration
+    (path,) = monitor.of_type("deploypaths:index:MigrationPath")
+    (job,) = monitor.children_of(path.urn)
+    assert (job.type, job.name) == (JOB, f"{NAME}-job"), job.name
+    previous = monitor.named("create-table-job", "test:index:Job")
+    assert job.dependencies == (previous.urn,), job.name
+
+
+def test_the_job_is_named_by_its_image_hash(migration):
+    _, monitor = migration
+    job = monitor.named(f"{NAME}-job", JOB)
+    assert job.inputs["metadata"]["name"] == expected_job_name("migrations:7"), job.name
+    # A new image is a new Job beside the old one; the same image keeps its Job.
+    again = migration_path("migrations:7")[1].named(f"{NAME}-job", JOB)
+    newer = migration_path("migrations:8")[1].named(f"{NAME}-job", JOB)
+    assert again.inputs["metadata"]["name"] == job.inputs["metadata"]["name"], again.name
+    assert newer.inputs["metadata"]["name"] == expected_job_name("migrations:8"), newer.name
+    assert newer.inputs["metadata"]["name"] != job.inputs["metadata"]["name"], newer.name
+
+
+def test_the_job_runs_once_within_its_deadline(migration):
+    _, monitor = migration
+    job = monitor.named(f"{NAME}-job", JOB)
+    metadata, spec = job.inputs["metadata"], job.inputs["spec"]
+    assert metadata["namespace"] == "app", job.name
+    assert metadata["annotations"] == {"deploypaths/phase": "expand"}, job.name
+    assert metadata["labels"]["deploypaths/migration"] == "add-index", job.name
+    assert spec["backoffLimit"] == 0, job.name
+    assert spec["activeDeadlineSeconds"] == 720, job.name
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never", job.name
+    assert pod["automountServiceAccountToken"] is False, job.name
+    (container,) = pod["containers"]
+    assert container["image"] == "migrations:7", job.name
+    assert container["envFrom"] == [{"secretRef": {"name": "database-connection"}}], job.name
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True, job.name
+
+
+def test_without_a_database_the_job_reads_no_secret():
+    _, monitor = migration_path("migrations:7", database_secret=None)
+    job = monitor.named(f"{NAME}-job", JOB)
+    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [], job.name
+
+
+def test_registers_exactly_what_it_exposes(migration):
+    component, monitor = migration
+    (path,) = monitor.of_type("deploypaths:index:MigrationPath")
+    outputs = monitor.outputs[path.urn]
+    assert set(outputs) == declared_outputs(MigrationPath), path.name
+    assert outputs["job"] == monitor.named(f"{NAME}-job", JOB).urn, path.name
+    assert outputs["job_name"] == component.job_name == expected_job_name("migrations:7")

@@ -1,0 +1,271 @@
+"""RegionPath on its own, once in kubeconfig mode (an existing cluster, an external database,
+watched through the API server) and once in eks mode (network, cluster, Aurora and CloudWatch
+of its own): which children it builds, one provider of each kind for all of them, and the
+`services-ready` barrier that waits for every service."""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi
+import pytest
+from pulumi.runtime import rpc
+
+from components.region_path import RegionPath, RegionPathArgs
+from deploypaths.settings import (
+    Canary,
+    DatabaseSettings,
+    Flag,
+    FlagDeliverySettings,
+    KubernetesSettings,
+    Migration,
+    MonitoringSettings,
+    Service,
+)
+from tests.support.component_monitor import build, declared_outputs
+
+REGION = "eu-west-1"
+KUBECONFIG = "apiVersion: v1\nclusters: [{name: local}]\n"
+DATABASE_URL = "postgres://app:pw@db.internal:5432/app"
+AWS_PROVIDER = "pulumi:providers:aws"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+BARRIER = "pulumi-python:dynamic:Resource"
+SERVICES = (
+    Service(
+        name="orders",
+        image="orders:1",
+        requires=("add-index",),
+        strategy="canary",
+        canary=Canary(image="orders:2", weight=25),
+        flags=(Flag(name="new-checkout", enabled=True),),
+    ),
+    Service(name="billing", image="billing:1", after=("orders",)),
+)
+MIGRATIONS = (
+    Migration(name="add-index", image="migrations:7", phase="expand"),
+    Migration(name="drop-column", image="migrations:7", phase="contract"),
+)
+
+
+def region_path(kubernetes, database, monitoring, **secrets):
+    def make() -> RegionPath:
+        gate = pulumi.CustomResource("test:index:Gate", "gate-after-wave-0")
+        return RegionPath(
+            REGION,
+            RegionPathArgs(
+                region=REGION,
+                environment="test",
+                stack="test",
+                protected=False,
+                kubernetes=kubernetes,
+                database=database,
+                monitoring=monitoring,
+                flag_delivery=FlagDeliverySettings(),
+                services=SERVICES,
+                migrations=MIGRATIONS,
+                tags=lambda path: {"environment": "test", "path": path},
+                gate=gate,
+                **secrets,
+            ),
+        )
+
+    return build(make)
+
+
+@pytest.fixture(scope="module")
+def kubeconfig_mode():
+    return region_path(
+        KubernetesSettings(mode="kubeconfig"),
+        DatabaseSettings(mode="external"),
+        MonitoringSettings(mode="kubernetes"),
+        kubeconfig=pulumi.Output.secret(KUBECONFIG),
+        database_url=pulumi.Output.secret(DATABASE_URL),
+    )
+
+
+@pytest.fixture(scope="module")
+def eks_mode():
+    return region_path(
+        KubernetesSettings(mode="eks"),
+        DatabaseSettings(mode="aurora", instances=1),
+        MonitoringSettings(mode="cloudwatch"),
+    )
+
+
+def region_of(monitor):
+    (region,) = monitor.of_type("deploypaths:index:RegionPath")
+    return region
+
+
+def direct_children(monitor) -> list[tuple[str, str]]:
+    return sorted((c.type, c.name) for c in monitor.children_of(region_of(monitor).urn))
+
+
+def descendants(monitor, urn: str):
+    for child in monitor.children_of(urn):
+        yield child
+        yield from descendants(monitor, child.urn)
+
+
+PATHS = [
+    ("deploypaths:index:MigrationPath", f"add-index-{REGION}"),
+    ("deploypaths:index:MigrationPath", f"drop-column-{REGION}"),
+    ("deploypaths:index:ServicePath", f"billing-{REGION}"),
+    ("deploypaths:index:ServicePath", f"orders-{REGION}"),
+]
+
+
+def test_kubeconfig_mode_builds_no_aws_infrastructure(kubeconfig_mode):
+    _, monitor = kubeconfig_mode
+    assert direct_children(monitor) == sorted(
+        [
+            *PATHS,
+            (K8S_PROVIDER, f"{REGION}-k8s"),
+            ("kubernetes:core/v1:Namespace", f"{REGION}-namespace"),
+            ("kubernetes:core/v1:Secret", f"{REGION}-database"),
+            (BARRIER, f"{REGION}-services-ready"),
+        ]
+    )
+    aws = [r.name for r in monitor.registered.values() if r.type.startswith(("aws:", AWS_PROVIDER))]
+    assert aws == []
+    # Flags reach the pods as a ConfigMap: AppConfig needs CloudWatch alarms to watch.
+    assert monitor.of_type("deploypaths:index:FeatureFlags") == []
+    flags = monitor.named(f"orders-{REGION}-flags", "kubernetes:core/v1:ConfigMap")
+    assert flags.parent == monitor.named(f"orders-{REGION}", "deploypaths:index:ServicePath").urn
+
+
+def test_kubeconfig_mode_talks_to_the_given_cluster_through_a_secret(kubeconfig_mode):
+    _, monitor = kubeconfig_mode
+    provider = monitor.named(f"{REGION}-k8s", K8S_PROVIDER)
+    assert provider.inputs["kubeconfig"] == secret(KUBECONFIG), provider.name
+    database = monitor.named(f"{REGION}-database", "kubernetes:core/v1:Secret")
+    data = database.inputs["data"]
+    assert data[rpc._special_sig_key] == rpc._special_secret_sig, database.name
+    assert data["value"] == {"DATABASE_URL": base64.b64encode(DATABASE_URL.encode()).decode()}
+
+
+def test_eks_mode_builds_the_regions_infrastructure(eks_mode):
+    _, monitor = eks_mode
+    assert direct_children(monitor) == sorted(
+        [
+            *PATHS,
+            (AWS_PROVIDER, f"{REGION}-aws"),
+            (K8S_PROVIDER, f"{REGION}-k8s"),
+            ("deploypaths:index:Network", REGION),
+            ("deploypaths:index:Cluster", REGION),
+            ("deploypaths:index:Database", REGION),
+            ("deploypaths:index:FeatureFlags", f"{REGION}-flags"),
+            ("aws:sns/topic:Topic", f"{REGION}-alarms"),
+            ("kubernetes:core/v1:Namespace", f"{REGION}-namespace"),
+            ("kubernetes:core/v1:Secret", f"{REGION}-database"),
+            (BARRIER, f"{REGION}-services-ready"),
+        ]
+    )
+    # Flags go through AppConfig, so no path mounts them.
+    assert monitor.of_type("kubernetes:core/v1:ConfigMap") == []
+    database = monitor.named(f"{REGION}-database", "kubernetes:core/v1:Secret")
+    assert set(database.inputs["data"]["value"]) == {
+        "PGHOST",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGSSLMODE",
+    }, database.name
+    instance = monitor.named(f"{REGION}-db-0", "aws:rds/clusterInstance:ClusterInstance")
+    assert instance.urn in database.dependencies, database.name
+
+
+@pytest.mark.parametrize("mode", ["kubeconfig_mode", "eks_mode"])
+def test_one_provider_of_each_kind_serves_the_whole_region(mode, request):
+    _, monitor = request.getfixturevalue(mode)
+    region = region_of(monitor)
+    providers = {
+        kind: [r.urn for r in monitor.of_type(f"pulumi:providers:{kind}")]
+        for kind in ("aws", "kubernetes")
+    }
+    assert len(providers["kubernetes"]) == 1, providers
+    assert len(providers["aws"]) == (1 if mode == "eks_mode" else 0), providers
+    checked = 0
+    for resource in descendants(monitor, region.urn):
+        kind = resource.type.split(":")[0]
+        if resource.custom and kind in providers:
+            assert [resource.provider] == providers[kind], resource.name
+            checked += 1
+    assert checked > 10, mode
+
+
+@pytest.mark.parametrize("mode", ["kubeconfig_mode", "eks_mode"])
+def test_the_region_waits_for_the_previous_gate_through_its_providers(mode, request):
+    _, monitor = request.getfixturevalue(mode)
+    gate = monitor.named("gate-after-wave-0", "test:index:Gate")
+    providers = [r for r in monitor.registered.values() if r.type.startswith("pulumi:providers:")]
+    assert providers
+    for provider in providers:
+        assert gate.urn in provider.dependencies, provider.name
+        assert provider.parent == region_of(monitor).urn, provider.name
+
+
+def test_in_eks_mode_rollouts_wait_for_the_nodes(eks_mode):
+    _, monitor = eks_mode
+    provider = monitor.named(f"{REGION}-k8s", K8S_PROVIDER)
+    insights = monitor.named(f"{REGION}-container-insights", "aws:eks/addon:Addon")
+    assert insights.urn in provider.dependencies, provider.name
+
+
+@pytest.mark.parametrize("mode", ["kubeconfig_mode", "eks_mode"])
+def test_services_ready_waits_for_every_service_and_the_contract_migration_for_it(mode, request):
+    _, monitor = request.getfixturevalue(mode)
+    barrier = monitor.named(f"{REGION}-services-ready", BARRIER)
+    deployments = {d.urn for d in monitor.of_type(DEPLOYMENT)}
+    # orders' stable and canary tracks, billing's one.
+    assert len(deployments) == 3, mode
+    assert set(barrier.dependencies) == deployments, barrier.name
+    contract = monitor.named(f"drop-column-{REGION}-job", "kubernetes:batch/v1:Job")
+    expand = monitor.named(f"add-index-{REGION}-job", "kubernetes:batch/v1:Job")
+    assert {barrier.urn, expand.urn} <= set(contract.dependencies), contract.name
+    for deployment in monitor.of_type(DEPLOYMENT):
+        if deployment.name.startswith("orders-"):
+            assert expand.urn in deployment.dependencies, deployment.name
+        else:
+            orders = {d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith("orders-")}
+            assert orders <= set(deployment.dependencies), deployment.name
+
+
+def test_kubeconfig_mode_registers_what_it_exposes(kubeconfig_mode):
+    component, monitor = kubeconfig_mode
+    region = region_of(monitor)
+    outputs = monitor.outputs[region.urn]
+    # No topic without CloudWatch: None, which the engine does not store.
+    assert component.alarm_topic_arn is None
+    assert set(outputs) == declared_outputs(RegionPath) - {"alarm_topic_arn"}, region.name
+    assert outputs["kubeconfig"] == KUBECONFIG, region.name
+    assert outputs["composite_alarm_names"] == [], region.name
+    assert outputs["deployment_names"] == ["orders", "orders-canary", "billing"], region.name
+    assert outputs["completion"] == [
+        monitor.named(f"{REGION}-services-ready", BARRIER).urn,
+        monitor.named(f"drop-column-{REGION}-job", "kubernetes:batch/v1:Job").urn,
+    ], region.name
+
+
+def test_eks_mode_registers_exactly_what_it_exposes(eks_mode):
+    _, monitor = eks_mode
+    region = region_of(monitor)
+    outputs = monitor.outputs[region.urn]
+    assert set(outputs) == declared_outputs(RegionPath), region.name
+    assert outputs["alarm_topic_arn"] == f"arn:aws:sns:{REGION}:123456789012:{REGION}-alarms"
+    assert outputs["composite_alarm_names"] == [
+        f"test-billing-{REGION}-health",
+        f"test-orders-{REGION}-health",
+    ], region.name
+    assert set(outputs["services"]) == {"orders", "billing"}, region.name
+    assert set(outputs["migrations"]) == {"add-index", "drop-column"}, region.name
+    flag_deployments = monitor.of_type("aws:appconfig/deployment:Deployment")
+    assert len(flag_deployments) == 1, region.name
+    assert flag_deployments[0].urn in outputs["completion"], region.name
+
+
+def secret(value):
+    """A value as the engine receives it when the program marked it secret."""
+    return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}

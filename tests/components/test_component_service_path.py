@@ -1,0 +1,276 @@
+"""ServicePath on its own: its Deployments (one per rolling, canary or blue-green track), the
+Service and disruption budget that select them, and, with CloudWatch, the alarms behind one
+composite alarm."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from components.service_path import Monitoring, ServicePath, ServicePathArgs
+from deploypaths.settings import BlueGreen, Canary, Flag, Service
+from tests.support.component_monitor import build, declared_outputs
+
+NAME = "orders-eu-west-1"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+MONITORING = Monitoring(
+    cluster_name="test-eu-west-1",
+    namespace="app",
+    topic_arn="arn:aws:sns:eu-west-1:123456789012:alarms",
+    restart_threshold=4,
+    alarm_prefix="test-orders-eu-west-1",
+    tags={"path": "orders@eu-west-1"},
+)
+ROLLING = Service(
+    name="orders",
+    image="orders:1",
+    replicas=3,
+    port=8081,
+    flags=(Flag(name="new-checkout", enabled=True, rollout_percent=10),),
+)
+CANARY = Service(
+    name="orders",
+    image="orders:1",
+    replicas=3,
+    strategy="canary",
+    canary=Canary(image="orders:2", weight=25),
+)
+BLUE_GREEN = Service(
+    name="orders",
+    image="orders:1",
+    replicas=3,
+    strategy="blue-green",
+    # The idle colour scaled to zero: it gets no restart alarm.
+    blue_green=BlueGreen(
+        active="green", blue_image="orders:1", green_image="orders:2", blue_replicas=0
+    ),
+)
+
+
+def service_path(service: Service, **args):
+    def make() -> ServicePath:
+        expand = pulumi.CustomResource("test:index:Job", "orders-expand")
+        return ServicePath(
+            NAME,
+            ServicePathArgs(
+                service=service,
+                namespace="app",
+                database_secret="database-connection",
+                waits_for=[expand],
+                rollout_timeout_seconds=450,
+                **args,
+            ),
+        )
+
+    return build(make)
+
+
+@pytest.fixture(scope="module")
+def rolling():
+    return service_path(ROLLING)
+
+
+@pytest.fixture(scope="module")
+def canary():
+    return service_path(CANARY, monitoring=MONITORING)
+
+
+@pytest.fixture(scope="module")
+def blue_green():
+    return service_path(BLUE_GREEN, monitoring=MONITORING)
+
+
+def deployments(monitor) -> dict[str, dict]:
+    """The path's Deployments by resource name."""
+    return {d.name: d.inputs for d in monitor.of_type(DEPLOYMENT)}
+
+
+def test_every_child_hangs_off_the_path(rolling, canary, blue_green):
+    for _, monitor in (rolling, canary, blue_green):
+        (path,) = monitor.of_type("deploypaths:index:ServicePath")
+        children = monitor.children_of(path.urn)
+        # All but the path and the Job it waits for.
+        assert len(children) == len(monitor.registered) - 2, path.name
+        for child in children:
+            assert child.name.startswith(f"{NAME}-"), child.name
+
+
+def test_a_rolling_service_is_one_deployment_that_waits_for_what_it_needs(rolling):
+    _, monitor = rolling
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
+    expand = monitor.named("orders-expand", "test:index:Job")
+    flags = monitor.named(f"{NAME}-flags", "kubernetes:core/v1:ConfigMap")
+    assert set(deployment.dependencies) == {expand.urn, flags.urn}, deployment.name
+    metadata, spec = deployment.inputs["metadata"], deployment.inputs["spec"]
+    assert metadata["name"] == "orders", deployment.name
+    assert metadata["namespace"] == "app", deployment.name
+    assert metadata["labels"] == {"app": "orders", "track": "stable"}, deployment.name
+    assert spec["replicas"] == 3, deployment.name
+    assert spec["selector"] == {"matchLabels": {"app": "orders", "track": "stable"}}
+    assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": "25%"}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["image"] == "orders:1", deployment.name
+    assert container["envFrom"] == [{"secretRef": {"name": "database-connection"}}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
+
+
+def test_the_deployment_carries_the_providers_rollout_wait(rolling):
+    _, monitor = rolling
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
+    annotations = deployment.inputs["metadata"]["annotations"]
+    assert set(annotations) == {"pulumi.com/waitFor", "pulumi.com/timeoutSeconds"}
+    assert annotations["pulumi.com/timeoutSeconds"] == "450", deployment.name
+    assert json.loads(annotations["pulumi.com/waitFor"]) == [
+        "jsonpath={.status.replicas}=3",
+        "jsonpath={.status.updatedReplicas}=3",
+        "jsonpath={.status.readyReplicas}=3",
+        "jsonpath={.status.availableReplicas}=3",
+    ], deployment.name
+
+
+def test_flags_reach_the_pods_as_a_mounted_config_map(rolling):
+    _, monitor = rolling
+    flags = monitor.named(f"{NAME}-flags", "kubernetes:core/v1:ConfigMap")
+    assert flags.inputs["metadata"]["name"] == "orders-flags", flags.name
+    assert json.loads(flags.inputs["data"]["flags.json"]) == {
+        "new-checkout": {"enabled": True, "rollout_percent": 10}
+    }, flags.name
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    assert {"name": "flags", "configMap": {"name": "orders-flags"}} in pod["volumes"]
+    # Read from the ConfigMap's output: the Deployment waits for it through the data edge.
+    assert flags.urn in deployment.dependencies, deployment.name
+
+
+def test_flags_delivered_elsewhere_make_no_config_map_and_reach_the_pods_as_env():
+    env = {"APPCONFIG_PROFILE": "orders-flags"}
+    _, monitor = service_path(ROLLING, flags_as_config_map=False, extra_env=env)
+    assert monitor.of_type("kubernetes:core/v1:ConfigMap") == []
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
+    (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [{"name": "APPCONFIG_PROFILE", "value": "orders-flags"}]
+
+
+def test_service_and_budget_select_every_track_of_a_rolling_or_canary_service(rolling, canary):
+    for (_, monitor), port in ((rolling, 8081), (canary, 8080)):
+        service = monitor.named(f"{NAME}-service", "kubernetes:core/v1:Service")
+        assert service.inputs["metadata"]["name"] == "orders", service.name
+        assert service.inputs["spec"]["selector"] == {"app": "orders"}, service.name
+        assert service.inputs["spec"]["ports"] == [
+            {"name": "http", "port": 80, "targetPort": port}
+        ], service.name
+        budget = monitor.named(f"{NAME}-pdb", "kubernetes:policy/v1:PodDisruptionBudget")
+        assert budget.inputs["spec"] == {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app": "orders"}},
+        }, budget.name
+
+
+def test_a_canary_runs_beside_the_stable_track_at_its_weight(canary):
+    _, monitor = canary
+    expand = monitor.named("orders-expand", "test:index:Job")
+    tracks = deployments(monitor)
+    assert set(tracks) == {f"{NAME}-deployment", f"{NAME}-canary-deployment"}
+    stable, canary_track = tracks[f"{NAME}-deployment"], tracks[f"{NAME}-canary-deployment"]
+    assert stable["metadata"]["name"] == "orders"
+    assert canary_track["metadata"]["name"] == "orders-canary"
+    assert stable["spec"]["replicas"] == 3
+    # 1 canary pod beside 3 stable ones: 25% of the pods behind the Service.
+    assert canary_track["spec"]["replicas"] == 1
+    assert canary_track["spec"]["selector"]["matchLabels"] == {"app": "orders", "track": "canary"}
+    (container,) = canary_track["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "orders:2"
+    assert json.loads(canary_track["metadata"]["annotations"]["pulumi.com/waitFor"])[0] == (
+        "jsonpath={.status.replicas}=1"
+    )
+    for deployment in monitor.of_type(DEPLOYMENT):
+        assert deployment.dependencies == (expand.urn,), deployment.name
+
+
+def test_blue_green_runs_both_colours_and_selects_the_active_one(blue_green):
+    _, monitor = blue_green
+    tracks = deployments(monitor)
+    assert set(tracks) == {f"{NAME}-blue-deployment", f"{NAME}-green-deployment"}
+    blue, green = tracks[f"{NAME}-blue-deployment"], tracks[f"{NAME}-green-deployment"]
+    assert (blue["metadata"]["name"], blue["spec"]["replicas"]) == ("orders-blue", 0)
+    assert (green["metadata"]["name"], green["spec"]["replicas"]) == ("orders-green", 3)
+    assert green["metadata"]["labels"] == {"app": "orders", "colour": "green"}
+    assert json.loads(blue["metadata"]["annotations"]["pulumi.com/waitFor"]) == [
+        "jsonpath={.spec.replicas}=0"
+    ]
+    service = monitor.named(f"{NAME}-service", "kubernetes:core/v1:Service")
+    active = {"app": "orders", "colour": "green"}
+    assert service.inputs["spec"]["selector"] == active, service.name
+    budget = monitor.named(f"{NAME}-pdb", "kubernetes:policy/v1:PodDisruptionBudget")
+    assert budget.inputs["spec"]["selector"] == {"matchLabels": active}, budget.name
+
+
+def test_cloudwatch_alarms_feed_one_composite_alarm(canary):
+    _, monitor = canary
+    alarms = {alarm.name: alarm for alarm in monitor.of_type(METRIC_ALARM)}
+    assert set(alarms) == {
+        f"{NAME}-stable-restarts",
+        f"{NAME}-canary-restarts",
+        f"{NAME}-running-pods",
+    }
+    restarts = alarms[f"{NAME}-canary-restarts"]
+    assert restarts.inputs["name"] == "test-orders-eu-west-1-canary-restarts", restarts.name
+    assert restarts.inputs["threshold"] == 4, restarts.name
+    assert restarts.inputs["dimensions"] == {
+        "ClusterName": "test-eu-west-1",
+        "Namespace": "app",
+        "PodName": "orders-canary",
+    }, restarts.name
+    running = alarms[f"{NAME}-running-pods"]
+    assert running.inputs["treatMissingData"] == "breaching", running.name
+    assert running.inputs["dimensions"]["Service"] == "orders", running.name
+    # Alarms watch the rollout: they wait for nothing of it.
+    for alarm in alarms.values():
+        assert alarm.dependencies == (), alarm.name
+        assert alarm.inputs["tags"] == {"path": "orders@eu-west-1"}, alarm.name
+    health = monitor.named(f"{NAME}-health", COMPOSITE_ALARM)
+    assert health.inputs["alarmName"] == "test-orders-eu-west-1-health", health.name
+    assert health.inputs["alarmRule"] == (
+        'ALARM("test-orders-eu-west-1-stable-restarts")'
+        ' OR ALARM("test-orders-eu-west-1-canary-restarts")'
+        ' OR ALARM("test-orders-eu-west-1-running-pods")'
+    ), health.name
+    assert health.inputs["alarmActions"] == [MONITORING.topic_arn], health.name
+    assert health.inputs["okActions"] == [MONITORING.topic_arn], health.name
+    assert set(health.dependencies) == {alarm.urn for alarm in alarms.values()}, health.name
+
+
+def test_a_colour_scaled_to_zero_has_no_restart_alarm(blue_green):
+    _, monitor = blue_green
+    names = {alarm.name for alarm in monitor.of_type(METRIC_ALARM)}
+    assert names == {f"{NAME}-green-restarts", f"{NAME}-running-pods"}
+
+
+def test_without_monitoring_there_are_no_alarms(rolling):
+    _, monitor = rolling
+    assert monitor.of_type(METRIC_ALARM) == []
+    assert monitor.of_type(COMPOSITE_ALARM) == []
+
+
+def test_registers_exactly_what_it_exposes(rolling, canary):
+    component, monitor = canary
+    (path,) = monitor.of_type("deploypaths:index:ServicePath")
+    outputs = monitor.outputs[path.urn]
+    assert set(outputs) == declared_outputs(ServicePath), path.name
+    assert outputs["composite_alarm_name"] == "test-orders-eu-west-1-health", path.name
+    assert outputs["deployments"] == [
+        monitor.named(f"{NAME}-deployment", DEPLOYMENT).urn,
+        monitor.named(f"{NAME}-canary-deployment", DEPLOYMENT).urn,
+    ], path.name
+    assert len(component.deployments) == 2
+    # Without monitoring the alarm name is None, which the engine does not store.
+    component, monitor = rolling
+    (path,) = monitor.of_type("deploypaths:index:ServicePath")
+    assert component.composite_alarm_name is None
+    assert set(monitor.outputs[path.urn]) == declared_outputs(ServicePath) - {
+        "composite_alarm_name"
+    }, path.name
