@@ -52,6 +52,13 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "aws:eks/cluster:Cluster":
             state["endpoint"] = f"https://{name}.eks.{region}.amazonaws.com"
             state["certificateAuthority"] = {"data": "bW9jay1jYQ=="}
+        # AppConfig's ids, which later resources take as inputs (and so as dependencies).
+        if args.typ == "aws:appconfig/environment:Environment":
+            state["environmentId"] = f"{args.name}-environment-id"
+        if args.typ == "aws:appconfig/configurationProfile:ConfigurationProfile":
+            state["configurationProfileId"] = f"{args.name}-profile-id"
+        if args.typ == "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion":
+            state["versionNumber"] = 1
         if args.typ == "aws:rds/cluster:Cluster":
             state["endpoint"] = f"{name}.cluster.{region}.rds.amazonaws.com"
             state["port"] = 5432

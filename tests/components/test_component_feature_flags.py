@@ -136,12 +136,6 @@ def test_each_service_gets_a_profile_and_a_version_of_its_flags(flags):
         assert version.inputs["applicationId"] == f"{NAME}-app-id", version.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mock_run._Mocks answers AppConfig resources without their ids "
-    "(configurationProfileId, environmentId, versionNumber), so those inputs and their edges "
-    "are dropped from the recorded graph",
-)
 def test_each_deployment_reads_its_profile_version_and_environment(flags):
     _, monitor = flags
     environment = monitor.named(f"{NAME}-env", "aws:appconfig/environment:Environment")
