@@ -1,0 +1,76 @@
+"""The Pulumi side of region stacks (see deploypaths.layout): what a region stack exports for the
+gate in front of the next wave, and the previous wave's regions as that gate reads them back
+through `StackReference`s."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pulumi
+
+from deploypaths.layout import GATE_OUTPUT, KUBECONFIG_OUTPUT, StackLayout, unshipped
+from deploypaths.naming import wave_release
+from deploypaths.settings import Settings
+
+
+class WatchedRegion(Protocol):
+    """What a health gate reads of one region of the wave it watches (a RegionPath has it)."""
+
+    composite_alarm_names: pulumi.Input[list[str]]
+    deployment_names: pulumi.Input[list[str]]
+    kubeconfig: pulumi.Output[str] | None
+    completion: list[pulumi.Resource]
+
+
+class ReferencedRegion:
+    """A region of the previous wave, read from its region stack's outputs."""
+
+    def __init__(self, layout: StackLayout, region: str, settings: Settings) -> None:
+        stack = layout.reference(region)
+        release = wave_release(settings, settings.wave_of(region))
+        self.reference = pulumi.StackReference(stack)
+        watch = self.reference.get_output(GATE_OUTPUT).apply(
+            lambda exported: _trusted(stack, exported, release)
+        )
+        self.composite_alarm_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["alarms"])
+        self.deployment_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["deployments"])
+        # Render mode has no cluster to watch; every other mode exports its kubeconfig.
+        self.kubeconfig = (
+            None
+            if settings.kubernetes.mode == "render"
+            else pulumi.Output.secret(self.reference.get_output(KUBECONFIG_OUTPUT))
+        )
+        # The reference's outputs are data edges already; this keeps the edge without outputs.
+        self.completion: list[pulumi.Resource] = [self.reference]
+
+
+def _trusted(stack: str, exported: Any, release: str) -> dict[str, Any]:
+    """The exported watch, when the stack shipped the release the gate watches. A preview only
+    warns (the previous wave is usually deployed after the whole change is previewed); an update
+    stops, because the gate would otherwise pass a wave that never received the release."""
+    problem = unshipped(stack, exported, release)
+    if problem is None:
+        return dict(exported)
+    if not pulumi.runtime.is_dry_run():
+        raise Exception(f"health gate: {problem}")
+    pulumi.log.warn(f"health gate: {problem}; `up` refuses until it has")
+    fallback = exported if isinstance(exported, dict) else {}
+    return {
+        "alarms": fallback.get("alarms") or [],
+        "deployments": fallback.get("deployments") or [],
+    }
+
+
+def export_for_next_wave(settings: Settings, region: str, path: WatchedRegion) -> None:
+    """A region stack's outputs for the gate in front of the next wave: the release it shipped,
+    its alarm and Deployment names, and its kubeconfig as a secret."""
+    pulumi.export(
+        GATE_OUTPUT,
+        {
+            "release": wave_release(settings, settings.wave_of(region)),
+            "alarms": path.composite_alarm_names,
+            "deployments": path.deployment_names,
+        },
+    )
+    if path.kubeconfig is not None:
+        pulumi.export(KUBECONFIG_OUTPUT, pulumi.Output.secret(path.kubeconfig))
