@@ -30,7 +30,7 @@ class ReferencedRegion:
         release = wave_release(settings, settings.wave_of(region))
         self.reference = pulumi.StackReference(stack)
         watch = self.reference.get_output(GATE_OUTPUT).apply(
-            lambda exported: _trusted(stack, exported, release)
+            lambda exported: trusted_watch(stack, exported, release)
         )
         self.composite_alarm_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["alarms"])
         self.deployment_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["deployments"])
@@ -44,7 +44,7 @@ class ReferencedRegion:
         self.completion: list[pulumi.Resource] = [self.reference]
 
 
-def _trusted(stack: str, exported: Any, release: str) -> dict[str, Any]:
+def trusted_watch(stack: str, exported: Any, release: str) -> dict[str, Any]:
     """The exported watch, when the stack shipped the release the gate watches. A preview only
     warns (the previous wave is usually deployed after the whole change is previewed); an update
     stops, because the gate would otherwise pass a wave that never received the release."""

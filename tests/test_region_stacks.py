@@ -3,15 +3,17 @@ graph, plus the gate in front of its wave, which reads the previous wave through
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
 from benchmarks.topology import generate
 from deploypaths import layout
 from deploypaths.naming import gate_name, wave_release
 from deploypaths.stack_config import load_stack_file, namespace_values
+from deploypaths.stack_references import trusted_watch
 from deploypaths.validation import parse_settings
 from ops.mock_run import PROJECT_DIR, Recording, Registration, run_program
-from ops.mock_stacks import StackReferenceMocks, run_region_stacks
+from ops.mock_stacks import run_region_stacks
 
 HEALTH_GATE = "deploypaths:index:HealthGate"
 REGION_PATH = "deploypaths:index:RegionPath"
@@ -149,18 +151,39 @@ def test_a_region_stack_exports_what_the_next_gate_reads_its_kubeconfig_secret(l
             assert run.secret_exports == (layout.KUBECONFIG_OUTPUT,), run.stack
 
 
-def test_an_update_refuses_to_gate_on_a_wave_that_did_not_ship_the_release():
-    config = stack_file("local")
-    first, *_ = run_region_stacks(config, environment_stack="local")
-    stale = {first.stack: first.__class__(**{**first.__dict__, "exports": {}})}
+def test_an_update_refuses_to_gate_on_a_wave_that_did_not_ship_the_release(monkeypatch):
+    # Checked on the function the reference's outputs go through: a program that fails inside
+    # an apply leaves registrations in flight that would leak into the next test's mocks.
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
+    shipped = {"release": "10d714a1", "alarms": ["a"], "deployments": ["auth"]}
+    assert trusted_watch("local-us-east-1", shipped, "10d714a1") == shipped
     with pytest.raises(Exception) as raised:
-        run_program(config, stack="local-eu-west-1", mocks=StackReferenceMocks(stale))
-    assert "stack local-us-east-1 has no `gate_watch` output: deploy it first" in str(raised.value)
-    changed = dict(first.exports, gate_watch={**first.exports["gate_watch"], "release": "0ld"})
-    stale = {first.stack: first.__class__(**{**first.__dict__, "exports": changed})}
+        trusted_watch("local-us-east-1", None, "10d714a1")
+    assert str(raised.value) == (
+        "health gate: stack local-us-east-1 has no `gate_watch` output: deploy it first"
+    )
     with pytest.raises(Exception) as raised:
-        run_program(config, stack="local-eu-west-1", mocks=StackReferenceMocks(stale))
-    assert "stack local-us-east-1 last deployed release '0ld' of its wave" in str(raised.value)
+        trusted_watch("local-us-east-1", {**shipped, "release": "0ld"}, "10d714a1")
+    assert str(raised.value) == (
+        "health gate: stack local-us-east-1 last deployed release '0ld' of its wave, not "
+        "'10d714a1': deploy it (its whole wave) before the next wave"
+    )
+
+
+def test_a_preview_only_warns_and_shows_the_last_shipped_names(monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
+    monkeypatch.setattr(pulumi.log, "warn", warnings.append)
+    old = {"release": "0ld", "alarms": ["a"], "deployments": ["auth"]}
+    assert trusted_watch("local-us-east-1", old, "10d714a1") == {
+        "alarms": ["a"],
+        "deployments": ["auth"],
+    }
+    assert trusted_watch("local-us-east-1", None, "10d714a1") == {"alarms": [], "deployments": []}
+    assert warnings[-1] == (
+        "health gate: stack local-us-east-1 has no `gate_watch` output: deploy it first; "
+        "`up` refuses until it has"
+    )
 
 
 @pytest.mark.parametrize(
