@@ -100,8 +100,8 @@ def mock_figures(config: dict[str, str], waves: list[list[str]], warmup: dict[st
     return {"single": single, "stacks": stacks}
 
 
-def engine_previews(config: dict[str, str], waves: list[list[str]]) -> dict[str, float]:
-    """Seconds of `pulumi preview` per stack, render mode, on a project copy."""
+def engine_previews(config: dict[str, str], waves: list[list[str]]) -> dict[str, tuple[int, float]]:
+    """Resources and seconds of `pulumi preview` per stack, render mode, on a project copy."""
     import tempfile
 
     import yaml
@@ -109,7 +109,7 @@ def engine_previews(config: dict[str, str], waves: list[list[str]]) -> dict[str,
     from ops.region_stacks import sync_stack_file
     from ops.sandbox import Sandbox
 
-    seconds: dict[str, float] = {}
+    seconds: dict[str, tuple[int, float]] = {}
     with tempfile.TemporaryDirectory(prefix="deploypaths-regions-") as scratch:
         box = Sandbox(Path(scratch))
         document = {"config": {key: _decoded(value) for key, value in config.items()}}
@@ -118,9 +118,10 @@ def engine_previews(config: dict[str, str], waves: list[list[str]]) -> dict[str,
             sync_stack_file(stack, box.root)
             handle = box.stack(stack)
             started = time.perf_counter()
-            handle.preview(color="never")
-            seconds[stack] = time.perf_counter() - started
-            print(f"  preview {stack}: {seconds[stack]:.1f}s", file=sys.stderr)
+            preview = handle.preview(color="never")
+            elapsed = time.perf_counter() - started
+            seconds[stack] = (sum(preview.change_summary.values()), elapsed)
+            print(f"  preview {stack}: {seconds[stack]}", file=sys.stderr)
     return seconds
 
 
@@ -131,13 +132,13 @@ def _decoded(value: str) -> Any:
         return value
 
 
-def report(figures: dict, previews: dict[str, float] | None) -> list[str]:
+def report(figures: dict, previews: dict[str, tuple[int, float]] | None) -> list[str]:
     single = figures["single"]
     lines = [
         f"{'stack':<28} {'resources':>9} {'share':>6} {'register s':>10} {'vs share':>8}"
         + (f" {'preview s':>9} {'vs share':>8}" if previews else ""),
         f"{ENVIRONMENT:<28} {single['resources']:>9} {1:>6.3f} {single['seconds']:>10.2f} {'':>8}"
-        + (f" {previews[ENVIRONMENT]:>9.1f} {'':>8}" if previews else ""),
+        + (f" {previews[ENVIRONMENT][1]:>9.1f} {'':>8}" if previews else ""),
     ]
     missed = []
     for stack, run in figures["stacks"].items():
@@ -147,8 +148,13 @@ def report(figures: dict, previews: dict[str, float] | None) -> list[str]:
             f"{run['seconds'] / (share * single['seconds']):>8.2f}"
         )
         if previews:
-            ratio = previews[stack] / (share * previews[ENVIRONMENT])
-            line += f" {previews[stack]:>9.1f} {ratio:>8.2f}"
+            # The engine previews render mode: its own resource counts give the share.
+            (resources, seconds), (single_resources, single_seconds) = (
+                previews[stack],
+                previews[ENVIRONMENT],
+            )
+            ratio = seconds / (resources / single_resources * single_seconds)
+            line += f" {seconds:>9.1f} {ratio:>8.2f}"
             if ratio > FLOOR:
                 missed.append(f"{stack}: preview {ratio:.2f}x its share (floor {FLOOR}x)")
         lines.append(line)
