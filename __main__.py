@@ -108,5 +108,5 @@ pulumi.export(
     "alarm_topics",
     {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn},
 )
-if layout.per_region:
+if layout.region is not None:
     export_for_next_wave(settings, layout.region, regions[layout.region])

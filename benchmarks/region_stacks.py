@@ -31,6 +31,9 @@ from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
 
 ENVIRONMENT = "bench"
+# A one-region, one-service stack: what any preview costs before its resources (engine, language
+# host and plugin start-up), paid once by the single stack and once by every region stack.
+FIXED_COST_STACK = "fixed"
 FLOOR = 1.2
 TIMEOUT = 1800
 
@@ -112,9 +115,12 @@ def engine_previews(config: dict[str, str], waves: list[list[str]]) -> dict[str,
     seconds: dict[str, tuple[int, float]] = {}
     with tempfile.TemporaryDirectory(prefix="deploypaths-regions-") as scratch:
         box = Sandbox(Path(scratch))
-        document = {"config": {key: _decoded(value) for key, value in config.items()}}
-        box.stack_file(ENVIRONMENT).write_text(yaml.safe_dump(document, sort_keys=False))
-        for stack in [ENVIRONMENT, *(stack for wave in waves for stack in wave)]:
+        tiny = generate(1, 1, 0, 1, **MODES["render"])
+        for name, flat in ((ENVIRONMENT, config), (FIXED_COST_STACK, tiny)):
+            document = {"config": {key: _decoded(value) for key, value in flat.items()}}
+            box.stack_file(name).write_text(yaml.safe_dump(document, sort_keys=False))
+        stacks = [FIXED_COST_STACK, ENVIRONMENT, *(stack for wave in waves for stack in wave)]
+        for stack in stacks:
             sync_stack_file(stack, box.root)
             handle = box.stack(stack)
             started = time.perf_counter()
@@ -165,6 +171,14 @@ def report(figures: dict, previews: dict[str, tuple[int, float]] | None) -> list
         f"registration {sum(r['seconds'] for r in figures['stacks'].values()):.2f}s in all, the "
         f"slowest stack {slowest:.2f}s"
     )
+    if previews:
+        resources, fixed = previews[FIXED_COST_STACK]
+        lines.append(
+            f"fixed cost: a one-region one-service stack ({resources} resources) previews in "
+            f"{fixed:.1f}s; the region stacks' previews add up to "
+            f"{sum(previews[s][1] for s in figures['stacks']):.1f}s, the single stack's "
+            f"{previews[ENVIRONMENT][1]:.1f}s"
+        )
     lines.extend(f"missed: {note}" for note in missed)
     return lines
 

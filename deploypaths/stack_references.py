@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components.service_path import deployment_name, tracks
 from deploypaths.layout import GATE_OUTPUT, KUBECONFIG_OUTPUT, StackLayout, unshipped
 from deploypaths.naming import wave_release
 from deploypaths.settings import Settings
@@ -16,14 +17,22 @@ from deploypaths.settings import Settings
 class WatchedRegion(Protocol):
     """What a health gate reads of one region of the wave it watches (a RegionPath has it)."""
 
-    composite_alarm_names: pulumi.Input[list[str]]
-    deployment_names: pulumi.Input[list[str]]
-    kubeconfig: pulumi.Output[str] | None
-    completion: list[pulumi.Resource]
+    @property
+    def composite_alarm_names(self) -> pulumi.Output[list[str]]: ...
+
+    @property
+    def deployment_names(self) -> list[str]: ...
+
+    @property
+    def kubeconfig(self) -> pulumi.Output[str] | None: ...
+
+    @property
+    def completion(self) -> list[pulumi.Resource]: ...
 
 
 class ReferencedRegion:
-    """A region of the previous wave, read from its region stack's outputs."""
+    """A region of the previous wave, read from its region stack's outputs (its Deployments'
+    names follow from the config the stacks share, as they do in the RegionPath)."""
 
     def __init__(self, layout: StackLayout, region: str, settings: Settings) -> None:
         stack = layout.reference(region)
@@ -33,13 +42,15 @@ class ReferencedRegion:
             lambda exported: trusted_watch(stack, exported, release)
         )
         self.composite_alarm_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["alarms"])
-        self.deployment_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["deployments"])
+        self.deployment_names = [
+            deployment_name(service, track.name)
+            for service in settings.services_in(region)
+            for track in tracks(service)
+        ]
         # Render mode has no cluster to watch; every other mode exports its kubeconfig.
-        self.kubeconfig = (
-            None
-            if settings.kubernetes.mode == "render"
-            else pulumi.Output.secret(self.reference.get_output(KUBECONFIG_OUTPUT))
-        )
+        # A secret output of the referenced stack, so secret here too (and the gate wraps it).
+        kubeconfig: pulumi.Output[str] = self.reference.get_output(KUBECONFIG_OUTPUT)
+        self.kubeconfig = None if settings.kubernetes.mode == "render" else kubeconfig
         # The reference's outputs are data edges already; this keeps the edge without outputs.
         self.completion: list[pulumi.Resource] = [self.reference]
 
@@ -54,22 +65,18 @@ def trusted_watch(stack: str, exported: Any, release: str) -> dict[str, Any]:
     if not pulumi.runtime.is_dry_run():
         raise Exception(f"health gate: {problem}")
     pulumi.log.warn(f"health gate: {problem}; `up` refuses until it has")
-    fallback = exported if isinstance(exported, dict) else {}
-    return {
-        "alarms": fallback.get("alarms") or [],
-        "deployments": fallback.get("deployments") or [],
-    }
+    last = exported if isinstance(exported, dict) else {}
+    return {"alarms": last.get("alarms") or []}
 
 
 def export_for_next_wave(settings: Settings, region: str, path: WatchedRegion) -> None:
     """A region stack's outputs for the gate in front of the next wave: the release it shipped,
-    its alarm and Deployment names, and its kubeconfig as a secret."""
+    its alarm names, and its kubeconfig as a secret."""
     pulumi.export(
         GATE_OUTPUT,
         {
             "release": wave_release(settings, settings.wave_of(region)),
             "alarms": path.composite_alarm_names,
-            "deployments": path.deployment_names,
         },
     )
     if path.kubeconfig is not None:

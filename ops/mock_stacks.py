@@ -80,10 +80,12 @@ def stack_exports() -> tuple[dict[str, Any], tuple[str, ...]]:
     root = get_root_resource()
     outputs = {name: massage(value, []) for name, value in getattr(root, "outputs", {}).items()}
     resolved = rpc.deserialize_properties(_sync_await(rpc.serialize_properties(outputs, {})))
-    plain, secret = {}, []
+    plain: dict[str, Any] = {}
+    secret: list[str] = []
     for name, value in resolved.items():
         if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            plain[name], secret = value["value"], [*secret, name]
+            plain[name] = value["value"]
+            secret.append(name)
         else:
             plain[name] = value
     return plain, tuple(secret)

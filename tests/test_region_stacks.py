@@ -144,7 +144,7 @@ def test_a_region_stack_exports_what_the_next_gate_reads_its_kubeconfig_secret(l
     for run in runs:
         watch = run.exports[layout.GATE_OUTPUT]
         assert watch["release"] == wave_release(settings, run.wave), run.stack
-        assert watch["deployments"], f"{run.stack}: no Deployment names exported"
+        assert set(watch) == {"release", "alarms"}, run.stack
         if settings.kubernetes.mode == "render":
             assert layout.KUBECONFIG_OUTPUT not in run.exports
         else:
@@ -155,7 +155,7 @@ def test_an_update_refuses_to_gate_on_a_wave_that_did_not_ship_the_release(monke
     # Checked on the function the reference's outputs go through: a program that fails inside
     # an apply leaves registrations in flight that would leak into the next test's mocks.
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
-    shipped = {"release": "10d714a1", "alarms": ["a"], "deployments": ["auth"]}
+    shipped = {"release": "10d714a1", "alarms": ["a"]}
     assert trusted_watch("local-us-east-1", shipped, "10d714a1") == shipped
     with pytest.raises(Exception) as raised:
         trusted_watch("local-us-east-1", None, "10d714a1")
@@ -174,12 +174,9 @@ def test_a_preview_only_warns_and_shows_the_last_shipped_names(monkeypatch):
     warnings: list[str] = []
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
     monkeypatch.setattr(pulumi.log, "warn", warnings.append)
-    old = {"release": "0ld", "alarms": ["a"], "deployments": ["auth"]}
-    assert trusted_watch("local-us-east-1", old, "10d714a1") == {
-        "alarms": ["a"],
-        "deployments": ["auth"],
-    }
-    assert trusted_watch("local-us-east-1", None, "10d714a1") == {"alarms": [], "deployments": []}
+    old = {"release": "0ld", "alarms": ["a"]}
+    assert trusted_watch("local-us-east-1", old, "10d714a1") == {"alarms": ["a"]}
+    assert trusted_watch("local-us-east-1", None, "10d714a1") == {"alarms": []}
     assert warnings[-1] == (
         "health gate: stack local-us-east-1 has no `gate_watch` output: deploy it first; "
         "`up` refuses until it has"

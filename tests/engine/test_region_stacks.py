@@ -6,7 +6,6 @@ order on one environment and its two clusters."""
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 from pulumi import automation as auto
@@ -102,7 +101,7 @@ def test_per_region_up_rolls_the_waves_out_in_order(project, env, region_handles
         assert orders_image(env, region) == f"{REGISTRY}/orders:7.5.0", region
     # The wave-2 stack's gate read wave 1 through its reference and watched the new release.
     outputs = region_handles["split-eu-west-1"].outputs()
-    assert json.loads(json.dumps(outputs["gate_watch"].value))["deployments"] == ["auth", "orders"]
+    assert outputs["gate_watch"].value["alarms"] == []  # kubernetes monitoring: no alarms
     assert outputs["kubeconfig"].secret
 
 
