@@ -8,8 +8,10 @@ import pulumi
 
 from components.health_gate import HealthGate, HealthGateArgs, WatchedCluster
 from components.region_path import RegionPath, RegionPathArgs
+from deploypaths import layout as stack_layout
 from deploypaths import stack_config
 from deploypaths.naming import gate_name, tags, wave_release
+from deploypaths.stack_references import ReferencedRegion, WatchedRegion, export_for_next_wave
 from deploypaths.validation import ConfigError, parse_settings
 
 # Registration keeps every resource, Output and input alive until the program ends, so the
@@ -18,8 +20,10 @@ from deploypaths.validation import ConfigError, parse_settings
 gc.disable()
 
 raw = stack_config.from_runtime()
+# A region stack (`<env>-<region>`) runs on its environment's config (see deploypaths/layout.py).
+layout = stack_layout.of_stack(pulumi.get_stack(), raw)
 try:
-    settings = parse_settings(raw, stack=pulumi.get_stack())
+    settings = parse_settings(raw, stack=layout.environment_stack)
 except ConfigError as error:
     # A user mistake, not a bug: the message lists every problem, a traceback would hide it.
     raise pulumi.RunError(str(error)) from None
@@ -40,16 +44,24 @@ def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
     if not path.is_file():
         raise pulumi.RunError(
             f"kubernetes.kubeconfig_dir: no kubeconfig for {region} at {path}; for the local "
-            f"clusters run `python -m ops local up --stack {pulumi.get_stack()}` first"
+            f"clusters run `python -m ops local up --stack {layout.environment_stack}` first"
         )
     return pulumi.Output.secret(path.read_text())
 
 
 gate = None
 regions: dict[str, RegionPath] = {}
+# What each gate watches: this stack's regions, or the previous wave's region stacks.
+watched: dict[str, WatchedRegion] = {}
+declared, gated = layout.declared_regions(settings.waves), layout.gated_waves(settings.waves)
+referenced = layout.referenced_regions(settings.waves)
 for wave, members in enumerate(settings.waves):
     for region in members:
-        regions[region] = RegionPath(
+        if region in referenced:
+            watched[region] = ReferencedRegion(layout, region, settings)
+        if region not in declared:
+            continue
+        regions[region] = watched[region] = RegionPath(
             region,
             RegionPathArgs(
                 region=region,
@@ -68,25 +80,25 @@ for wave, members in enumerate(settings.waves):
                 database_url=secret_for("database_urls", region),
             ),
         )
-    if wave + 1 < len(settings.waves):
+    if wave in gated:
         gate = HealthGate(
             gate_name(wave + 1),
             HealthGateArgs(
                 wave=wave + 1,
                 release=wave_release(settings, wave),
-                alarms={region: regions[region].composite_alarm_names for region in members},
+                alarms={region: watched[region].composite_alarm_names for region in members},
                 bake_minutes=settings.gate_bake_minutes,
-                waits_for=[r for region in members for r in regions[region].completion],
+                waits_for=[r for region in members for r in watched[region].completion],
                 monitoring=settings.monitoring.mode,
                 restart_threshold=settings.monitoring.restart_threshold,
                 clusters={
                     region: WatchedCluster(
                         kubeconfig=kubeconfig,
                         namespace=settings.kubernetes.namespace,
-                        deployments=regions[region].deployment_names,
+                        deployments=watched[region].deployment_names,
                     )
                     for region in members
-                    if (kubeconfig := regions[region].kubeconfig) is not None
+                    if (kubeconfig := watched[region].kubeconfig) is not None
                 },
                 rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
                 poll_seconds=settings.gate_poll_seconds,
@@ -106,3 +118,5 @@ pulumi.export(
     "alarm_topics",
     {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn},
 )
+if layout.region is not None:
+    export_for_next_wave(settings, layout.region, regions[layout.region])

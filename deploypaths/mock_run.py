@@ -143,9 +143,11 @@ def run_program(
     stack: str,
     secret_keys: tuple[str, ...] = (),
     project_dir: Path = PROJECT_DIR,
+    mocks: pulumi.runtime.Mocks | None = None,
 ) -> Recording:
-    """Run `__main__.py` against the mocks. A config error surfaces as pulumi.RunError."""
-    monitor = RecordingMonitor(_Mocks())
+    """Run `__main__.py` against the mocks (default: _Mocks). A config error surfaces as
+    pulumi.RunError."""
+    monitor = RecordingMonitor(mocks or _Mocks())
     ROOT.set(None)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor

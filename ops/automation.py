@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from ops import UserError
+from ops import UserError, region_stacks
 from ops.report_history import DEFAULT_PAGE_SIZE, fetch_all
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,8 +64,15 @@ def _workspace_options() -> auto.LocalWorkspaceOptions:
 
 
 def select(stack: str) -> auto.Stack:
-    """An existing stack of this project (the repository root is the work dir)."""
+    """An existing stack of this project (the repository root is the work dir); a region stack
+    (`<env>-<region>`, see ops.region_stacks) gets its stack file regenerated and is created
+    when it does not exist yet."""
+    region_stack = region_stacks.sync_stack_file(stack, PROJECT_DIR) is not None
     try:
+        if region_stack:
+            return auto.create_or_select_stack(
+                stack, work_dir=str(PROJECT_DIR), opts=_workspace_options()
+            )
         return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=_workspace_options())
     except FileNotFoundError:
         raise UserError(
@@ -82,7 +89,9 @@ def policy_options(stack: str) -> dict[str, list[str]]:
     if not (POLICY_PACK / "PulumiPolicy.yaml").exists():
         return {}
     options = {"policy_packs": [str(POLICY_PACK)]}
-    config = POLICY_PACK / "config" / f"{stack}.json"
+    # A region stack is enforced as its environment is.
+    environment = region_stacks.environment_of(stack, PROJECT_DIR) or stack
+    config = POLICY_PACK / "config" / f"{environment}.json"
     if config.exists():
         options["policy_pack_configs"] = [str(config)]
     return options

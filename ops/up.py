@@ -8,6 +8,9 @@ prints each path's result: changed, unchanged, failed, with when it started and 
 
 Exit status: 0 when the update succeeded, 1 when it failed or the preview says it must not
 ship, 2 for an operator mistake.
+
+`python -m ops up --env E --layout per-region [--max-parallel N] [--yes]` deploys the
+environment's region stacks wave by wave instead (see ops/waves.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 
 from deploypaths.identity import COMPONENT_KINDS, is_barrier_id
 from deploypaths.plan import GATED_TYPES, owner_paths
-from ops import UserError, automation, events
+from ops import UserError, automation, events, waves
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 
@@ -119,7 +122,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--stack", required=True)
+    parser.add_argument("--stack")
+    parser.add_argument("--env", help="with --layout per-region: the environment to deploy")
+    parser.add_argument(
+        "--layout",
+        choices=("single", "per-region"),
+        default="single",
+        help="per-region: the environment's region stacks, wave by wave (default: single)",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help=f"per-region: at most N stacks at once (default: {waves.DEFAULT_MAX_PARALLEL})",
+    )
     parser.add_argument(
         "--parallel", type=int, metavar="N", help="at most N resource operations at once"
     )
@@ -140,9 +156,33 @@ def _confirm(stack: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def layout_problems(args: argparse.Namespace) -> list[str]:
+    """Every mistake in how the stack or environment and the layout were given."""
+    per_region = args.layout == "per-region"
+    problems = []
+    if args.stack and args.env:
+        problems.append("pass --stack S (one stack) or --env E (its region stacks), not both")
+    if not args.stack and not args.env:
+        problems.append("pass --stack S, or --env E --layout per-region")
+    if args.env and not per_region:
+        problems.append(f"--env needs --layout per-region (one stack is --stack {args.env})")
+    if args.stack and per_region:
+        problems.append("--layout per-region deploys an environment: pass --env, not --stack")
+    if args.max_parallel is not None and not per_region:
+        problems.append("--max-parallel is for --layout per-region")
+    if args.max_parallel is not None and args.max_parallel < 1:
+        problems.append(f"--max-parallel must be at least 1, not {args.max_parallel}")
+    return problems
+
+
 def run(args: argparse.Namespace) -> int:
+    problems = layout_problems(args)
     if args.parallel is not None and args.parallel < 1:
-        raise UserError(f"--parallel must be at least 1, not {args.parallel}")
+        problems.append(f"--parallel must be at least 1, not {args.parallel}")
+    if problems:
+        raise UserError("; ".join(problems))
+    if args.layout == "per-region":
+        return waves.run(args)
     if not args.yes and not sys.stdin.isatty():
         raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
     stack = automation.select(args.stack)

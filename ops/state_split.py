@@ -1,0 +1,149 @@
+"""Split an environment's single-stack state into the states of its region stacks.
+
+    pulumi stack export --stack prod --show-secrets --file prod.json
+    python -m ops.state_split --env prod --from prod.json --out split/
+    # per region stack: pulumi stack import --stack prod-<region> --file split/prod-<region>.json
+
+`pulumi state move` would be the engine's way, but the engine here (v3.259.0) copies a moved
+subtree's providers ahead of everything else, and a region's providers are children of its
+RegionPath, so the destination fails its integrity check ("parent ... comes after it"). The
+split is the same move written out: each region stack gets its region's resources, the gate in
+front of its wave (a copy: a gate is a check, not a cloud resource) and the providers they use,
+under its own root and with its own URNs; dependencies on what stays behind are dropped, as the
+program now reaches the previous wave through stack references. See docs/region-stacks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from deploypaths.layout import region_stack
+from deploypaths.naming import gate_name
+from ops import UserError
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+REGION_PATH = "deploypaths:index:RegionPath"
+HEALTH_GATE = "deploypaths:index:HealthGate"
+PROVIDER_PREFIX = "pulumi:providers:"
+
+
+def _owner(resources: Mapping[str, dict[str, Any]], urn: str, type_: str) -> str | None:
+    """The name of the `type_` component a resource sits under (itself included), if any."""
+    resource: dict[str, Any] | None = resources[urn]
+    while resource is not None:
+        if resource["type"] == type_:
+            return str(resource["urn"].rsplit("::", 1)[-1])
+        resource = resources.get(resource.get("parent") or "")
+    return None
+
+
+def split(
+    deployment: Mapping[str, Any], *, environment_stack: str, waves: Sequence[Sequence[str]]
+) -> dict[str, dict[str, Any]]:
+    """Each region stack's deployment (the `deployment` part of a `pulumi stack export`)."""
+    if deployment.get("pending_operations"):
+        raise UserError(
+            f"stack {environment_stack} has pending operations (an interrupted update): run "
+            "`pulumi refresh` or `pulumi cancel` first"
+        )
+    resources = {r["urn"]: r for r in deployment.get("resources") or []}
+    roots = [r for r in resources.values() if r["type"] == STACK_TYPE]
+    if len(roots) != 1:
+        raise UserError(f"stack {environment_stack}'s state has {len(roots)} root stacks, not 1")
+    root = roots[0]
+    project = root["urn"].split("::")[1]
+    regions = {urn: _owner(resources, urn, REGION_PATH) for urn in resources}
+    gates = {urn: _owner(resources, urn, HEALTH_GATE) for urn in resources}
+    known = {region for wave in waves for region in wave}
+    strays = sorted({region for region in regions.values() if region and region not in known})
+    if strays:
+        raise UserError(
+            f"stack {environment_stack} holds regions its config does not list: "
+            f"{', '.join(strays)}; deploy the single stack once with the current config first"
+        )
+    split_states = {}
+    for wave, members in enumerate(waves):
+        for region in members:
+            stack = region_stack(environment_stack, region)
+            chosen = {
+                urn
+                for urn in resources
+                if regions[urn] == region or (wave > 0 and gates[urn] == gate_name(wave))
+            }
+            used = {resources[urn].get("provider", "").rsplit("::", 1)[0] for urn in chosen}
+            chosen |= {urn for urn in used if urn in resources and _is_provider(resources[urn])}
+            split_states[stack] = _deployment(deployment, resources, chosen, root, stack, project)
+    return split_states
+
+
+def _is_provider(resource: Mapping[str, Any]) -> bool:
+    return str(resource["type"]).startswith(PROVIDER_PREFIX)
+
+
+def _deployment(
+    source: Mapping[str, Any],
+    resources: Mapping[str, dict[str, Any]],
+    chosen: set[str],
+    root: Mapping[str, Any],
+    stack: str,
+    project: str,
+) -> dict[str, Any]:
+    old_prefix = root["urn"].split("::")[0] + "::"
+    new_prefix = f"urn:pulumi:{stack}::"
+    new_root = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+
+    def moved(urn: str) -> str:
+        return new_root if urn == root["urn"] else new_prefix + urn[len(old_prefix) :]
+
+    kept = [{"urn": new_root, "custom": False, "type": STACK_TYPE}]
+    for urn, resource in resources.items():  # source order: parents before children
+        if urn not in chosen:
+            continue
+        text = json.dumps(resource).replace(json.dumps(root["urn"])[1:-1], new_root)
+        copy = json.loads(text.replace(old_prefix, new_prefix))
+        copy["dependencies"] = [moved(d) for d in resource.get("dependencies") or [] if d in chosen]
+        copy["propertyDependencies"] = {
+            key: [moved(d) for d in urns if d in chosen]
+            for key, urns in (resource.get("propertyDependencies") or {}).items()
+        }
+        if resource.get("deletedWith") and resource["deletedWith"] not in chosen:
+            del copy["deletedWith"]
+        kept.append(copy)
+    return {**{k: v for k, v in source.items() if k != "resources"}, "resources": kept}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
+    from deploypaths.validation import ConfigError, parse_settings
+    from ops.automation import PROJECT_DIR
+
+    parser = argparse.ArgumentParser(prog="python -m ops.state_split", description=__doc__)
+    parser.add_argument("--env", required=True, help="the environment's (single) stack")
+    parser.add_argument("--from", dest="source", type=Path, required=True, metavar="EXPORT")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    args = parser.parse_args(argv)
+    try:
+        raw = namespace_values(
+            load_stack_file(PROJECT_DIR / f"Pulumi.{args.env}.yaml", PROJECT_DIR)
+        )
+        settings = parse_settings(raw, stack=args.env)
+        exported = json.loads(args.source.read_text())
+        states = split(exported["deployment"], environment_stack=args.env, waves=settings.waves)
+    except (OSError, ValueError, KeyError, StackFileError, ConfigError, UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    for stack, state in states.items():
+        path = args.out / f"{stack}.json"
+        path.write_text(json.dumps({"version": exported["version"], "deployment": state}, indent=1))
+        print(f"{stack}: {len(state['resources']) - 1} resource(s) -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""`python -m ops up --env E --layout per-region [--max-parallel N]`: deploy an environment's region
+stacks (`<env>-<region>`, see docs/region-stacks.md) wave by wave, each stack in its own
+`python -m ops up --stack <env>-<region> --yes` process (Automation API), at most N at once.
+
+A wave starts when every stack of the previous one has succeeded; the health gate in front of it
+runs inside its own stacks. When a stack fails, the other stacks of its wave run to the end (they
+do not depend on it) and no later wave starts. Every line a stack prints is shown prefixed with
+its name. Exit status: 0 when every stack succeeded, 1 when one failed, 2 for an operator mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from deploypaths.layout import region_stacks
+from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
+from deploypaths.validation import ConfigError, parse_settings
+from ops import UserError, automation
+
+DEFAULT_MAX_PARALLEL = 4
+
+
+@dataclass(frozen=True)
+class StackRun:
+    """How one stack's update ended."""
+
+    stack: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+RunStack = Callable[[str], StackRun]
+
+
+@dataclass
+class Rollout:
+    """Every stack's run, in the order they finished, and what was never started."""
+
+    runs: list[StackRun] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    failed_wave: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_wave is None
+
+
+def roll_out(
+    waves: Sequence[Sequence[str]],
+    run_stack: RunStack,
+    *,
+    max_parallel: int,
+    say: Callable[[str], None],
+) -> Rollout:
+    """Run each wave's stacks side by side (at most `max_parallel` at once), a wave only after
+    every stack of the one before succeeded."""
+    rollout = Rollout()
+    with ThreadPoolExecutor(max_workers=max_parallel) as pool:
+        for index, stacks in enumerate(waves):
+            number = index + 1
+            say(f"wave {number}/{len(waves)}: starting {', '.join(stacks)}")
+            futures = {pool.submit(_guarded, run_stack, stack): stack for stack in stacks}
+            failed: list[str] = []
+            for future in as_completed(futures):
+                run = future.result()
+                rollout.runs.append(run)
+                outcome = "succeeded" if run.ok else f"FAILED ({run.detail})"
+                say(f"{run.stack}: {outcome} after {run.seconds:.1f}s")
+                if not run.ok and not failed:
+                    running = [s for f, s in futures.items() if not f.done()]
+                    say(
+                        f"wave {number}: {run.stack} failed; the other stacks of wave {number} "
+                        f"are left to finish ({', '.join(running) or 'none still running'}); "
+                        "no later wave will start"
+                    )
+                if not run.ok:
+                    failed.append(run.stack)
+            if failed:
+                rollout.failed_wave = index
+                rollout.not_started = [stack for later in waves[number:] for stack in later]
+                return rollout
+            say(f"wave {number}/{len(waves)}: every stack succeeded")
+    return rollout
+
+
+def _guarded(run_stack: RunStack, stack: str) -> StackRun:
+    """A runner that raises has failed its stack, not the rollout."""
+    started = time.monotonic()
+    try:
+        return run_stack(stack)
+    except Exception as error:  # noqa: BLE001 - one stack's crash must not hide the others'
+        return StackRun(
+            stack, False, time.monotonic() - started, f"{type(error).__name__}: {error}"
+        )
+
+
+def summary(rollout: Rollout, waves: Sequence[Sequence[str]]) -> str:
+    by_stack = {run.stack: run for run in rollout.runs}
+    lines = [f"  {'wave':>4}  {'stack':<40} {'result':<12} {'seconds':>8}"]
+    for index, stacks in enumerate(waves):
+        for stack in stacks:
+            run = by_stack.get(stack)
+            result = "not started" if run is None else "succeeded" if run.ok else "failed"
+            seconds = "-" if run is None else f"{run.seconds:.1f}"
+            lines.append(f"  {index + 1:>4}  {stack:<40} {result:<12} {seconds:>8}")
+    if rollout.ok:
+        head = f"Every region stack succeeded ({len(rollout.runs)} in {len(waves)} wave(s))."
+    else:
+        assert rollout.failed_wave is not None
+        failed = [run.stack for run in rollout.runs if not run.ok]
+        head = (
+            f"Wave {rollout.failed_wave + 1} failed ({', '.join(failed)}); its other stacks ran "
+            f"to the end; not started: {', '.join(rollout.not_started) or 'nothing'}."
+        )
+    return "\n".join([head, *lines])
+
+
+def subprocess_runner(options: Sequence[str], say: Callable[[str], None]) -> RunStack:
+    """One `python -m ops up --stack S --yes` process per stack, its lines prefixed with S."""
+
+    def run(stack: str) -> StackRun:
+        command = [sys.executable, "-m", "ops", "up", "--stack", stack, "--yes", *options]
+        started = time.monotonic()
+        with subprocess.Popen(
+            command,
+            cwd=automation.REPO_ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                say(f"[{stack}] {line.rstrip()}")
+            code = process.wait()
+        return StackRun(stack, code == 0, time.monotonic() - started, f"exit status {code}")
+
+    return run
+
+
+def environment_waves(environment: str) -> list[list[str]]:
+    """The environment's region stacks, wave by wave, from its stack file."""
+    path = automation.PROJECT_DIR / f"Pulumi.{environment}.yaml"
+    if not path.is_file():
+        raise UserError(f"--env {environment}: there is no stack file {path}")
+    try:
+        raw = namespace_values(load_stack_file(path, automation.PROJECT_DIR))
+        settings = parse_settings(raw, stack=environment)
+    except (StackFileError, ConfigError) as error:
+        raise UserError(str(error)) from None
+    return region_stacks(environment, settings.waves)
+
+
+def child_options(args: argparse.Namespace) -> list[str]:
+    """The `ops up` options each stack's process gets, as the operator gave them."""
+    options = []
+    if args.parallel is not None:
+        options += ["--parallel", str(args.parallel)]
+    for flag in ("continue_on_error", "refresh", "no_policy"):
+        if getattr(args, flag):
+            options.append(f"--{flag.replace('_', '-')}")
+    if args.message:
+        options += ["--message", args.message]
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    waves = environment_waves(args.env)
+    max_parallel = args.max_parallel or DEFAULT_MAX_PARALLEL
+    stacks = [stack for wave in waves for stack in wave]
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
+        answer = input(
+            f"Deploy {len(stacks)} region stack(s) of {args.env} in {len(waves)} wave(s)? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Not confirmed; nothing was deployed.")
+            return 1
+    lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with lock:
+            print(line, flush=True)
+
+    say(
+        f"Deploying {args.env} as {len(stacks)} region stack(s) in {len(waves)} wave(s), at most "
+        f"{max_parallel} at once."
+    )
+    rollout = roll_out(
+        waves, subprocess_runner(child_options(args), say), max_parallel=max_parallel, say=say
+    )
+    say(summary(rollout, waves))
+    return 0 if rollout.ok else 1

@@ -1,0 +1,92 @@
+"""Region stacks under the mocks: an environment's region stacks run wave by wave, each stack's
+`StackReference`s answered with what the previous wave's stacks exported."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import massage
+from pulumi.runtime.sync_await import _sync_await
+
+from deploypaths.layout import region_stacks
+from deploypaths.mock_run import _Mocks, run_program
+from deploypaths.recording import Recording
+from deploypaths.stack_config import namespace_values
+from deploypaths.validation import parse_settings
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class StackReferenceMocks(_Mocks):
+    """_Mocks, plus stack references read from other stacks' recorded exports."""
+
+    def __init__(self, exports: Mapping[str, RegionStackRun]) -> None:
+        super().__init__()
+        self.exports = exports
+        self.read: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ != STACK_REFERENCE:
+            return super().new_resource(args)
+        self.read.append(args.name)
+        run = self.exports.get(args.name)
+        outputs, secret = (run.exports, list(run.secret_exports)) if run else ({}, [])
+        return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": secret}
+
+
+@dataclass(frozen=True)
+class RegionStackRun:
+    """One region stack's run under the mocks."""
+
+    stack: str
+    wave: int
+    recording: Recording
+    exports: dict[str, Any]
+    secret_exports: tuple[str, ...]
+    references: tuple[str, ...]
+    seconds: float
+
+
+def run_region_stacks(
+    flat_config: Mapping[str, str], *, environment_stack: str, secret_keys: tuple[str, ...] = ()
+) -> list[RegionStackRun]:
+    """Every region stack of the environment, in wave order, as a wave-by-wave rollout runs them."""
+    settings = parse_settings(namespace_values(flat_config), stack=environment_stack)
+    exports: dict[str, RegionStackRun] = {}
+    runs = []
+    for wave, stacks in enumerate(region_stacks(environment_stack, settings.waves)):
+        for stack in stacks:
+            mocks = StackReferenceMocks(exports)
+            started = time.perf_counter()
+            recording = run_program(flat_config, stack=stack, secret_keys=secret_keys, mocks=mocks)
+            seconds = time.perf_counter() - started
+            outputs, secret = stack_exports()
+            runs.append(
+                RegionStackRun(stack, wave, recording, outputs, secret, tuple(mocks.read), seconds)
+            )
+        # The next wave reads this one only once all of it has run, as the rollout orders it.
+        exports.update({run.stack: run for run in runs if run.wave == wave})
+    return runs
+
+
+def stack_exports() -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The last program run's `pulumi.export`s, resolved as the engine stores them, and the names
+    of those that are secret. The mocks never register the stack's outputs: read off its root."""
+    root = get_root_resource()
+    outputs = {name: massage(value, []) for name, value in getattr(root, "outputs", {}).items()}
+    resolved = rpc.deserialize_properties(_sync_await(rpc.serialize_properties(outputs, {})))
+    plain: dict[str, Any] = {}
+    secret: list[str] = []
+    for name, value in resolved.items():
+        if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            plain[name] = value["value"]
+            secret.append(name)
+        else:
+            plain[name] = value
+    return plain, tuple(secret)
