@@ -1,109 +1,248 @@
-"""The validated stack configuration: frozen dataclasses, read once and handed down."""
+"""The validated stack configuration: frozen pydantic models, read once and handed down.
+
+Each field's type says what it allows (`deploypaths.config.fields`) and its default is written
+here only; the checks that need the whole config run as the model validator of `Settings`."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from deploypaths.config import references
+from deploypaths.config.fields import (
+    AsTuple,
+    BakeMinutes,
+    Cpu,
+    DbInstanceClass,
+    DbVersion,
+    DnsName,
+    Environment,
+    FlagName,
+    HealthPath,
+    Identifier,
+    Image,
+    InstanceType,
+    KubernetesVersion,
+    Label,
+    Memory,
+    Names,
+    Percent,
+    ProjectFolder,
+    RegionCode,
+    Replicas,
+    Secret,
+    TagValue,
+    integer,
+    not_allowed,
+)
+from deploypaths.config.problems import Problem, explained, problem_error
 
 Phase = Literal["expand", "contract"]
 Strategy = Literal["rolling", "canary", "blue-green"]
 Colour = Literal["blue", "green"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class KubernetesSettings:
-    mode: Literal["eks", "kubeconfig", "render"] = "eks"
-    version: str = "1.31"
-    node_instance_type: str = "t3.large"
-    node_count: int = 3
-    namespace: str = "app"
+class ConfigModel(BaseModel):
+    """A mapping of the config: frozen, strict, unknown keys refused, and every validation error
+    put in words (`config.problems`). A null value (YAML's `key:`) counts as not set."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _explained(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(data, Mapping):
+            data = {key: value for key, value in data.items() if value is not None}
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise explained(cls, error) from None
+
+
+def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:
+    return problem_error([Problem(loc, message)], "entry")
+
+
+class KubernetesSettings(ConfigModel):
+    mode: Annotated[
+        Literal["eks", "kubeconfig", "render"], Field(description="eks | kubeconfig | render")
+    ] = "eks"
+    version: KubernetesVersion = "1.31"
+    node_instance_type: InstanceType = "t3.large"
+    node_count: Annotated[int, integer(1, 100)] = 3
+    namespace: Label = "app"
     # kubeconfig mode: a folder holding `<region>.yaml` for regions without a secret entry in
     # `kubeconfigs` (the local clusters of `python -m ops local up` write theirs there).
-    kubeconfig_dir: str = ""
+    kubeconfig_dir: ProjectFolder = ""
     # How long a path waits for its Deployments to roll out before it fails.
-    rollout_timeout_seconds: int = 600
+    rollout_timeout_seconds: Annotated[int, integer(10, 3600)] = 600
 
 
-@dataclass(frozen=True, kw_only=True)
-class DatabaseSettings:
-    mode: Literal["aurora", "external", "none"] = "aurora"
-    engine_version: str = "16.4"
-    instance_class: str = "db.r6g.large"
-    instances: int = 2
-    name: str = "app"
-    username: str = "app_admin"
-    backup_retention_days: int = 7
+class DatabaseSettings(ConfigModel):
+    mode: Annotated[
+        Literal["aurora", "external", "none"], Field(description="aurora | external | none")
+    ] = "aurora"
+    engine_version: DbVersion = "16.4"
+    instance_class: DbInstanceClass = "db.r6g.large"
+    instances: Annotated[int, integer(1, 15)] = 2
+    name: Identifier = "app"
+    username: Identifier = "app_admin"
+    backup_retention_days: Annotated[int, integer(1, 35)] = 7
 
 
-@dataclass(frozen=True, kw_only=True)
-class MonitoringSettings:
+class MonitoringSettings(ConfigModel):
     # kubernetes: the gate watches the previous wave's Deployments through the API server.
-    mode: Literal["cloudwatch", "kubernetes", "none"] = "cloudwatch"
+    mode: Annotated[
+        Literal["cloudwatch", "kubernetes", "none"],
+        Field(description="cloudwatch | kubernetes | none"),
+    ] = "cloudwatch"
     # Container restarts (per 5 minutes with CloudWatch; with kubernetes, of any current pod) at
     # which a path counts as unhealthy.
-    restart_threshold: int = 3
+    restart_threshold: Annotated[int, integer(1, 1000)] = 3
 
 
-@dataclass(frozen=True, kw_only=True)
-class FlagDeliverySettings:
+class FlagDeliverySettings(ConfigModel):
     """How AppConfig rolls a flag change out: linear growth, then a final bake under the alarms."""
 
-    duration_minutes: int = 10
-    growth_factor: int = 20
-    final_bake_minutes: int = 10
+    duration_minutes: Annotated[int, integer(0, 1440)] = 10
+    growth_factor: Annotated[int, integer(1, 100)] = 20
+    final_bake_minutes: Annotated[int, integer(0, 1440)] = 10
 
 
-@dataclass(frozen=True, kw_only=True)
-class Migration:
-    name: str
-    image: str
-    phase: Phase
+class Migration(ConfigModel):
+    name: DnsName
+    image: Image
+    phase: Annotated[Phase, Field(description="expand | contract")]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Canary:
-    image: str
-    weight: int
+class Canary(ConfigModel):
+    image: Image
+    weight: Percent
 
 
-@dataclass(frozen=True, kw_only=True)
-class BlueGreen:
-    active: Colour
-    blue_image: str
-    green_image: str
-    # Each colour's own scale (default: the service's replicas). The idle colour stays warm at
+class ColourRelease(ConfigModel):
+    image: Image
+    # The colour's own scale (default: the service's replicas). The idle colour stays warm at
     # it, so switching `active` back and forth needs no scale-up and touches only the Service.
-    blue_replicas: int | None = None
-    green_replicas: int | None = None
+    replicas: Annotated[int | None, integer(0, 1000)] = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Flag:
-    name: str
+class BlueGreen(ConfigModel):
+    active: Annotated[Colour, Field(description="blue | green")]
+    blue: Annotated[ColourRelease, Field(description="a mapping with an image")]
+    green: Annotated[ColourRelease, Field(description="a mapping with an image")]
+
+    @model_validator(mode="after")
+    def _active_colour_runs(self) -> BlueGreen:
+        if getattr(self, self.active).replicas == 0:
+            raise _entry_problem(
+                (self.active, "replicas"),
+                "got 0; allowed: at least 1 for the active colour (the Service would select no pod)",
+            )
+        return self
+
+    @property
+    def blue_image(self) -> str:
+        return self.blue.image
+
+    @property
+    def green_image(self) -> str:
+        return self.green.image
+
+    @property
+    def blue_replicas(self) -> int | None:
+        return self.blue.replicas
+
+    @property
+    def green_replicas(self) -> int | None:
+        return self.green.replicas
+
+    @model_serializer(mode="wrap")
+    def _dumped(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """As the config writes it with `round_trip=True`; otherwise flat, the shape release
+        fingerprints (`naming.service_release`) were first taken of, so they stay the same."""
+        if info.round_trip:
+            return handler(self)  # type: ignore[no-any-return]
+        return {
+            "active": self.active,
+            "blue_image": self.blue_image,
+            "green_image": self.green_image,
+            "blue_replicas": self.blue_replicas,
+            "green_replicas": self.green_replicas,
+        }
+
+
+class FlagState(ConfigModel):
+    enabled: Annotated[bool, Field(description="true | false")]
+    rollout_percent: Percent = 100
+
+
+class Flag(ConfigModel):
+    name: FlagName
     enabled: bool
-    rollout_percent: int = 100
+    rollout_percent: Percent = 100
 
 
-@dataclass(frozen=True, kw_only=True)
-class Service:
-    name: str
-    image: str
-    replicas: int = 2
-    port: int = 8080
-    regions: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
-    strategy: Strategy = "rolling"
+_FLAGS = TypeAdapter(dict[FlagName, FlagState])
+
+
+def _flags(value: Any, info: ValidationInfo) -> tuple[Flag, ...]:
+    """The config writes flags as a mapping of name to state; the services hold a tuple."""
+    states = _FLAGS.validate_python(value, context=info.context)
+    return tuple(Flag(name=name, **state.model_dump()) for name, state in states.items())
+
+
+class Service(ConfigModel):
+    name: DnsName
+    image: Image
+    replicas: Replicas = 2
+    port: Annotated[int, integer(1, 65535)] = 8080
+    # Empty: every region.
+    regions: Names = ()
+    requires: Names = ()
+    after: Names = ()
+    strategy: Annotated[Strategy, Field(description="rolling | canary | blue-green")] = "rolling"
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
-    flags: tuple[Flag, ...] = ()
-    cpu: str = "250m"
-    memory: str = "256Mi"
-    health_path: str = "/healthz"
-    # Opt-outs from the hardening every pod gets (see README, "Pod security").
-    read_only_root_filesystem: bool = True
-    service_account_token: bool = False
+    flags: Annotated[
+        tuple[Flag, ...],
+        BeforeValidator(_flags),
+        Field(description="a mapping of flag name to {enabled, rollout_percent}"),
+    ] = ()
+    cpu: Cpu = "250m"
+    memory: Memory = "256Mi"
+    health_path: HealthPath = "/healthz"
+    # Opt-outs from the hardening every pod gets (see README, "Pod security"): the two the
+    # restricted Pod Security Standard leaves to the workload.
+    read_only_root_filesystem: Annotated[bool, Field(description="true or false")] = True
+    service_account_token: Annotated[bool, Field(description="true or false")] = False
+
+    @model_validator(mode="after")
+    def _strategy_has_its_release(self) -> Service:
+        problem = references.missing_release(self.strategy, self.canary, self.blue_green)
+        if problem:
+            raise _entry_problem(*problem)
+        return self
 
     @property
     def flag_values(self) -> dict[str, dict[str, object]]:
@@ -126,28 +265,115 @@ class Service:
 OVERRIDABLE_SERVICE_FIELDS = ("image", "replicas", "strategy", "canary", "blue_green")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Region:
-    name: str
-    # Per-service overrides of OVERRIDABLE_SERVICE_FIELDS, already validated.
-    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
+class ServiceOverride(ConfigModel):
+    """What a region pins of one service's release; a field left unset keeps the service's."""
+
+    image: Image | None = None
+    replicas: Replicas | None = None
+    strategy: Annotated[
+        Strategy | None, Field(description="rolling | canary | blue-green")
+    ] = None
+    canary: Canary | None = None
+    blue_green: BlueGreen | None = None
+
+    def applied_to(self, service: Service) -> Service:
+        pinned = {name: getattr(self, name) for name in OVERRIDABLE_SERVICE_FIELDS}
+        return service.model_copy(
+            update={name: value for name, value in pinned.items() if value is not None}
+        )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    stack: str
-    environment: str
-    owner: str
-    regions: tuple[Region, ...]
-    waves: tuple[tuple[str, ...], ...]
-    bake_minutes: float
-    kubernetes: KubernetesSettings
-    database: DatabaseSettings
-    monitoring: MonitoringSettings
-    flag_delivery: FlagDeliverySettings
-    migrations: tuple[Migration, ...]
-    services: tuple[Service, ...]
-    decommission: tuple[str, ...] = ()
+class Region(ConfigModel):
+    name: RegionCode
+    overrides: Annotated[
+        dict[str, ServiceOverride],
+        Field(description="a mapping of service name to overridden fields"),
+    ] = {}
+
+
+Wave = Annotated[
+    tuple[Annotated[str, Field(description="a region code")], ...],
+    AsTuple,
+    Field(min_length=1, description="a non-empty list of regions"),
+]
+
+
+def _lists_of_lists(value: Any) -> Any:
+    if isinstance(value, list | tuple) and all(isinstance(wave, list | tuple) for wave in value):
+        return tuple(value)
+    raise not_allowed("a list of lists of regions")
+
+
+class Settings(ConfigModel):
+    """The whole `deploypaths:` namespace of one stack."""
+
+    # Pulumi.yaml's default "" means the stack name.
+    environment: Environment = ""
+    owner: TagValue = "platform"
+    regions: Annotated[
+        tuple[Region, ...],
+        AsTuple,
+        Field(min_length=1, description="a non-empty list"),
+    ]
+    # Pulumi.yaml's default [] means one wave of every region.
+    waves: Annotated[tuple[Wave, ...], BeforeValidator(_lists_of_lists)] = ()
+    bake_minutes: BakeMinutes = 10
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    flag_delivery: FlagDeliverySettings = Field(
+        default=FlagDeliverySettings(), alias="feature_flags"
+    )
+    migrations: Annotated[
+        tuple[Migration, ...],
+        AsTuple,
+        Field(description="a list"),
+    ] = ()
+    services: Annotated[
+        tuple[Service, ...],
+        AsTuple,
+        Field(min_length=1, description="a non-empty list"),
+    ]
+    decommission: Annotated[
+        tuple[RegionCode, ...],
+        AsTuple,
+        Field(description="a list of names"),
+    ] = ()
+    # One secret per region; never shown in a message, a repr or a dump.
+    kubeconfigs: Annotated[
+        dict[str, Secret | None],
+        Field(
+            repr=False,
+            exclude=True,
+            json_schema_extra={"secret": True},
+            description="a mapping of region to a secret value (set with --secret --path)",
+        ),
+    ] = {}
+    database_urls: Annotated[
+        dict[str, Secret | None],
+        Field(
+            repr=False,
+            exclude=True,
+            json_schema_extra={"secret": True},
+            description="a mapping of region to a secret value (set with --secret --path)",
+        ),
+    ] = {}
+
+    _stack: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _whole_config(self, info: ValidationInfo) -> Settings:
+        """Defaults that depend on other fields, then the checks across the config."""
+        where = references.Where.of(info.context)
+        settings = references.resolved(self, where.stack)
+        problems = references.problems(self, settings, where)
+        if problems:
+            raise problem_error(problems, "Settings")
+        return settings
+
+    @property
+    def stack(self) -> str:
+        return self._stack
 
     @property
     def region_names(self) -> tuple[str, ...]:
@@ -181,7 +407,7 @@ class Settings:
         """The services deployed in a region, with that region's overrides applied."""
         overrides = self.region(region).overrides
         return tuple(
-            dataclasses.replace(service, **overrides.get(service.name, {}))
+            overrides[service.name].applied_to(service) if service.name in overrides else service
             for service in self.services
             if region in service.regions
         )
