@@ -78,6 +78,8 @@ class _Look:
     def as_written(self, problem: Problem) -> Problem:
         """The problem with its entry's index as written, not as it is in this look."""
         loc = problem.loc
+        if problem.across:
+            return problem  # the checks across the config name entries as written already
         if len(loc) > 1 and isinstance(loc[1], int) and str(loc[0]) in self.positions:
             index = self.positions[str(loc[0])][loc[1]]
             return problem._replace(loc=(loc[0], index, *loc[2:]))

@@ -108,8 +108,8 @@ def key_path(loc: Location, raw: Any) -> str:
     path = ""
     node = raw
     for position, step in enumerate(loc):
-        node = _child(node, step)
-        if isinstance(step, int):
+        parent, node = node, _child(node, step)
+        if isinstance(step, int) and not isinstance(parent, Mapping):
             path += f"[{step}]"
             after = loc[position + 1] if position + 1 < len(loc) else None
             if loc[0] in NAMED_ENTRIES and position == 1 and after not in (None, "name"):
@@ -210,8 +210,8 @@ def _is_secret(field: FieldInfo) -> bool:
 
 def _description(field: FieldInfo, steps: Location) -> str:
     """What is allowed at `steps` inside a field: the innermost description on the way."""
-    allowed = field.description or ""
     annotation: Any = field.annotation
+    allowed = field.description or _described(annotation)[1] or ""
     for step in steps:
         annotation, described = _inner(annotation, step)
         allowed = described or allowed
@@ -220,20 +220,24 @@ def _description(field: FieldInfo, steps: Location) -> str:
 
 def _inner(annotation: Any, step: int | str) -> tuple[Any, str | None]:
     """The annotation of the value at `step` inside one of `annotation`, and its description."""
+    annotation, _ = _described(annotation)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return _inner(next(arg for arg in args if arg is not type(None)), step)
     if origin is tuple and args:
-        inner = args[0]
-    elif origin is dict and args:
-        inner = args[0] if step == "[key]" else args[1]
-    else:
-        return None, None
-    if typing.get_origin(inner) is typing.Annotated:
-        base, *metadata = typing.get_args(inner)
+        return _described(args[0])
+    if origin is dict and args:
+        return _described(args[0] if step == "[key]" else args[1])
+    return None, None
+
+
+def _described(annotation: Any) -> tuple[Any, str | None]:
+    """An annotation without `| None` and `Annotated`, and the description `Annotated` gave."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *metadata = typing.get_args(annotation)
         described = [m.description for m in metadata if isinstance(m, FieldInfo) and m.description]
         return base, (described[-1] if described else None)
-    return inner, None
+    return annotation, None
 
 
 def _guess(name: Any, keys: tuple[str, ...]) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from deploypaths.config.problems import NAMESPACE, Location, Problem, listing, show
 
 if TYPE_CHECKING:
-    from deploypaths.settings import BlueGreen, Canary, Settings
+    from deploypaths.settings import BlueGreen, Canary, Service, Settings
 
 # A chain of `after` links is a chain of registrations the SDK walks recursively.
 MAX_AFTER_CHAIN = 500
@@ -61,7 +61,7 @@ def missing_release(
 def resolved(settings: Settings, stack: str) -> Settings:
     """The defaults that depend on other values: the environment is the stack's name, one wave
     holds every region, a service without regions runs in all of them."""
-    regions = settings.region_names
+    regions = unique(settings.region_names)
     services = tuple(
         service.model_copy(
             update={
@@ -83,8 +83,8 @@ def resolved(settings: Settings, stack: str) -> Settings:
 def problems(written: Settings, settings: Settings, where: Where) -> list[Problem]:
     """Every problem across the config: `written` as configured, `settings` resolved."""
     found: list[Problem] = []
-    regions = settings.region_names
-    found += _duplicates("regions", regions, where)
+    regions = unique(settings.region_names)
+    found += _duplicates("regions", settings.region_names, where)
     if written.waves:
         found += _waves(written.waves, regions, where)
     if settings.monitoring.mode == "kubernetes" and settings.kubernetes.mode == "render":
@@ -101,6 +101,11 @@ def problems(written: Settings, settings: Settings, where: Where) -> list[Proble
     found += _overrides(settings, where)
     found += _secrets(settings, where)
     return found
+
+
+def unique(names: Iterable[str]) -> tuple[str, ...]:
+    """Names in their first order, each once (a duplicate is reported on its own)."""
+    return tuple(dict.fromkeys(names))
 
 
 def _got(loc: Location, value: Any, allowed: str) -> Problem:
@@ -172,7 +177,7 @@ def _expand_before_contract(settings: Settings, where: Where) -> list[Problem]:
 
 def _service_references(written: Settings, settings: Settings, where: Where) -> list[Problem]:
     """Each service's regions are configured ones, and what it requires is an expand migration."""
-    regions = settings.region_names
+    regions = unique(settings.region_names)
     phases = {m.name: m.phase for m in settings.migrations}
     expands = listing(name for name, phase in phases.items() if phase == "expand")
     found = []
@@ -210,7 +215,7 @@ def _service_references(written: Settings, settings: Settings, where: Where) -> 
 def _after(settings: Settings, where: Where) -> list[Problem]:
     """Each service waits for another service that runs wherever it runs, and not in a cycle."""
     # A duplicate name is reported on its own; `after` means the first service of that name.
-    by_name: dict[str, Any] = {}
+    by_name: dict[str, Service] = {}
     for service in settings.services:
         by_name.setdefault(service.name, service)
     found = []
@@ -252,7 +257,9 @@ def _after(settings: Settings, where: Where) -> list[Problem]:
 
 def _overrides(settings: Settings, where: Where) -> list[Problem]:
     """An override pins a service deployed in its region, and keeps its strategy's release."""
-    by_name = {s.name: s for s in reversed(settings.services)}
+    by_name: dict[str, Service] = {}
+    for service in settings.services:
+        by_name.setdefault(service.name, service)
     found = []
     for index, region in enumerate(settings.regions):
         at = where.at("regions", index)
@@ -288,7 +295,7 @@ def _secrets(settings: Settings, where: Where) -> list[Problem]:
     for key, (required, entries) in needed.items():
         if not required or key in where.dropped_keys:
             continue
-        missing = [r for r in settings.region_names if not entries.get(r)]
+        missing = [r for r in unique(settings.region_names) if not entries.get(r)]
         if missing:
             found.append(
                 _note(
