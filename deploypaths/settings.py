@@ -51,7 +51,7 @@ from deploypaths.config.fields import (
     integer,
     not_allowed,
 )
-from deploypaths.config.problems import Problem, explained, problem_error
+from deploypaths.config.problems import Problem, explained, problem_error, unknown_key
 
 Phase = Literal["expand", "contract"]
 Strategy = Literal["rolling", "canary", "blue-green"]
@@ -69,12 +69,31 @@ class ConfigModel(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _explained(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        unreadable: list[Any] = []
         if isinstance(data, Mapping):
-            data = {key: value for key, value in data.items() if value is not None}
+            # A key that is no text (a lone surrogate) would make pydantic refuse the mapping.
+            unreadable = [key for key in data if isinstance(key, str) and not _is_text(key)]
+            data = {
+                key: value
+                for key, value in data.items()
+                if value is not None and key not in unreadable
+            }
+        problems = [unknown_key(cls, key) for key in unreadable]
         try:
-            return handler(data)
+            model = handler(data)
         except ValidationError as error:
-            raise explained(cls, error) from None
+            problems += explained(cls, error)
+        if problems:
+            raise problem_error(problems, cls.__name__)
+        return model
+
+
+def _is_text(key: str) -> bool:
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:

@@ -98,7 +98,7 @@ class _Look:
         before = len(self.dropped)
         for problem in problems:
             loc = self.current(problem.loc)
-            if loc is None:
+            if not loc:
                 continue
             key = loc[0]
             value = self.data.get(key)

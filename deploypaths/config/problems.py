@@ -156,7 +156,14 @@ def problems_of(error: ValidationError) -> list[Problem]:
     return problems
 
 
-def explained(model: type[BaseModel], error: ValidationError) -> ValidationError:
+def unknown_key(model: type[BaseModel], key: Any) -> Problem:
+    # The value is not shown: a key set with `--secret --path` under a misspelt parent
+    # reaches the program decrypted, and the error is printed in the clear.
+    keys = config_keys(model)
+    return Problem((key,), f"unknown key{_guess(key, keys)}; allowed keys: {', '.join(keys)}")
+
+
+def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
     """A model's validation errors in words: what was got, what is allowed (from the field's
     description or the validator's own reason); unknown keys before the problems they sit beside."""
     problems = []
@@ -170,13 +177,9 @@ def explained(model: type[BaseModel], error: ValidationError) -> ValidationError
         if not loc:
             problems.append(Problem(loc, f"got {show(detail['input'])}; allowed: a mapping"))
             continue
-        keys = config_keys(model)
         field = _field(model, loc[0])
         if field is None or kind in ("extra_forbidden", "invalid_key"):
-            # The value is not shown: a key set with `--secret --path` under a misspelt
-            # parent reaches the program decrypted, and the error is printed in the clear.
-            message = f"unknown key{_guess(loc[0], keys)}; allowed keys: {', '.join(keys)}"
-            problems.append(Problem(loc[:1], message))
+            problems.append(unknown_key(model, loc[0]))
             continue
         allowed = _description(field, loc[1:])
         if kind == "missing":
@@ -187,8 +190,9 @@ def explained(model: type[BaseModel], error: ValidationError) -> ValidationError
         got = show(detail["input"])
         if _is_secret(field):
             got = f"a value of type {type(detail['input']).__name__} (not shown: it may be a secret)"
-        problems.append(Problem(loc[:-1] if loc[-1] == "[key]" else loc, f"got {got}; allowed: {allowed}"))
-    return problem_error(_unknown_keys_first(problems), model.__name__)
+        loc = loc[:-1] if loc[-1] == "[key]" else loc
+        problems.append(Problem(loc, f"got {got}; allowed: {allowed}"))
+    return _unknown_keys_first(problems)
 
 
 def config_keys(model: type[BaseModel]) -> tuple[str, ...]:
