@@ -6,7 +6,7 @@ here only; the checks that need the whole config run as the model validator of `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -174,7 +174,8 @@ class BlueGreen(ConfigModel):
         if getattr(self, self.active).replicas == 0:
             raise _entry_problem(
                 (self.active, "replicas"),
-                "got 0; allowed: at least 1 for the active colour (the Service would select no pod)",
+                "got 0; allowed: at least 1 for the active colour (the Service would select no "
+                "pod)",
             )
         return self
 
@@ -289,9 +290,7 @@ class ServiceOverride(ConfigModel):
 
     image: Image | None = None
     replicas: Replicas | None = None
-    strategy: Annotated[
-        Strategy | None, Field(description="rolling | canary | blue-green")
-    ] = None
+    strategy: Annotated[Strategy | None, Field(description="rolling | canary | blue-green")] = None
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
 

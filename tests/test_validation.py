@@ -162,7 +162,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "after an unknown service": (
         [(("services", 1, "after"), ["auht"])],
-        ["services[1] (orders).after[0]: got 'auht'; allowed: another configured service (auth, orders)"],
+        [
+            "services[1] (orders).after[0]: got 'auht'; allowed: another configured service "
+            "(auth, orders)"
+        ],
     ),
     "after itself": (
         [(("services", 0, "after"), ["auth"])],
@@ -178,7 +181,8 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     "after a service missing from one of its regions": (
         [(("services", 0, "regions"), ["us-east-1"])],
         [
-            "services[1] (orders).after[0]: got 'auth'; allowed: a service deployed wherever 'orders' "
+            "services[1] (orders).after[0]: got 'auth'; allowed: a service deployed wherever "
+            "'orders' "
             "runs ('auth' is not in eu-west-1)"
         ],
     ),
@@ -225,7 +229,8 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             )
         ],
         [
-            "migrations[2] (orders-add-total).phase: got 'expand'; listed after contract migrations[1] "
+            "migrations[2] (orders-add-total).phase: got 'expand'; listed after contract "
+            "migrations[1] "
             "('orders-drop-legacy'); allowed: every expand before every contract"
         ],
     ),
@@ -247,7 +252,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "replicas as a 5000-digit integer": (
         [(("services", 0, "replicas"), 10**5000)],
-        ["services[0] (auth).replicas: got <integer of 16610 bits>; allowed: an integer from 1 to 1000"],
+        [
+            "services[0] (auth).replicas: got <integer of 16610 bits>; allowed: an integer from "
+            "1 to 1000"
+        ],
     ),
     "port 0": (
         [(("services", 0, "port"), 0)],
@@ -274,7 +282,8 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     "image that is no reference": (
         [(("services", 0, "image"), "Registry.Example.com/auth:1")],
         [
-            "services[0] (auth).image: got 'Registry.Example.com/auth:1'; allowed: an image reference "
+            "services[0] (auth).image: got 'Registry.Example.com/auth:1'; allowed: an image "
+            "reference "
             "like registry.example.com/team/app:1.2.3 or @sha256:..."
         ],
     ),
@@ -294,21 +303,21 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("environment",), "prod"), (("services", 0, "image"), "registry.example.com/a:latest")],
         [
             "services[0] (auth).image: got 'registry.example.com/a:latest'; "
-            "allowed: an image pinned by tag or digest (this one uses the mutable tag \"latest\")"
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "latest in dev": (
         [(("environment",), "dev"), (("services", 0, "image"), "registry.example.com/a:latest")],
         [
             "services[0] (auth).image: got 'registry.example.com/a:latest'; "
-            "allowed: an image pinned by tag or digest (this one uses the mutable tag \"latest\")"
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "latest migration in prod": (
         [(("environment",), "prod"), (("migrations", 0, "image"), "registry.example.com/m:latest")],
         [
             "migrations[0] (orders-add-status).image: got 'registry.example.com/m:latest'; "
-            "allowed: an image pinned by tag or digest (this one uses the mutable tag \"latest\")"
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "latest canary in dev": (
@@ -318,7 +327,7 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         ],
         [
             "services[0] (auth).canary.image: got 'registry.example.com/a:LATEST'; "
-            "allowed: an image pinned by tag or digest (this one uses the mutable tag \"latest\")"
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "unknown top-level key": (
@@ -330,7 +339,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "unknown service key": (
         [(("services", 0, "imagee"), AUTH)],
-        [f"services[0] (auth).imagee: unknown key (did you mean 'image'?); allowed keys: {SERVICE_KEYS}"],
+        [
+            "services[0] (auth).imagee: unknown key (did you mean 'image'?); allowed keys: "
+            f"{SERVICE_KEYS}"
+        ],
     ),
     "unknown key with a newline in it": (
         [(("services", 0, "bad\nkey"), 1)],
@@ -411,7 +423,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "blue-green strategy without blue_green": (
         [(("services", 0, "strategy"), "blue-green")],
-        ["services[0] (auth).blue_green: is required when strategy is blue-green ({active, blue, green})"],
+        [
+            "services[0] (auth).blue_green: is required when strategy is blue-green "
+            "({active, blue, green})"
+        ],
     ),
     "blue_green without green": (
         [(("services", 0, "blue_green"), {"active": "blue", "blue": {"image": AUTH}})],
@@ -490,7 +505,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "override with replicas 0": (
         [(("regions", 1, "overrides"), {"auth": {"replicas": 0}})],
-        ["regions[1] (eu-west-1).overrides.auth.replicas: got 0; allowed: an integer from 1 to 1000"],
+        [
+            "regions[1] (eu-west-1).overrides.auth.replicas: got 0; allowed: an integer from 1 "
+            "to 1000"
+        ],
     ),
     "override with an untagged image": (
         [(("regions", 1, "overrides"), {"auth": {"image": "registry.example.com/shop/auth"}})],
@@ -501,7 +519,10 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "override to canary without a canary": (
         [(("regions", 1, "overrides"), {"auth": {"strategy": "canary"}})],
-        ["regions[1] (eu-west-1).overrides.auth.canary: is required when strategy is canary ({image, weight})"],
+        [
+            "regions[1] (eu-west-1).overrides.auth.canary: is required when strategy is canary "
+            "({image, weight})"
+        ],
     ),
     "overrides not a mapping": (
         [(("regions", 1, "overrides"), ["auth"])],
@@ -683,7 +704,7 @@ def test_indices_name_the_entry_as_written_when_earlier_entries_are_invalid() ->
 
     assert problems_of(raw) == [
         f"services[0].name: got 'Bad'; {DNS_LABEL}",
-        "services[0] (Bad).image: is required (an image reference)",
+        "services[0].image: is required (an image reference)",
         "services[2].name: got 'auth'; allowed: a unique name; services[1] already has it",
         "services[2] (auth).after[0]: got 'search'; allowed: another configured service (auth)",
     ]
@@ -694,8 +715,8 @@ def test_problems_in_an_invalid_service_are_still_reported() -> None:
 
     assert problems_of(raw) == [
         f"services[1].name: got 'Orders'; {DNS_LABEL}",
-        # The entry is named as written, even by a name that is refused.
-        "services[1] (Orders).cpu: got 'lots'; allowed: a Kubernetes CPU quantity like 250m or 1",
+        # An entry is not named by a name that is refused: the line above shows it.
+        "services[1].cpu: got 'lots'; allowed: a Kubernetes CPU quantity like 250m or 1",
     ]
 
 

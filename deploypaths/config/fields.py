@@ -59,9 +59,7 @@ def _known_region(region: str) -> str:
     return region
 
 
-RegionCode = Annotated[
-    str, AfterValidator(_known_region), Field(description="an AWS region code")
-]
+RegionCode = Annotated[str, AfterValidator(_known_region), Field(description="an AWS region code")]
 
 # Registries cap a repository at 255 characters; with a tag and a digest no reference is longer.
 # Checked before the regex, whose backtracking over `:` would otherwise grow with the length.
@@ -127,7 +125,9 @@ Environment = Annotated[
 # The owner becomes an AWS tag value: letters, digits, spaces and `_ . : / = + - @`, <= 256.
 TagValue = Annotated[
     str,
-    text(r"^[A-Za-z0-9 _.:/=+@-]{1,256}$", "an AWS tag value (letters, digits, ' _.:/=+-@', <= 256)"),
+    text(
+        r"^[A-Za-z0-9 _.:/=+@-]{1,256}$", "an AWS tag value (letters, digits, ' _.:/=+-@', <= 256)"
+    ),
 ]
 KubernetesVersion = Annotated[str, text(r"^1\.[0-9]{1,2}$", "a string like '1.31'")]
 InstanceType = Annotated[

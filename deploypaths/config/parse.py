@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from deploypaths.config.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
 from deploypaths.config.problems import (
@@ -24,7 +24,11 @@ from deploypaths.settings import Migration, Region, Service, Settings
 # Keys of the `deploypaths:` namespace, in the order Pulumi.yaml declares them.
 KNOWN_KEYS = config_keys(Settings)
 # The lists whose entries are models: an entry that cannot be read whole is left out.
-ENTRIES = {"regions": Region, "services": Service, "migrations": Migration}
+ENTRIES: dict[str, type[BaseModel]] = {
+    "regions": Region,
+    "services": Service,
+    "migrations": Migration,
+}
 # Each second look leaves out more; a config cannot need more looks than this.
 MAX_LOOKS = 8
 
@@ -131,7 +135,12 @@ class _Look:
         entry = entries[index]
         model = ENTRIES.get(key)
         field = model.model_fields.get(str(loc[2])) if model and len(loc) > 2 else None
-        if field is not None and not field.is_required() and isinstance(entry, Mapping) and loc[2] in entry:
+        if (
+            field is not None
+            and not field.is_required()
+            and isinstance(entry, Mapping)
+            and loc[2] in entry
+        ):
             entries[index] = {k: v for k, v in entry.items() if k != loc[2]}
             self.dropped.add((key, positions[index], loc[2]))
         else:

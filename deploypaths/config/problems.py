@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from deploypaths.config.fields import NOT_ALLOWED
+from deploypaths.config.fields import DNS_LABEL, MAX_NAME_LENGTH, NOT_ALLOWED
 
 NAMESPACE = "deploypaths"
 # A user value is never shown whole: long strings and big structures are cut to this many
@@ -28,6 +28,7 @@ PROBLEM = "config_problem"
 # Lists whose entries have a `name`: a key path names the entry, `services[2] (payments)`.
 NAMED_ENTRIES = ("regions", "services", "migrations")
 SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DNS_NAME = re.compile(DNS_LABEL)
 
 Location = tuple[int | str, ...]
 
@@ -103,8 +104,8 @@ def join(key: str, name: Any) -> str:
 
 
 def key_path(loc: Location, raw: Any) -> str:
-    """`services[2] (payments).requires[0]`: the location, with each named entry's name as the
-    raw config spells it (when it is a plain name and the problem is not that name)."""
+    """`services[2] (payments).requires[0]`: the location, with the name of each named entry
+    (unless that name is refused itself: the problem list shows it where it is reported)."""
     path = ""
     node = raw
     for position, step in enumerate(loc):
@@ -114,7 +115,7 @@ def key_path(loc: Location, raw: Any) -> str:
             after = loc[position + 1] if position + 1 < len(loc) else None
             if loc[0] in NAMED_ENTRIES and position == 1 and after not in (None, "name"):
                 name = node.get("name") if isinstance(node, Mapping) else None
-                if isinstance(name, str) and SIMPLE_KEY.fullmatch(name):
+                if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and DNS_NAME.fullmatch(name):
                     path += f" ({name})"
         else:
             path = join(path, step)
@@ -189,7 +190,9 @@ def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
             allowed = ctx["allowed"]
         got = show(detail["input"])
         if _is_secret(field):
-            got = f"a value of type {type(detail['input']).__name__} (not shown: it may be a secret)"
+            got = (
+                f"a value of type {type(detail['input']).__name__} (not shown: it may be a secret)"
+            )
         loc = loc[:-1] if loc[-1] == "[key]" else loc
         problems.append(Problem(loc, f"got {got}; allowed: {allowed}"))
     return _unknown_keys_first(problems)

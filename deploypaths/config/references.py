@@ -90,8 +90,11 @@ def problems(written: Settings, settings: Settings, where: Where) -> list[Proble
     if settings.monitoring.mode == "kubernetes" and settings.kubernetes.mode == "render":
         # Rendered manifests run nowhere the gate could watch: it would bake on nothing.
         found.append(
-            _got(("monitoring", "mode"), "kubernetes", "allowed with kubernetes.mode render: "
-                 "cloudwatch | none")
+            _got(
+                ("monitoring", "mode"),
+                "kubernetes",
+                "allowed with kubernetes.mode render: cloudwatch | none",
+            )
         )
     found += _duplicates("migrations", [m.name for m in settings.migrations], where)
     found += _expand_before_contract(settings, where)
@@ -106,6 +109,14 @@ def problems(written: Settings, settings: Settings, where: Where) -> list[Proble
 def unique(names: Iterable[str]) -> tuple[str, ...]:
     """Names in their first order, each once (a duplicate is reported on its own)."""
     return tuple(dict.fromkeys(names))
+
+
+def _first_by_name(services: Iterable[Service]) -> dict[str, Service]:
+    """Services by name; a duplicate is reported on its own, and the name means the first."""
+    by_name: dict[str, Service] = {}
+    for service in services:
+        by_name.setdefault(service.name, service)
+    return by_name
 
 
 def _got(loc: Location, value: Any, allowed: str) -> Problem:
@@ -146,7 +157,9 @@ def _waves(
                 allowed = f"allowed: one of the configured regions ({listing(regions)})"
                 found.append(_got(("waves", at, position), region, allowed))
             elif region in placed:
-                allowed = f"allowed: each region in exactly one wave; it is in waves[{placed[region]}]"
+                allowed = (
+                    f"allowed: each region in exactly one wave; it is in waves[{placed[region]}]"
+                )
                 found.append(_got(("waves", at, position), region, allowed))
             else:
                 placed[region] = at
@@ -214,10 +227,7 @@ def _service_references(written: Settings, settings: Settings, where: Where) -> 
 
 def _after(settings: Settings, where: Where) -> list[Problem]:
     """Each service waits for another service that runs wherever it runs, and not in a cycle."""
-    # A duplicate name is reported on its own; `after` means the first service of that name.
-    by_name: dict[str, Service] = {}
-    for service in settings.services:
-        by_name.setdefault(service.name, service)
+    by_name = _first_by_name(settings.services)
     found = []
     for index, service in enumerate(settings.services):
         for position, other in enumerate(service.after):
@@ -237,9 +247,7 @@ def _after(settings: Settings, where: Where) -> list[Problem]:
                         f"({other!r} is not in {listing(missing)})"
                     )
                     found.append(_got(loc, other, allowed))
-    graph = {
-        s.name: [a for a in s.after if a in by_name and a != s.name] for s in by_name.values()
-    }
+    graph = {s.name: [a for a in s.after if a in by_name and a != s.name] for s in by_name.values()}
     cycle = find_cycle(graph)
     if cycle:
         message = f"services wait for each other in a cycle: {' -> '.join(cycle)}"
@@ -257,9 +265,7 @@ def _after(settings: Settings, where: Where) -> list[Problem]:
 
 def _overrides(settings: Settings, where: Where) -> list[Problem]:
     """An override pins a service deployed in its region, and keeps its strategy's release."""
-    by_name: dict[str, Service] = {}
-    for service in settings.services:
-        by_name.setdefault(service.name, service)
+    by_name = _first_by_name(settings.services)
     found = []
     for index, region in enumerate(settings.regions):
         at = where.at("regions", index)

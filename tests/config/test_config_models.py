@@ -128,7 +128,9 @@ def test_settings_are_frozen() -> None:
 
 
 def test_a_model_built_in_code_refuses_unknown_fields() -> None:
-    with pytest.raises(ValidationError, match=r"replica\n  unknown key \(did you mean 'replicas'\?\)"):
+    with pytest.raises(
+        ValidationError, match=r"replica\n  unknown key \(did you mean 'replicas'\?\)"
+    ):
         Service(name="auth", image=BLUE, replica=3)  # type: ignore[call-arg]
 
 
@@ -157,7 +159,9 @@ def test_the_stack_is_not_a_config_key() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_settings(raw, stack="dev")
     assert refused.value.problems == [f"stack: unknown key; allowed keys: {', '.join(KNOWN_KEYS)}"]
-    assert parse_settings({k: v for k, v in raw.items() if k != "stack"}, stack="dev").stack == "dev"
+    assert (
+        parse_settings({k: v for k, v in raw.items() if k != "stack"}, stack="dev").stack == "dev"
+    )
 
 
 @pytest.mark.parametrize(
@@ -175,9 +179,10 @@ def test_letters_show_as_they_are_and_invisible_characters_escaped(value: str, s
 
 
 def test_a_key_path_names_the_entry_as_written() -> None:
-    raw = {"services": [{"name": "auth"}, {"name": "payments"}, {"name": 42}]}
+    raw = {"services": [{"name": "auth"}, {"name": "payments"}, {"name": 42}, {"name": "Pay"}]}
 
     assert key_path(("services", 1, "requires", 0), raw) == "services[1] (payments).requires[0]"
     assert key_path(("services", 1, "name"), raw) == "services[1].name"
     assert key_path(("services", 2, "image"), raw) == "services[2].image"
+    assert key_path(("services", 3, "image"), raw) == "services[3].image"
     assert key_path(("services", "after"), raw) == "services.after"

@@ -30,7 +30,7 @@ def spec(key: str) -> dict[str, Any]:
 
 def test_the_block_declares_every_key_of_the_model_in_its_order() -> None:
     assert list(BLOCK) == [f"{NAMESPACE}:{key}" for key in KNOWN_KEYS]
-    assert KNOWN_KEYS == config_keys(Settings)
+    assert config_keys(Settings) == KNOWN_KEYS
 
 
 def test_secret_keys_are_the_models_secret_fields() -> None:
@@ -45,7 +45,9 @@ def test_secret_keys_are_the_models_secret_fields() -> None:
 
 def test_a_default_is_declared_for_every_key_the_model_has_one_for() -> None:
     with_default = {
-        field.alias or name for name, field in Settings.model_fields.items() if not field.is_required()
+        field.alias or name
+        for name, field in Settings.model_fields.items()
+        if not field.is_required()
     }
 
     assert {key for key in KNOWN_KEYS if "default" in spec(key)} == with_default
@@ -57,7 +59,9 @@ def test_the_declared_defaults_change_nothing() -> None:
     # As the engine hands them over: JSON-encoded, then decoded by the program.
     passed = {key: json.loads(json.dumps(value)) for key, value in defaults.items()}
 
-    assert parse_settings({**MINIMAL, **passed}, stack="dev") == parse_settings(MINIMAL, stack="dev")
+    assert parse_settings({**MINIMAL, **passed}, stack="dev") == parse_settings(
+        MINIMAL, stack="dev"
+    )
 
 
 def _examples(description: str) -> list[dict[str, Any]]:
@@ -86,9 +90,13 @@ def _quoted_defaults(example: dict[str, Any], model: type[BaseModel], path: str)
         )
         if isinstance(value, dict) and nested is not None and "<" not in str(value):
             wrong += _quoted_defaults(value, nested, f"{path}.{key}")
-        elif isinstance(value, str | int | float | bool) and "|" not in str(value):
-            if not field.is_required() and value != field.default:
-                wrong.append(f"{path}.{key}: documents {value!r}, the default is {field.default!r}")
+        elif (
+            isinstance(value, str | int | float | bool)
+            and "|" not in str(value)
+            and not field.is_required()
+            and value != field.default
+        ):
+            wrong.append(f"{path}.{key}: documents {value!r}, the default is {field.default!r}")
     return wrong
 
 
