@@ -46,7 +46,7 @@ from deploypaths.config.fields import (
     ProjectFolder,
     RegionCode,
     Replicas,
-    Secret,
+    SecretMap,
     TagValue,
     integer,
     not_allowed,
@@ -101,9 +101,7 @@ def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:
 
 
 class KubernetesSettings(ConfigModel):
-    mode: Annotated[
-        Literal["eks", "kubeconfig", "render"], Field(description="eks | kubeconfig | render")
-    ] = "eks"
+    mode: Literal["eks", "kubeconfig", "render"] = "eks"
     version: KubernetesVersion = "1.31"
     node_instance_type: InstanceType = "t3.large"
     node_count: Annotated[int, integer(1, 100)] = 3
@@ -116,9 +114,7 @@ class KubernetesSettings(ConfigModel):
 
 
 class DatabaseSettings(ConfigModel):
-    mode: Annotated[
-        Literal["aurora", "external", "none"], Field(description="aurora | external | none")
-    ] = "aurora"
+    mode: Literal["aurora", "external", "none"] = "aurora"
     engine_version: DbVersion = "16.4"
     instance_class: DbInstanceClass = "db.r6g.large"
     instances: Annotated[int, integer(1, 15)] = 2
@@ -129,10 +125,7 @@ class DatabaseSettings(ConfigModel):
 
 class MonitoringSettings(ConfigModel):
     # kubernetes: the gate watches the previous wave's Deployments through the API server.
-    mode: Annotated[
-        Literal["cloudwatch", "kubernetes", "none"],
-        Field(description="cloudwatch | kubernetes | none"),
-    ] = "cloudwatch"
+    mode: Literal["cloudwatch", "kubernetes", "none"] = "cloudwatch"
     # Container restarts (per 5 minutes with CloudWatch; with kubernetes, of any current pod) at
     # which a path counts as unhealthy.
     restart_threshold: Annotated[int, integer(1, 1000)] = 3
@@ -149,7 +142,7 @@ class FlagDeliverySettings(ConfigModel):
 class Migration(ConfigModel):
     name: DnsName
     image: Image
-    phase: Annotated[Phase, Field(description="expand | contract")]
+    phase: Phase
 
 
 class Canary(ConfigModel):
@@ -165,7 +158,7 @@ class ColourRelease(ConfigModel):
 
 
 class BlueGreen(ConfigModel):
-    active: Annotated[Colour, Field(description="blue | green")]
+    active: Colour
     blue: Annotated[ColourRelease, Field(description="a mapping with an image")]
     green: Annotated[ColourRelease, Field(description="a mapping with an image")]
 
@@ -213,7 +206,7 @@ class BlueGreen(ConfigModel):
 
 
 class FlagState(ConfigModel):
-    enabled: Annotated[bool, Field(description="true | false")]
+    enabled: bool
     rollout_percent: Percent = 100
 
 
@@ -241,7 +234,7 @@ class Service(ConfigModel):
     regions: Names = ()
     requires: Names = ()
     after: Names = ()
-    strategy: Annotated[Strategy, Field(description="rolling | canary | blue-green")] = "rolling"
+    strategy: Strategy = "rolling"
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
     flags: Annotated[
@@ -254,8 +247,8 @@ class Service(ConfigModel):
     health_path: HealthPath = "/healthz"
     # Opt-outs from the hardening every pod gets (see README, "Pod security"): the two the
     # restricted Pod Security Standard leaves to the workload.
-    read_only_root_filesystem: Annotated[bool, Field(description="true or false")] = True
-    service_account_token: Annotated[bool, Field(description="true or false")] = False
+    read_only_root_filesystem: bool = True
+    service_account_token: bool = False
 
     @model_validator(mode="after")
     def _strategy_has_its_release(self) -> Service:
@@ -290,7 +283,7 @@ class ServiceOverride(ConfigModel):
 
     image: Image | None = None
     replicas: Replicas | None = None
-    strategy: Annotated[Strategy | None, Field(description="rolling | canary | blue-green")] = None
+    strategy: Strategy | None = None
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
 
@@ -357,25 +350,8 @@ class Settings(ConfigModel):
         AsTuple,
         Field(description="a list of names"),
     ] = ()
-    # One secret per region; never shown in a message, a repr or a dump.
-    kubeconfigs: Annotated[
-        dict[str, Secret | None],
-        Field(
-            repr=False,
-            exclude=True,
-            json_schema_extra={"secret": True},
-            description="a mapping of region to a secret value (set with --secret --path)",
-        ),
-    ] = {}
-    database_urls: Annotated[
-        dict[str, Secret | None],
-        Field(
-            repr=False,
-            exclude=True,
-            json_schema_extra={"secret": True},
-            description="a mapping of region to a secret value (set with --secret --path)",
-        ),
-    ] = {}
+    kubeconfigs: SecretMap = {}
+    database_urls: SecretMap = {}
 
     _stack: str = PrivateAttr(default="")
 

@@ -161,3 +161,13 @@ ProjectFolder = Annotated[
     text(r"^[-A-Za-z0-9_./]{1,200}$", "a folder inside the project"),
 ]
 Secret = Annotated[str, Field(min_length=1, description="a non-empty string (the secret)")]
+# One secret per region; never shown in a message, a repr or a dump.
+SecretMap = Annotated[
+    dict[str, Secret | None],
+    Field(
+        repr=False,
+        exclude=True,
+        json_schema_extra={"secret": True},
+        description="a mapping of region to a secret value (set with --secret --path)",
+    ),
+]

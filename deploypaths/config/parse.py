@@ -76,7 +76,7 @@ class _Look:
             stack=self.stack,
             positions=self.positions,
             left_out=self.left_out,
-            dropped_keys=frozenset(str(loc[0]) for loc in self.dropped if len(loc) == 1),
+            dropped_keys=frozenset(str(loc[0]) for loc in self.dropped),
         )
 
     def as_written(self, problem: Problem) -> Problem:

@@ -115,7 +115,11 @@ def key_path(loc: Location, raw: Any) -> str:
             after = loc[position + 1] if position + 1 < len(loc) else None
             if loc[0] in NAMED_ENTRIES and position == 1 and after not in (None, "name"):
                 name = node.get("name") if isinstance(node, Mapping) else None
-                if isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and DNS_NAME.fullmatch(name):
+                if (
+                    isinstance(name, str)
+                    and len(name) <= MAX_NAME_LENGTH
+                    and DNS_NAME.fullmatch(name)
+                ):
                     path += f" ({name})"
         else:
             path = join(path, step)
@@ -166,7 +170,9 @@ def unknown_key(model: type[BaseModel], key: Any) -> Problem:
 
 def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
     """A model's validation errors in words: what was got, what is allowed (from the field's
-    description or the validator's own reason); unknown keys before the problems they sit beside."""
+    description or the validator's own reason). Unknown keys first: the reader meets them first
+    (pydantic reports them after the fields)."""
+    unknown = []
     problems = []
     for detail in error.errors(include_url=False):
         loc = tuple(detail["loc"])
@@ -180,7 +186,7 @@ def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
             continue
         field = _field(model, loc[0])
         if field is None or kind in ("extra_forbidden", "invalid_key"):
-            problems.append(unknown_key(model, loc[0]))
+            unknown.append(unknown_key(model, loc[0]))
             continue
         allowed = _description(field, loc[1:])
         if kind == "missing":
@@ -195,7 +201,7 @@ def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
             )
         loc = loc[:-1] if loc[-1] == "[key]" else loc
         problems.append(Problem(loc, f"got {got}; allowed: {allowed}"))
-    return _unknown_keys_first(problems)
+    return unknown + problems
 
 
 def config_keys(model: type[BaseModel]) -> tuple[str, ...]:
@@ -237,13 +243,18 @@ def _inner(annotation: Any, step: int | str) -> tuple[Any, str | None]:
 
 
 def _described(annotation: Any) -> tuple[Any, str | None]:
-    """An annotation without `| None` and `Annotated`, and the description `Annotated` gave."""
+    """An annotation without `| None` and `Annotated`, and what it allows: the description
+    `Annotated` gave, or a Literal's values, or a boolean's."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
     if typing.get_origin(annotation) is typing.Annotated:
         base, *metadata = typing.get_args(annotation)
         described = [m.description for m in metadata if isinstance(m, FieldInfo) and m.description]
-        return base, (described[-1] if described else None)
+        return base, (described[-1] if described else _described(base)[1])
+    if typing.get_origin(annotation) is typing.Literal:
+        return annotation, " | ".join(typing.get_args(annotation))
+    if annotation is bool:
+        return annotation, "true | false"
     return annotation, None
 
 
@@ -252,25 +263,3 @@ def _guess(name: Any, keys: tuple[str, ...]) -> str:
         return ""
     close = difflib.get_close_matches(name, keys, n=1, cutoff=0.8)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _unknown_keys_first(problems: list[Problem]) -> list[Problem]:
-    """Pydantic reports unknown keys after the fields; the reader meets them first."""
-    ordered: list[Problem] = []
-    for problem in problems:
-        if problem.message.startswith("unknown key"):
-            parent = problem.loc[:-1]
-            at = next(
-                (
-                    index
-                    for index, other in enumerate(ordered)
-                    if other.loc[: len(parent)] == parent
-                    and len(other.loc) > len(parent)
-                    and not other.message.startswith("unknown key")
-                ),
-                len(ordered),
-            )
-            ordered.insert(at, problem)
-        else:
-            ordered.append(problem)
-    return ordered

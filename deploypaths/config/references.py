@@ -26,7 +26,7 @@ MAX_AFTER_CHAIN = 500
 class Where:
     """What a second look at a config knows of its first: the stack, the index as written of
     each entry still there, the names of entries left out for their own problems (waiting for
-    one is not a second problem), and the top-level keys left out."""
+    one is not a second problem), and the top-level keys some value was left out of."""
 
     stack: str = ""
     positions: Mapping[str, list[int]] = field(default_factory=dict)
