@@ -274,12 +274,9 @@ class Service(ConfigModel):
         return (self.image,)
 
 
-# Service fields a region may pin to another value (how one path is rolled back alone).
-OVERRIDABLE_SERVICE_FIELDS = ("image", "replicas", "strategy", "canary", "blue_green")
-
-
 class ServiceOverride(ConfigModel):
-    """What a region pins of one service's release; a field left unset keeps the service's."""
+    """What a region pins of one service's release (how one path is rolled back alone); a field
+    left unset keeps the service's."""
 
     image: Image | None = None
     replicas: Replicas | None = None
@@ -292,6 +289,10 @@ class ServiceOverride(ConfigModel):
         return service.model_copy(
             update={name: value for name, value in pinned.items() if value is not None}
         )
+
+
+# Service fields a region may pin to another value.
+OVERRIDABLE_SERVICE_FIELDS = tuple(ServiceOverride.model_fields)
 
 
 class Region(ConfigModel):
@@ -360,6 +361,7 @@ class Settings(ConfigModel):
         """Defaults that depend on other fields, then the checks across the config."""
         where = references.Where.of(info.context)
         settings = references.resolved(self, where.stack)
+        settings._stack = where.stack
         problems = references.problems(self, settings, where)
         if problems:
             raise problem_error(problems, "Settings")

@@ -43,7 +43,7 @@ class Where:
         positions = self.positions.get(key)
         return positions[index] if positions is not None else index
 
-    def known(self, key: str, name: str) -> bool:
+    def was_left_out(self, key: str, name: str) -> bool:
         return name in self.left_out.get(key, set())
 
 
@@ -73,11 +73,9 @@ def resolved(settings: Settings, stack: str) -> Settings:
         for service in settings.services
     )
     waves = tuple(wave for wave in settings.waves if wave) or ((regions,) if regions else ())
-    result = settings.model_copy(
+    return settings.model_copy(
         update={"environment": settings.environment or stack, "waves": waves, "services": services}
     )
-    result._stack = stack
-    return result
 
 
 def problems(written: Settings, settings: Settings, where: Where) -> list[Problem]:
@@ -212,7 +210,7 @@ def _service_references(written: Settings, settings: Settings, where: Where) -> 
             )
         for position, migration in enumerate(service.requires):
             phase = phases.get(migration)
-            if phase == "expand" or where.known("migrations", migration):
+            if phase == "expand" or where.was_left_out("migrations", migration):
                 continue
             kind = "a contract" if phase == "contract" else "an unknown"
             found.append(
@@ -236,7 +234,7 @@ def _after(settings: Settings, where: Where) -> list[Problem]:
                 allowed = "allowed: another service (a service cannot wait for itself)"
                 found.append(_got(loc, other, allowed))
             elif other not in by_name:
-                if not where.known("services", other):
+                if not where.was_left_out("services", other):
                     allowed = f"allowed: another configured service ({listing(by_name)})"
                     found.append(_got(loc, other, allowed))
             else:
@@ -273,7 +271,7 @@ def _overrides(settings: Settings, where: Where) -> list[Problem]:
             loc: Location = ("regions", at, "overrides", name)
             service = by_name.get(name)
             if service is None or region.name not in service.regions:
-                if not where.known("services", name):
+                if not where.was_left_out("services", name):
                     deployed = [s.name for s in by_name.values() if region.name in s.regions]
                     allowed = f"allowed: a service deployed in {region.name} ({listing(deployed)})"
                     found.append(_got(loc, name, allowed))
