@@ -157,8 +157,8 @@ def _inside_project(folder: str) -> str:
 
 ProjectFolder = Annotated[
     str,
-    AfterValidator(_inside_project),
     text(r"^[-A-Za-z0-9_./]{1,200}$", "a folder inside the project"),
+    AfterValidator(_inside_project),
 ]
 Secret = Annotated[str, Field(min_length=1, description="a non-empty string (the secret)")]
 # One secret per region; never shown in a message, a repr or a dump.
