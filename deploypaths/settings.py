@@ -1,7 +1,8 @@
 """The validated stack configuration: frozen pydantic models, read once and handed down.
 
 Each field's type says what it allows (`deploypaths.config.fields`) and its default is written
-here only; the checks that need the whole config run as the model validator of `Settings`."""
+here (Pulumi.yaml's `config:` block is tested against them); the checks that need the whole config
+run as the model validator of `Settings` (`deploypaths.config.references`)."""
 
 from __future__ import annotations
 
