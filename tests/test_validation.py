@@ -847,6 +847,15 @@ def test_a_null_override_field_keeps_the_service_value() -> None:
     assert parse_settings(raw, stack="dev").services_in("eu-west-1")[0].replicas == 4
 
 
+def test_a_null_override_keeps_the_service() -> None:
+    raw = changed((("services", 0, "replicas"), 4), (("regions", 1, "overrides"), {"auth": None}))
+
+    settings = parse_settings(raw, stack="dev")
+
+    assert settings.region("eu-west-1").overrides == {}
+    assert settings.services_in("eu-west-1")[0].replicas == 4
+
+
 def test_a_kubeconfig_folder_stands_in_for_the_secret_kubeconfigs() -> None:
     raw = changed(
         (("kubernetes",), {"mode": "kubeconfig", "kubeconfig_dir": ".clusters/local"}),
