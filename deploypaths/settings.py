@@ -24,6 +24,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticKnownError
 
 from deploypaths.config import references
 from deploypaths.config.fields import (
@@ -319,6 +320,16 @@ Wave = Annotated[
 ]
 
 
+def _some(entries: Any, info: ValidationInfo) -> Any:
+    """A list that needs entries has some, unless a second look left out all it had."""
+    left_out_all = references.Where.of(info.context).left_out_all(str(info.field_name))
+    if isinstance(entries, list | tuple) and not entries and not left_out_all:
+        raise PydanticKnownError(
+            "too_short", {"field_type": "List", "min_length": 1, "actual_length": 0}
+        )
+    return entries
+
+
 def _lists_of_lists(value: Any) -> Any:
     if isinstance(value, list | tuple) and all(isinstance(wave, list | tuple) for wave in value):
         return tuple(value)
@@ -332,9 +343,7 @@ class Settings(ConfigModel):
     environment: Environment = ""
     owner: TagValue = "platform"
     regions: Annotated[
-        tuple[Region, ...],
-        AsTuple,
-        Field(min_length=1, description="a non-empty list"),
+        tuple[Region, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
     ]
     # Pulumi.yaml's default [] means one wave of every region.
     waves: Annotated[tuple[Wave, ...], BeforeValidator(_lists_of_lists)] = ()
@@ -351,9 +360,7 @@ class Settings(ConfigModel):
         Field(description="a list"),
     ] = ()
     services: Annotated[
-        tuple[Service, ...],
-        AsTuple,
-        Field(min_length=1, description="a non-empty list"),
+        tuple[Service, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
     ]
     decommission: Annotated[
         tuple[RegionCode, ...],

@@ -720,6 +720,32 @@ def test_problems_in_an_invalid_service_are_still_reported() -> None:
     ]
 
 
+def test_an_entry_with_a_refused_image_still_has_its_references_checked() -> None:
+    raw = changed(
+        (("services", 1, "image"), "registry.example.com/shop/orders:latest"),
+        (("services", 1, "requires"), ["ghost-migration"]),
+    )
+
+    assert problems_of(raw) == [
+        "services[1] (orders).image: got 'registry.example.com/shop/orders:latest'; "
+        'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")',
+        "services[1] (orders).requires[0]: got 'ghost-migration'; an unknown migration; "
+        "allowed: an expand migration (orders-add-status)",
+    ]
+
+
+def test_references_are_checked_when_every_region_is_refused() -> None:
+    raw = changed(
+        (("regions",), [{"name": "mars-north-1"}]), (("services", 1, "after"), ["payments"])
+    )
+
+    assert problems_of(raw) == [
+        "regions[0].name: got 'mars-north-1'; allowed: a known AWS region code such as us-east-1",
+        "services[1] (orders).after[0]: got 'payments'; "
+        "allowed: another configured service (auth, orders)",
+    ]
+
+
 def test_a_config_that_is_not_a_mapping_is_one_problem() -> None:
     assert problems_of(["regions"]) == ["deploypaths: got ['regions']; allowed: a mapping"]
 

@@ -29,6 +29,8 @@ ENTRIES: dict[str, type[BaseModel]] = {
     "services": Service,
     "migrations": Migration,
 }
+# A refused image is looked at again as this one, so its entry's references are still checked.
+STAND_INS = {"image": "left-out.invalid/image:0"}
 # Each second look leaves out more; a config cannot need more looks than this.
 MAX_LOOKS = 8
 
@@ -129,24 +131,25 @@ class _Look:
         self.dropped.add((key,))
 
     def _drop_from_list(self, key: str, loc: Location) -> None:
+        """An entry's refused image stands in valid, a refused optional field takes its default,
+        and an entry that is wrong otherwise is left out (its name remembered)."""
         entries = list(self.data[key])
         positions = self.positions.setdefault(key, list(range(len(entries))))
         index = int(loc[1])
         entry = entries[index]
         model = ENTRIES.get(key)
-        field = model.model_fields.get(str(loc[2])) if model and len(loc) > 2 else None
-        if (
-            field is not None
-            and not field.is_required()
-            and isinstance(entry, Mapping)
-            and loc[2] in entry
-        ):
-            entries[index] = {k: v for k, v in entry.items() if k != loc[2]}
-            self.dropped.add((key, positions[index], loc[2]))
+        name = str(loc[2]) if len(loc) > 2 else ""
+        field = model.model_fields.get(name) if model else None
+        if field is not None and isinstance(entry, Mapping) and name in STAND_INS:
+            entries[index] = {**entry, name: STAND_INS[name]}
+            self.dropped.add((key, positions[index], name))
+        elif field is not None and not field.is_required() and isinstance(entry, Mapping):
+            entries[index] = {k: v for k, v in entry.items() if k != name}
+            self.dropped.add((key, positions[index], name))
         else:
-            name = entry.get("name") if isinstance(entry, Mapping) else None
-            if isinstance(name, str):
-                self.left_out.setdefault(key, set()).add(name)
+            entry_name = entry.get("name") if isinstance(entry, Mapping) else None
+            if isinstance(entry_name, str):
+                self.left_out.setdefault(key, set()).add(entry_name)
             del entries[index]
             self.dropped.add((key, positions.pop(index)))
         self.data[key] = entries

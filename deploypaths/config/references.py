@@ -43,6 +43,9 @@ class Where:
         positions = self.positions.get(key)
         return positions[index] if positions is not None else index
 
+    def left_out_all(self, key: str) -> bool:
+        return key in self.positions and not self.positions[key]
+
     def was_left_out(self, key: str, name: str) -> bool:
         return name in self.left_out.get(key, set())
 
