@@ -297,7 +297,7 @@ class ServiceOverride(ConfigModel):
 OVERRIDABLE_SERVICE_FIELDS = tuple(ServiceOverride.model_fields)
 
 
-def _set(overrides: Any) -> Any:
+def _without_null_overrides(overrides: Any) -> Any:
     """A service whose override is null (YAML's `auth:`) has none, like any unset field."""
     if isinstance(overrides, Mapping):
         return {name: fields for name, fields in overrides.items() if fields is not None}
@@ -308,7 +308,7 @@ class Region(ConfigModel):
     name: RegionCode
     overrides: Annotated[
         dict[str, ServiceOverride],
-        BeforeValidator(_set),
+        BeforeValidator(_without_null_overrides),
         Field(description="a mapping of service name to overridden fields"),
     ] = {}
 
