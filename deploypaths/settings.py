@@ -223,6 +223,8 @@ _FLAGS = TypeAdapter(dict[FlagName, FlagState])
 
 def _flags(value: Any, info: ValidationInfo) -> tuple[Flag, ...]:
     """The config writes flags as a mapping of name to state; the services hold a tuple."""
+    if isinstance(value, tuple) and all(isinstance(flag, Flag) for flag in value):
+        return value  # built in code: Service(..., flags=(Flag(...),))
     states = _FLAGS.validate_python(value, context=info.context)
     return tuple(Flag(name=name, **state.model_dump()) for name, state in states.items())
 

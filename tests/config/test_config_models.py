@@ -11,7 +11,13 @@ from pydantic import ValidationError
 
 from deploypaths.config.problems import key_path, show
 from deploypaths.naming import wave_release
-from deploypaths.settings import OVERRIDABLE_SERVICE_FIELDS, Service, ServiceOverride, Settings
+from deploypaths.settings import (
+    OVERRIDABLE_SERVICE_FIELDS,
+    Flag,
+    Service,
+    ServiceOverride,
+    Settings,
+)
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, parse_settings
 from ops.config_diff import release_override
@@ -116,6 +122,15 @@ def test_region_overrides_are_typed_and_applied_to_that_region_only() -> None:
     assert (pinned.image, pinned.replicas) == (GREEN, 5)
     assert (unpinned.image, unpinned.replicas) == (BLUE, 3)
     assert set(ServiceOverride.model_fields) == set(OVERRIDABLE_SERVICE_FIELDS)
+
+
+def test_a_service_built_in_code_takes_its_flags_as_a_tuple() -> None:
+    flag = Flag(name="new-login", enabled=True)
+
+    service = Service(name="auth", image=BLUE, flags=(flag,))
+
+    assert service.flags == (flag,)
+    assert service.flag_values == {"new-login": {"enabled": True, "rollout_percent": 100}}
 
 
 def test_settings_are_frozen() -> None:
