@@ -3,7 +3,6 @@ path's own names (`path_id`, `component_name`, `gate_name`) come from `deploypat
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -43,7 +42,7 @@ def tags(settings: Settings, path: str) -> dict[str, str]:
 def service_release(service: Service) -> dict[str, Any]:
     """What a service path ships: every field, since any of them changes what runs (an image,
     a memory limit, a probe path), and so what the health gate must watch."""
-    return dataclasses.asdict(service)
+    return service.model_dump()
 
 
 def wave_release(settings: Settings, wave: int) -> str:

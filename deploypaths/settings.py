@@ -1,109 +1,265 @@
-"""The validated stack configuration: frozen dataclasses, read once and handed down."""
+"""The validated stack configuration: frozen pydantic models, read once and handed down.
+
+Each field's type says what it allows (`deploypaths.config.fields`) and its default is written
+here (Pulumi.yaml's `config:` block is tested against them); the checks that need the whole config
+run as the model validator of `Settings` (`deploypaths.config.references`)."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import PydanticKnownError
+
+from deploypaths.config import references
+from deploypaths.config.fields import (
+    AsTuple,
+    BakeMinutes,
+    Cpu,
+    DbInstanceClass,
+    DbVersion,
+    DnsName,
+    Environment,
+    FlagName,
+    HealthPath,
+    Identifier,
+    Image,
+    InstanceType,
+    KubernetesVersion,
+    Label,
+    Memory,
+    Names,
+    Percent,
+    ProjectFolder,
+    RegionCode,
+    Replicas,
+    SecretMap,
+    TagValue,
+    integer,
+    not_allowed,
+)
+from deploypaths.config.problems import Problem, explained, problem_error, unknown_key
 
 Phase = Literal["expand", "contract"]
 Strategy = Literal["rolling", "canary", "blue-green"]
 Colour = Literal["blue", "green"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class KubernetesSettings:
+class ConfigModel(BaseModel):
+    """A mapping of the config: frozen, strict, unknown keys refused, and every validation error
+    put in words (`config.problems`). A null value (YAML's `key:`) counts as not set."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _explained(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        unreadable: list[Any] = []
+        if isinstance(data, Mapping):
+            # A key that is no text (a lone surrogate) would make pydantic refuse the mapping.
+            unreadable = [key for key in data if isinstance(key, str) and not _is_text(key)]
+            data = {
+                key: value
+                for key, value in data.items()
+                if value is not None and key not in unreadable
+            }
+        problems = [unknown_key(cls, key) for key in unreadable]
+        try:
+            model = handler(data)
+        except ValidationError as error:
+            problems += explained(cls, error)
+        if problems:
+            raise problem_error(problems, cls.__name__)
+        return model
+
+
+def _is_text(key: str) -> bool:
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:
+    return problem_error([Problem(loc, message)], "entry")
+
+
+class KubernetesSettings(ConfigModel):
     mode: Literal["eks", "kubeconfig", "render"] = "eks"
-    version: str = "1.31"
-    node_instance_type: str = "t3.large"
-    node_count: int = 3
-    namespace: str = "app"
+    version: KubernetesVersion = "1.31"
+    node_instance_type: InstanceType = "t3.large"
+    node_count: Annotated[int, integer(1, 100)] = 3
+    namespace: Label = "app"
     # kubeconfig mode: a folder holding `<region>.yaml` for regions without a secret entry in
     # `kubeconfigs` (the local clusters of `python -m ops local up` write theirs there).
-    kubeconfig_dir: str = ""
+    kubeconfig_dir: ProjectFolder = ""
     # How long a path waits for its Deployments to roll out before it fails.
-    rollout_timeout_seconds: int = 600
+    rollout_timeout_seconds: Annotated[int, integer(10, 3600)] = 600
 
 
-@dataclass(frozen=True, kw_only=True)
-class DatabaseSettings:
+class DatabaseSettings(ConfigModel):
     mode: Literal["aurora", "external", "none"] = "aurora"
-    engine_version: str = "16.4"
-    instance_class: str = "db.r6g.large"
-    instances: int = 2
-    name: str = "app"
-    username: str = "app_admin"
-    backup_retention_days: int = 7
+    engine_version: DbVersion = "16.4"
+    instance_class: DbInstanceClass = "db.r6g.large"
+    instances: Annotated[int, integer(1, 15)] = 2
+    name: Identifier = "app"
+    username: Identifier = "app_admin"
+    backup_retention_days: Annotated[int, integer(1, 35)] = 7
 
 
-@dataclass(frozen=True, kw_only=True)
-class MonitoringSettings:
+class MonitoringSettings(ConfigModel):
     # kubernetes: the gate watches the previous wave's Deployments through the API server.
     mode: Literal["cloudwatch", "kubernetes", "none"] = "cloudwatch"
     # Container restarts (per 5 minutes with CloudWatch; with kubernetes, of any current pod) at
     # which a path counts as unhealthy.
-    restart_threshold: int = 3
+    restart_threshold: Annotated[int, integer(1, 1000)] = 3
 
 
-@dataclass(frozen=True, kw_only=True)
-class FlagDeliverySettings:
+class FlagDeliverySettings(ConfigModel):
     """How AppConfig rolls a flag change out: linear growth, then a final bake under the alarms."""
 
-    duration_minutes: int = 10
-    growth_factor: int = 20
-    final_bake_minutes: int = 10
+    duration_minutes: Annotated[int, integer(0, 1440)] = 10
+    growth_factor: Annotated[int, integer(1, 100)] = 20
+    final_bake_minutes: Annotated[int, integer(0, 1440)] = 10
 
 
-@dataclass(frozen=True, kw_only=True)
-class Migration:
-    name: str
-    image: str
+class Migration(ConfigModel):
+    name: DnsName
+    image: Image
     phase: Phase
 
 
-@dataclass(frozen=True, kw_only=True)
-class Canary:
-    image: str
-    weight: int
+class Canary(ConfigModel):
+    image: Image
+    weight: Percent
 
 
-@dataclass(frozen=True, kw_only=True)
-class BlueGreen:
-    active: Colour
-    blue_image: str
-    green_image: str
-    # Each colour's own scale (default: the service's replicas). The idle colour stays warm at
+class ColourRelease(ConfigModel):
+    image: Image
+    # The colour's own scale (default: the service's replicas). The idle colour stays warm at
     # it, so switching `active` back and forth needs no scale-up and touches only the Service.
-    blue_replicas: int | None = None
-    green_replicas: int | None = None
+    replicas: Annotated[int | None, integer(0, 1000)] = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Flag:
-    name: str
+class BlueGreen(ConfigModel):
+    active: Colour
+    blue: Annotated[ColourRelease, Field(description="a mapping with an image")]
+    green: Annotated[ColourRelease, Field(description="a mapping with an image")]
+
+    @model_validator(mode="after")
+    def _active_colour_runs(self) -> BlueGreen:
+        if getattr(self, self.active).replicas == 0:
+            raise _entry_problem(
+                (self.active, "replicas"),
+                "got 0; allowed: at least 1 for the active colour (the Service would select no "
+                "pod)",
+            )
+        return self
+
+    @property
+    def blue_image(self) -> str:
+        return self.blue.image
+
+    @property
+    def green_image(self) -> str:
+        return self.green.image
+
+    @property
+    def blue_replicas(self) -> int | None:
+        return self.blue.replicas
+
+    @property
+    def green_replicas(self) -> int | None:
+        return self.green.replicas
+
+    @model_serializer(mode="wrap")
+    def _dumped(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """As the config writes it with `round_trip=True`; otherwise flat, the shape release
+        fingerprints (`naming.service_release`) were first taken of, so they stay the same."""
+        if info.round_trip:
+            return handler(self)  # type: ignore[no-any-return]
+        return {
+            "active": self.active,
+            "blue_image": self.blue_image,
+            "green_image": self.green_image,
+            "blue_replicas": self.blue_replicas,
+            "green_replicas": self.green_replicas,
+        }
+
+
+class FlagState(ConfigModel):
     enabled: bool
-    rollout_percent: int = 100
+    rollout_percent: Percent = 100
 
 
-@dataclass(frozen=True, kw_only=True)
-class Service:
-    name: str
-    image: str
-    replicas: int = 2
-    port: int = 8080
-    regions: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()
+class Flag(ConfigModel):
+    name: FlagName
+    enabled: bool
+    rollout_percent: Percent = 100
+
+
+_FLAGS = TypeAdapter(dict[FlagName, FlagState])
+
+
+def _flags(value: Any, info: ValidationInfo) -> tuple[Flag, ...]:
+    """The config writes flags as a mapping of name to state; the services hold a tuple."""
+    if isinstance(value, tuple) and all(isinstance(flag, Flag) for flag in value):
+        return value  # built in code: Service(..., flags=(Flag(...),))
+    states = _FLAGS.validate_python(value, context=info.context)
+    return tuple(Flag(name=name, **state.model_dump()) for name, state in states.items())
+
+
+class Service(ConfigModel):
+    name: DnsName
+    image: Image
+    replicas: Replicas = 2
+    port: Annotated[int, integer(1, 65535)] = 8080
+    # Empty: every region.
+    regions: Names = ()
+    requires: Names = ()
+    after: Names = ()
     strategy: Strategy = "rolling"
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
-    flags: tuple[Flag, ...] = ()
-    cpu: str = "250m"
-    memory: str = "256Mi"
-    health_path: str = "/healthz"
-    # Opt-outs from the hardening every pod gets (see README, "Pod security").
+    flags: Annotated[
+        tuple[Flag, ...],
+        BeforeValidator(_flags),
+        Field(description="a mapping of flag name to {enabled, rollout_percent}"),
+    ] = ()
+    cpu: Cpu = "250m"
+    memory: Memory = "256Mi"
+    health_path: HealthPath = "/healthz"
+    # Opt-outs from the hardening every pod gets (see README, "Pod security"): the two the
+    # restricted Pod Security Standard leaves to the workload.
     read_only_root_filesystem: bool = True
     service_account_token: bool = False
+
+    @model_validator(mode="after")
+    def _strategy_has_its_release(self) -> Service:
+        problem = references.missing_release(self.strategy, self.canary, self.blue_green)
+        if problem:
+            raise _entry_problem(*problem)
+        return self
 
     @property
     def flag_values(self) -> dict[str, dict[str, object]]:
@@ -122,32 +278,116 @@ class Service:
         return (self.image,)
 
 
-# Service fields a region may pin to another value (how one path is rolled back alone).
-OVERRIDABLE_SERVICE_FIELDS = ("image", "replicas", "strategy", "canary", "blue_green")
+class ServiceOverride(ConfigModel):
+    """What a region pins of one service's release (how one path is rolled back alone); a field
+    left unset keeps the service's."""
+
+    image: Image | None = None
+    replicas: Replicas | None = None
+    strategy: Strategy | None = None
+    canary: Canary | None = None
+    blue_green: BlueGreen | None = None
+
+    def applied_to(self, service: Service) -> Service:
+        pinned = {name: getattr(self, name) for name in OVERRIDABLE_SERVICE_FIELDS}
+        return service.model_copy(
+            update={name: value for name, value in pinned.items() if value is not None}
+        )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Region:
-    name: str
-    # Per-service overrides of OVERRIDABLE_SERVICE_FIELDS, already validated.
-    overrides: dict[str, dict[str, object]] = field(default_factory=dict)
+# Service fields a region may pin to another value.
+OVERRIDABLE_SERVICE_FIELDS = tuple(ServiceOverride.model_fields)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    stack: str
-    environment: str
-    owner: str
-    regions: tuple[Region, ...]
-    waves: tuple[tuple[str, ...], ...]
-    bake_minutes: float
-    kubernetes: KubernetesSettings
-    database: DatabaseSettings
-    monitoring: MonitoringSettings
-    flag_delivery: FlagDeliverySettings
-    migrations: tuple[Migration, ...]
-    services: tuple[Service, ...]
-    decommission: tuple[str, ...] = ()
+def _without_null_overrides(overrides: Any) -> Any:
+    """A service whose override is null (YAML's `auth:`) has none, like any unset field."""
+    if isinstance(overrides, Mapping):
+        return {name: fields for name, fields in overrides.items() if fields is not None}
+    return overrides
+
+
+class Region(ConfigModel):
+    name: RegionCode
+    overrides: Annotated[
+        dict[str, ServiceOverride],
+        BeforeValidator(_without_null_overrides),
+        Field(description="a mapping of service name to overridden fields"),
+    ] = {}
+
+
+Wave = Annotated[
+    tuple[Annotated[str, Field(description="a region code")], ...],
+    AsTuple,
+    Field(min_length=1, description="a non-empty list of regions"),
+]
+
+
+def _some(entries: Any, info: ValidationInfo) -> Any:
+    """A list that needs entries has some, unless a second look left out all it had."""
+    left_out_all = references.Where.of(info.context).left_out_all(str(info.field_name))
+    if isinstance(entries, list | tuple) and not entries and not left_out_all:
+        raise PydanticKnownError(
+            "too_short", {"field_type": "List", "min_length": 1, "actual_length": 0}
+        )
+    return entries
+
+
+def _lists_of_lists(value: Any) -> Any:
+    if isinstance(value, list | tuple) and all(isinstance(wave, list | tuple) for wave in value):
+        return tuple(value)
+    raise not_allowed("a list of lists of regions")
+
+
+class Settings(ConfigModel):
+    """The whole `deploypaths:` namespace of one stack."""
+
+    # Pulumi.yaml's default "" means the stack name.
+    environment: Environment = ""
+    owner: TagValue = "platform"
+    regions: Annotated[
+        tuple[Region, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
+    ]
+    # Pulumi.yaml's default [] means one wave of every region.
+    waves: Annotated[tuple[Wave, ...], BeforeValidator(_lists_of_lists)] = ()
+    bake_minutes: BakeMinutes = 10
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    flag_delivery: FlagDeliverySettings = Field(
+        default=FlagDeliverySettings(), alias="feature_flags"
+    )
+    migrations: Annotated[
+        tuple[Migration, ...],
+        AsTuple,
+        Field(description="a list"),
+    ] = ()
+    services: Annotated[
+        tuple[Service, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
+    ]
+    decommission: Annotated[
+        tuple[RegionCode, ...],
+        AsTuple,
+        Field(description="a list of names"),
+    ] = ()
+    kubeconfigs: SecretMap = {}
+    database_urls: SecretMap = {}
+
+    _stack: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _whole_config(self, info: ValidationInfo) -> Settings:
+        """Defaults that depend on other fields, then the checks across the config."""
+        where = references.Where.of(info.context)
+        settings = references.resolved(self, where.stack)
+        settings._stack = where.stack
+        problems = references.problems(self, settings, where)
+        if problems:
+            raise problem_error(problems, "Settings")
+        return settings
+
+    @property
+    def stack(self) -> str:
+        return self._stack
 
     @property
     def region_names(self) -> tuple[str, ...]:
@@ -181,7 +421,7 @@ class Settings:
         """The services deployed in a region, with that region's overrides applied."""
         overrides = self.region(region).overrides
         return tuple(
-            dataclasses.replace(service, **overrides.get(service.name, {}))
+            overrides[service.name].applied_to(service) if service.name in overrides else service
             for service in self.services
             if region in service.regions
         )

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from deploypaths.validation import NAMESPACE
-from deploypaths.validation.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
+from deploypaths.config.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
+from deploypaths.config.problems import NAMESPACE
 
 PROJECT_FILE = "Pulumi.yaml"
 SECRET_PLACEHOLDER = "[secret]"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploypaths.naming import path_id
-from deploypaths.settings import Migration, Service, Settings
+from deploypaths.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Service, Settings
 from deploypaths.stack_config import SECRET_PLACEHOLDER, namespace_values
 from deploypaths.validation import parse_settings
 
@@ -53,25 +53,9 @@ def settings_of(flat: Mapping[str, Any], *, stack: str) -> Settings:
 
 def release_override(service: Service) -> dict[str, Any]:
     """A service's release as a region override (the raw `overrides.<service>` mapping)."""
-    raw: dict[str, Any] = {
-        "image": service.image,
-        "replicas": service.replicas,
-        "strategy": service.strategy,
-    }
-    if service.canary:
-        raw["canary"] = {"image": service.canary.image, "weight": service.canary.weight}
-    if service.blue_green:
-        bg = service.blue_green
-        colours = {}
-        for colour, image, replicas in (
-            ("blue", bg.blue_image, bg.blue_replicas),
-            ("green", bg.green_image, bg.green_replicas),
-        ):
-            colours[colour] = {"image": image} | (
-                {"replicas": replicas} if replicas is not None else {}
-            )
-        raw["blue_green"] = {"active": bg.active, **colours}
-    return raw
+    return service.model_dump(
+        include=set(OVERRIDABLE_SERVICE_FIELDS), exclude_none=True, round_trip=True
+    )
 
 
 def release_fields(service: Service) -> dict[str, Any]:

@@ -141,33 +141,36 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     "requires an unknown migration": (
         [(("services", 1, "requires"), ["orders-add-statuz"])],
         [
-            "services[1].requires[0]: got 'orders-add-statuz'; an unknown migration; "
+            "services[1] (orders).requires[0]: got 'orders-add-statuz'; an unknown migration; "
             "allowed: an expand migration (orders-add-status)"
         ],
     ),
     "requires a contract migration": (
         [(("services", 1, "requires"), ["orders-drop-legacy"])],
         [
-            "services[1].requires[0]: got 'orders-drop-legacy'; a contract migration; "
+            "services[1] (orders).requires[0]: got 'orders-drop-legacy'; a contract migration; "
             "allowed: an expand migration (orders-add-status)"
         ],
     ),
     "requires of the wrong type": (
         [(("services", 1, "requires"), "orders-add-status")],
-        ["services[1].requires: got 'orders-add-status'; allowed: a list of names"],
+        ["services[1] (orders).requires: got 'orders-add-status'; allowed: a list of names"],
     ),
     "requires item of the wrong type": (
         [(("services", 1, "requires"), [42])],
-        ["services[1].requires[0]: got 42; allowed: a name (string)"],
+        ["services[1] (orders).requires[0]: got 42; allowed: a name (string)"],
     ),
     "after an unknown service": (
         [(("services", 1, "after"), ["auht"])],
-        ["services[1].after[0]: got 'auht'; allowed: another configured service (auth, orders)"],
+        [
+            "services[1] (orders).after[0]: got 'auht'; allowed: another configured service "
+            "(auth, orders)"
+        ],
     ),
     "after itself": (
         [(("services", 0, "after"), ["auth"])],
         [
-            "services[0].after[0]: got 'auth'; "
+            "services[0] (auth).after[0]: got 'auth'; "
             "allowed: another service (a service cannot wait for itself)"
         ],
     ),
@@ -178,16 +181,17 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     "after a service missing from one of its regions": (
         [(("services", 0, "regions"), ["us-east-1"])],
         [
-            "services[1].after[0]: got 'auth'; allowed: a service deployed wherever 'orders' "
+            "services[1] (orders).after[0]: got 'auth'; allowed: a service deployed wherever "
+            "'orders' "
             "runs ('auth' is not in eu-west-1)"
         ],
     ),
     "service with no region left": (
         [(("services", 1, "regions"), ["ap-southeast-2"])],
         [
-            "services[1].regions[0]: got 'ap-southeast-2'; "
+            "services[1] (orders).regions[0]: got 'ap-southeast-2'; "
             "allowed: one of the configured regions (us-east-1, eu-west-1)",
-            "services[1].regions: service orders has no configured region left to run in; "
+            "services[1] (orders).regions: service orders has no configured region left to run in; "
             "allowed: some of us-east-1, eu-west-1",
         ],
     ),
@@ -225,82 +229,105 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             )
         ],
         [
-            "migrations[2].phase: got 'expand'; listed after contract migrations[1] "
+            "migrations[2] (orders-add-total).phase: got 'expand'; listed after contract "
+            "migrations[1] "
             "('orders-drop-legacy'); allowed: every expand before every contract"
         ],
     ),
     "unknown migration phase": (
         [(("migrations", 1, "phase"), "shrink")],
-        ["migrations[1].phase: got 'shrink'; allowed: expand | contract"],
+        ["migrations[1] (orders-drop-legacy).phase: got 'shrink'; allowed: expand | contract"],
     ),
     "replicas below 1": (
         [(("services", 0, "replicas"), 0)],
-        ["services[0].replicas: got 0; allowed: an integer from 1 to 1000"],
+        ["services[0] (auth).replicas: got 0; allowed: an integer from 1 to 1000"],
     ),
     "replicas as a string": (
         [(("services", 0, "replicas"), "3")],
-        ["services[0].replicas: got '3'; allowed: an integer from 1 to 1000"],
+        ["services[0] (auth).replicas: got '3'; allowed: an integer from 1 to 1000"],
     ),
     "replicas as a boolean": (
         [(("services", 0, "replicas"), True)],
-        ["services[0].replicas: got True; allowed: an integer from 1 to 1000"],
+        ["services[0] (auth).replicas: got True; allowed: an integer from 1 to 1000"],
     ),
     "replicas as a 5000-digit integer": (
         [(("services", 0, "replicas"), 10**5000)],
-        ["services[0].replicas: got <integer of 16610 bits>; allowed: an integer from 1 to 1000"],
+        [
+            "services[0] (auth).replicas: got <integer of 16610 bits>; allowed: an integer from "
+            "1 to 1000"
+        ],
     ),
     "port 0": (
         [(("services", 0, "port"), 0)],
-        ["services[0].port: got 0; allowed: an integer from 1 to 65535"],
+        ["services[0] (auth).port: got 0; allowed: an integer from 1 to 65535"],
     ),
     "port above 65535": (
         [(("services", 0, "port"), 70000)],
-        ["services[0].port: got 70000; allowed: an integer from 1 to 65535"],
+        ["services[0] (auth).port: got 70000; allowed: an integer from 1 to 65535"],
     ),
     "image without tag or digest": (
         [(("services", 0, "image"), "registry.example.com/shop/auth")],
         [
-            "services[0].image: got 'registry.example.com/shop/auth'; "
-            "allowed: an image pinned by tag or digest (this one has neither)"
+            "services[0] (auth).image: got 'registry.example.com/shop/auth'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
         ],
     ),
     "image with a registry port but no tag": (
         [(("services", 0, "image"), "registry.example.com:5000/shop/auth")],
         [
-            "services[0].image: got 'registry.example.com:5000/shop/auth'; "
-            "allowed: an image pinned by tag or digest (this one has neither)"
+            "services[0] (auth).image: got 'registry.example.com:5000/shop/auth'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
         ],
     ),
     "image that is no reference": (
         [(("services", 0, "image"), "Registry.Example.com/auth:1")],
         [
-            "services[0].image: got 'Registry.Example.com/auth:1'; allowed: an image reference "
+            "services[0] (auth).image: got 'Registry.Example.com/auth:1'; allowed: an image "
+            "reference "
             "like registry.example.com/team/app:1.2.3 or @sha256:..."
         ],
     ),
     "image missing": (
         [(("services", 0, "image"), DELETE)],
-        ["services[0].image: is required (an image reference)"],
+        ["services[0] (auth).image: is required (an image reference)"],
     ),
     "migration image without a tag": (
         [(("migrations", 0, "image"), "registry.example.com/shop/migrate")],
         [
-            "migrations[0].image: got 'registry.example.com/shop/migrate'; "
-            "allowed: an image pinned by tag or digest (this one has neither)"
+            "migrations[0] (orders-add-status).image: got 'registry.example.com/shop/migrate'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
         ],
     ),
+    # One pinning rule for validation and the policy pack (image_pinning), in every environment.
     "latest in prod": (
         [(("environment",), "prod"), (("services", 0, "image"), "registry.example.com/a:latest")],
         [
-            "services[0].image: got 'registry.example.com/a:latest'; "
-            "allowed: a pinned tag or digest; 'latest' is refused for prod"
+            "services[0] (auth).image: got 'registry.example.com/a:latest'; "
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
+        ],
+    ),
+    "latest in dev": (
+        [(("environment",), "dev"), (("services", 0, "image"), "registry.example.com/a:latest")],
+        [
+            "services[0] (auth).image: got 'registry.example.com/a:latest'; "
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "latest migration in prod": (
         [(("environment",), "prod"), (("migrations", 0, "image"), "registry.example.com/m:latest")],
         [
-            "migrations[0].image: got 'registry.example.com/m:latest'; "
-            "allowed: a pinned tag or digest; 'latest' is refused for prod"
+            "migrations[0] (orders-add-status).image: got 'registry.example.com/m:latest'; "
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
+        ],
+    ),
+    "latest canary in dev": (
+        [
+            (("services", 0, "strategy"), "canary"),
+            (("services", 0, "canary"), {"image": "registry.example.com/a:LATEST", "weight": 5}),
+        ],
+        [
+            "services[0] (auth).canary.image: got 'registry.example.com/a:LATEST'; "
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
         ],
     ),
     "unknown top-level key": (
@@ -312,11 +339,14 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
     ),
     "unknown service key": (
         [(("services", 0, "imagee"), AUTH)],
-        [f"services[0].imagee: unknown key (did you mean 'image'?); allowed keys: {SERVICE_KEYS}"],
+        [
+            "services[0] (auth).imagee: unknown key (did you mean 'image'?); allowed keys: "
+            f"{SERVICE_KEYS}"
+        ],
     ),
     "unknown key with a newline in it": (
         [(("services", 0, "bad\nkey"), 1)],
-        [f"services[0].'bad\\nkey': unknown key; allowed keys: {SERVICE_KEYS}"],
+        [f"services[0] (auth).'bad\\nkey': unknown key; allowed keys: {SERVICE_KEYS}"],
     ),
     "regions not a list": (
         [(("regions",), {"name": "us-east-1"})],
@@ -349,54 +379,58 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("bake_minutes",), 241)],
         ["bake_minutes: got 241; allowed: a number of minutes from 0 to 240 (fractions allowed)"],
     ),
+    # Letters and digits of any script print as they are; only the pattern's ASCII is allowed.
     "cpu with Arabic-Indic digits": (
         [(("services", 0, "cpu"), "\u0662\u0665\u0660m")],
         [
-            "services[0].cpu: got '\\u0662\\u0665\\u0660m'; "
+            "services[0] (auth).cpu: got '\u0662\u0665\u0660m'; "
             "allowed: a Kubernetes CPU quantity like 250m or 1"
         ],
     ),
     "unknown strategy": (
         [(("services", 0, "strategy"), "big-bang")],
-        ["services[0].strategy: got 'big-bang'; allowed: rolling | canary | blue-green"],
+        ["services[0] (auth).strategy: got 'big-bang'; allowed: rolling | canary | blue-green"],
     ),
     "canary strategy without canary": (
         [(("services", 0, "strategy"), "canary")],
-        ["services[0].canary: is required when strategy is canary ({image, weight})"],
+        ["services[0] (auth).canary: is required when strategy is canary ({image, weight})"],
     ),
     "canary weight above 100": (
         [
             (("services", 0, "strategy"), "canary"),
             (("services", 0, "canary"), {"image": AUTH, "weight": 150}),
         ],
-        ["services[0].canary.weight: got 150; allowed: an integer from 0 to 100"],
+        ["services[0] (auth).canary.weight: got 150; allowed: an integer from 0 to 100"],
     ),
     "canary with a misspelt key": (
         [(("services", 0, "canary"), {"image": AUTH, "wieght": 10})],
         [
-            "services[0].canary.wieght: unknown key (did you mean 'weight'?); "
+            "services[0] (auth).canary.wieght: unknown key (did you mean 'weight'?); "
             "allowed keys: image, weight",
-            "services[0].canary.weight: is required (an integer from 0 to 100)",
+            "services[0] (auth).canary.weight: is required (an integer from 0 to 100)",
         ],
     ),
     "canary image without a tag": (
         [(("services", 0, "canary"), {"image": "registry.example.com/shop/auth", "weight": 5})],
         [
-            "services[0].canary.image: got 'registry.example.com/shop/auth'; "
-            "allowed: an image pinned by tag or digest (this one has neither)"
+            "services[0] (auth).canary.image: got 'registry.example.com/shop/auth'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
         ],
     ),
     "canary not a mapping": (
         [(("services", 0, "canary"), AUTH)],
-        [f"services[0].canary: got '{AUTH}'; allowed: a mapping"],
+        [f"services[0] (auth).canary: got '{AUTH}'; allowed: a mapping"],
     ),
     "blue-green strategy without blue_green": (
         [(("services", 0, "strategy"), "blue-green")],
-        ["services[0].blue_green: is required when strategy is blue-green ({active, blue, green})"],
+        [
+            "services[0] (auth).blue_green: is required when strategy is blue-green "
+            "({active, blue, green})"
+        ],
     ),
     "blue_green without green": (
         [(("services", 0, "blue_green"), {"active": "blue", "blue": {"image": AUTH}})],
-        ["services[0].blue_green.green: is required (a mapping with an image)"],
+        ["services[0] (auth).blue_green.green: is required (a mapping with an image)"],
     ),
     "blue_green active colour unknown": (
         [
@@ -405,7 +439,7 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
                 {"active": "red", "blue": {"image": AUTH}, "green": {"image": AUTH}},
             )
         ],
-        ["services[0].blue_green.active: got 'red'; allowed: blue | green"],
+        ["services[0] (auth).blue_green.active: got 'red'; allowed: blue | green"],
     ),
     "blue_green replicas negative": (
         [
@@ -418,37 +452,37 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
                 },
             )
         ],
-        ["services[0].blue_green.blue.replicas: got -1; allowed: an integer from 0 to 1000"],
+        ["services[0] (auth).blue_green.blue.replicas: got -1; allowed: an integer from 0 to 1000"],
     ),
     "flag name starting with a digit": (
         [(("services", 0, "flags"), {"1-click": {"enabled": True}})],
         [
-            "services[0].flags.1-click: got '1-click'; "
+            "services[0] (auth).flags.1-click: got '1-click'; "
             "allowed: a flag name (a letter, then letters, digits, '_' or '-'; at most 64)"
         ],
     ),
     "flag enabled not a boolean": (
         [(("services", 0, "flags"), {"new-checkout": {"enabled": "yes"}})],
-        ["services[0].flags.new-checkout.enabled: got 'yes'; allowed: true | false"],
+        ["services[0] (auth).flags.new-checkout.enabled: got 'yes'; allowed: true | false"],
     ),
     "flag rollout above 100": (
         [(("services", 0, "flags"), {"new-checkout": {"enabled": True, "rollout_percent": 101}})],
         [
-            "services[0].flags.new-checkout.rollout_percent: got 101; "
+            "services[0] (auth).flags.new-checkout.rollout_percent: got 101; "
             "allowed: an integer from 0 to 100"
         ],
     ),
     "flags as a list": (
         [(("services", 0, "flags"), ["new-checkout"])],
         [
-            "services[0].flags: got ['new-checkout']; "
+            "services[0] (auth).flags: got ['new-checkout']; "
             "allowed: a mapping of flag name to {enabled, rollout_percent}"
         ],
     ),
     "override of an unknown service": (
         [(("regions", 1, "overrides"), {"billing": {"replicas": 1}})],
         [
-            "regions[1].overrides.billing: got 'billing'; "
+            "regions[1] (eu-west-1).overrides.billing: got 'billing'; "
             "allowed: a service deployed in eu-west-1 (auth, orders)"
         ],
     ),
@@ -458,36 +492,42 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             (("regions", 1, "overrides"), {"orders": {"replicas": 1}}),
         ],
         [
-            "regions[1].overrides.orders: got 'orders'; "
+            "regions[1] (eu-west-1).overrides.orders: got 'orders'; "
             "allowed: a service deployed in eu-west-1 (auth)"
         ],
     ),
     "override of a field that cannot be overridden": (
         [(("regions", 1, "overrides"), {"auth": {"port": 9090}})],
         [
-            "regions[1].overrides.auth.port: unknown key; "
+            "regions[1] (eu-west-1).overrides.auth.port: unknown key; "
             "allowed keys: image, replicas, strategy, canary, blue_green"
         ],
     ),
     "override with replicas 0": (
         [(("regions", 1, "overrides"), {"auth": {"replicas": 0}})],
-        ["regions[1].overrides.auth.replicas: got 0; allowed: an integer from 1 to 1000"],
+        [
+            "regions[1] (eu-west-1).overrides.auth.replicas: got 0; allowed: an integer from 1 "
+            "to 1000"
+        ],
     ),
     "override with an untagged image": (
         [(("regions", 1, "overrides"), {"auth": {"image": "registry.example.com/shop/auth"}})],
         [
-            "regions[1].overrides.auth.image: got 'registry.example.com/shop/auth'; "
-            "allowed: an image pinned by tag or digest (this one has neither)"
+            "regions[1] (eu-west-1).overrides.auth.image: got 'registry.example.com/shop/auth'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
         ],
     ),
     "override to canary without a canary": (
         [(("regions", 1, "overrides"), {"auth": {"strategy": "canary"}})],
-        ["regions[1].overrides.auth.canary: is required when strategy is canary ({image, weight})"],
+        [
+            "regions[1] (eu-west-1).overrides.auth.canary: is required when strategy is canary "
+            "({image, weight})"
+        ],
     ),
     "overrides not a mapping": (
         [(("regions", 1, "overrides"), ["auth"])],
         [
-            "regions[1].overrides: got ['auth']; "
+            "regions[1] (eu-west-1).overrides: got ['auth']; "
             "allowed: a mapping of service name to overridden fields"
         ],
     ),
@@ -560,7 +600,7 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             ),
         ],
         [
-            "services[0].blue_green.green.replicas: got 0; "
+            "services[0] (auth).blue_green.green.replicas: got 0; "
             "allowed: at least 1 for the active colour (the Service would select no pod)"
         ],
     ),
@@ -614,8 +654,8 @@ def test_the_message_has_a_header_and_one_line_per_problem() -> None:
 
     assert str(caught.value) == (
         "stack 'dev' has 2 configuration problem(s); nothing was deployed\n"
-        "  - services[0].replicas: got 0; allowed: an integer from 1 to 1000\n"
-        "  - services[1].port: got 0; allowed: an integer from 1 to 65535"
+        "  - services[0] (auth).replicas: got 0; allowed: an integer from 1 to 1000\n"
+        "  - services[1] (orders).port: got 0; allowed: an integer from 1 to 65535"
     )
 
 
@@ -643,12 +683,12 @@ def test_every_problem_is_listed_at_once() -> None:
             "environment",
             "regions[1].name",
             "waves[1][0]",
-            "migrations[1].phase",
-            "services[0].image",
-            "services[0].replicas",
-            "services[1].port",
-            "services[1].requires[0]",
-            "services[1].after[0]",
+            "migrations[1] (orders-drop-legacy).phase",
+            "services[0] (auth).image",
+            "services[0] (auth).replicas",
+            "services[1] (orders).port",
+            "services[1] (orders).requires[0]",
+            "services[1] (orders).after[0]",
             "kubeconfigs",
         ]
     ), "\n".join(problems)
@@ -666,7 +706,7 @@ def test_indices_name_the_entry_as_written_when_earlier_entries_are_invalid() ->
         f"services[0].name: got 'Bad'; {DNS_LABEL}",
         "services[0].image: is required (an image reference)",
         "services[2].name: got 'auth'; allowed: a unique name; services[1] already has it",
-        "services[2].after[0]: got 'search'; allowed: another configured service (auth)",
+        "services[2] (auth).after[0]: got 'search'; allowed: another configured service (auth)",
     ]
 
 
@@ -675,7 +715,34 @@ def test_problems_in_an_invalid_service_are_still_reported() -> None:
 
     assert problems_of(raw) == [
         f"services[1].name: got 'Orders'; {DNS_LABEL}",
+        # An entry is not named by a name that is refused: the line above shows it.
         "services[1].cpu: got 'lots'; allowed: a Kubernetes CPU quantity like 250m or 1",
+    ]
+
+
+def test_an_entry_with_a_refused_image_still_has_its_references_checked() -> None:
+    raw = changed(
+        (("services", 1, "image"), "registry.example.com/shop/orders:latest"),
+        (("services", 1, "requires"), ["ghost-migration"]),
+    )
+
+    assert problems_of(raw) == [
+        "services[1] (orders).image: got 'registry.example.com/shop/orders:latest'; "
+        'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")',
+        "services[1] (orders).requires[0]: got 'ghost-migration'; an unknown migration; "
+        "allowed: an expand migration (orders-add-status)",
+    ]
+
+
+def test_references_are_checked_when_every_region_is_refused() -> None:
+    raw = changed(
+        (("regions",), [{"name": "mars-north-1"}]), (("services", 1, "after"), ["payments"])
+    )
+
+    assert problems_of(raw) == [
+        "regions[0].name: got 'mars-north-1'; allowed: a known AWS region code such as us-east-1",
+        "services[1] (orders).after[0]: got 'payments'; "
+        "allowed: another configured service (auth, orders)",
     ]
 
 
@@ -718,7 +785,7 @@ def test_a_long_value_is_cut() -> None:
     (problem,) = problems_of(changed((("services", 0, "image"), "x" * 10_000)))
 
     assert problem == (
-        f"services[0].image: got '{'x' * 56}...; allowed: an image reference like "
+        f"services[0] (auth).image: got '{'x' * 56}...; allowed: an image reference like "
         "registry.example.com/team/app:1.2.3 or @sha256:..."
     )
 
@@ -746,14 +813,13 @@ def test_a_self_containing_value_is_refused() -> None:
 @pytest.mark.parametrize(
     "image",
     [
-        "registry.example.com/a:latest",
         f"registry.example.com/a@{DIGEST}",
         f"registry.example.com/a:latest@{DIGEST}",
         "registry.example.com:5000/team/a:1.2.3",
         "a:1",
     ],
 )
-def test_pinned_images_and_latest_outside_prod_are_allowed(image: str) -> None:
+def test_pinned_images_are_allowed(image: str) -> None:
     settings = parse_settings(changed((("services", 0, "image"), image)), stack="dev")
 
     assert settings.services[0].image == image
@@ -766,13 +832,17 @@ def test_latest_with_a_digest_is_allowed_in_prod() -> None:
     assert parse_settings(raw, stack="prod").services[0].image == image
 
 
-def test_the_stack_name_is_the_default_environment_and_prod_refuses_latest() -> None:
+def test_the_stack_name_is_the_default_environment() -> None:
+    assert parse_settings(valid_config(), stack="prod-copy").environment == "prod-copy"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_latest_is_refused_in_every_environment(stack: str) -> None:
     raw = changed((("services", 0, "image"), "registry.example.com/a:latest"))
 
-    assert parse_settings(raw, stack="prod-copy").environment == "prod-copy"
-    assert problems_of(raw, stack="prod") == [
-        "services[0].image: got 'registry.example.com/a:latest'; "
-        "allowed: a pinned tag or digest; 'latest' is refused for prod"
+    assert problems_of(raw, stack=stack) == [
+        "services[0] (auth).image: got 'registry.example.com/a:latest'; "
+        'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
     ]
 
 
@@ -801,6 +871,15 @@ def test_a_null_override_field_keeps_the_service_value() -> None:
     )
 
     assert parse_settings(raw, stack="dev").services_in("eu-west-1")[0].replicas == 4
+
+
+def test_a_null_override_keeps_the_service() -> None:
+    raw = changed((("services", 0, "replicas"), 4), (("regions", 1, "overrides"), {"auth": None}))
+
+    settings = parse_settings(raw, stack="dev")
+
+    assert settings.region("eu-west-1").overrides == {}
+    assert settings.services_in("eu-west-1")[0].replicas == 4
 
 
 def test_a_kubeconfig_folder_stands_in_for_the_secret_kubeconfigs() -> None:
@@ -936,8 +1015,8 @@ def test_the_program_refuses_a_bad_config_with_every_problem_and_registers_nothi
         "stack 'dev' has 3 configuration problem(s); nothing was deployed\n"
         "  - regions[1].name: got 'eu-middle-9'; "
         "allowed: a known AWS region code such as us-east-1\n"
-        "  - services[0].replicas: got 0; allowed: an integer from 1 to 1000\n"
-        "  - services[1].after[0]: got 'payments'; allowed: another configured service "
+        "  - services[0] (auth).replicas: got 0; allowed: an integer from 1 to 1000\n"
+        "  - services[1] (orders).after[0]: got 'payments'; allowed: another configured service "
         "(auth, orders)"
     )
     assert registrations == {}, f"registered before refusing: {sorted(registrations)}"
@@ -952,7 +1031,7 @@ def test_the_program_refuses_latest_in_prod_and_registers_nothing() -> None:
 
 
 def test_an_after_chain_longer_than_the_sdk_can_walk_is_refused():
-    from deploypaths.validation.paths import MAX_AFTER_CHAIN
+    from deploypaths.config.references import MAX_AFTER_CHAIN
 
     count = MAX_AFTER_CHAIN + 1
     services = [
