@@ -33,7 +33,7 @@ MOCK_ACCOUNT = "123456789012"
 MOCK_DATABASE_PASSWORD = "mock-db-password-5f3a9c"
 
 
-class _Mocks(pulumi.runtime.Mocks):
+class CloudMocks(pulumi.runtime.Mocks):
     """Cloud-shaped answers: enough state for the program's outputs to resolve."""
 
     def __init__(self) -> None:
@@ -83,7 +83,7 @@ class _Mocks(pulumi.runtime.Mocks):
 class RecordingMonitor(mocks.MockMonitor):
     """A MockMonitor that keeps every registration: the exact graph the engine would receive."""
 
-    def __init__(self, mock: _Mocks) -> None:
+    def __init__(self, mock: CloudMocks) -> None:
         super().__init__(mock)
         # The same mocks as `self.mocks`, typed as the ones that always answer with an id.
         self.cloud = mock
@@ -143,11 +143,11 @@ def run_program(
     stack: str,
     secret_keys: tuple[str, ...] = (),
     project_dir: Path = PROJECT_DIR,
-    mocks: pulumi.runtime.Mocks | None = None,
+    mocks: CloudMocks | None = None,
 ) -> Recording:
-    """Run `__main__.py` against the mocks (default: _Mocks). A config error surfaces as
+    """Run `__main__.py` against the mocks (default: CloudMocks). A config error surfaces as
     pulumi.RunError."""
-    monitor = RecordingMonitor(mocks or _Mocks())
+    monitor = RecordingMonitor(mocks or CloudMocks())
     ROOT.set(None)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor

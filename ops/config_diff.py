@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from deploypaths.identity import PathIdentity
 from deploypaths.naming import path_id
 from deploypaths.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Service, Settings
 from deploypaths.stack_config import SECRET_PLACEHOLDER, namespace_values
@@ -115,11 +116,11 @@ class PathChange:
     @property
     def subject(self) -> str:
         """The service or migration name (the path without its region)."""
-        return self.path.rsplit("@", 1)[0]
+        return PathIdentity.parse_id(self.path).name
 
     @property
     def region(self) -> str:
-        return self.path.rsplit("@", 1)[1]
+        return PathIdentity.parse_id(self.path).region
 
 
 def diff_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:

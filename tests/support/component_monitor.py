@@ -56,7 +56,7 @@ class ComponentMonitor(mocks.MockMonitor):
     """A MockMonitor that keeps every registration and every component's registered outputs."""
 
     def __init__(self) -> None:
-        super().__init__(mock_run._Mocks())
+        super().__init__(mock_run.CloudMocks())
         self.registered: dict[str, Registered] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
 

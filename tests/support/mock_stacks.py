@@ -15,7 +15,7 @@ from pulumi.runtime.stack import massage
 from pulumi.runtime.sync_await import _sync_await
 
 from deploypaths.layout import region_stacks
-from deploypaths.mock_run import _Mocks, run_program
+from deploypaths.mock_run import CloudMocks, run_program
 from deploypaths.recording import Recording
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
@@ -23,8 +23,8 @@ from deploypaths.validation import parse_settings
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
-class StackReferenceMocks(_Mocks):
-    """_Mocks, plus stack references read from other stacks' recorded exports."""
+class StackReferenceMocks(CloudMocks):
+    """CloudMocks, plus stack references read from other stacks' recorded exports."""
 
     def __init__(self, exports: Mapping[str, RegionStackRun]) -> None:
         super().__init__()
