@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
-from deploypaths.settings import BlueGreen, Canary, Flag, Service
+from deploypaths.settings import BlueGreen, Canary, ColourRelease, Flag, Service
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "orders-eu-west-1"
@@ -46,7 +46,9 @@ BLUE_GREEN = Service(
     strategy="blue-green",
     # The idle colour scaled to zero: it gets no restart alarm.
     blue_green=BlueGreen(
-        active="green", blue_image="orders:1", green_image="orders:2", blue_replicas=0
+        active="green",
+        blue=ColourRelease(image="orders:1", replicas=0),
+        green=ColourRelease(image="orders:2"),
     ),
 )
 
