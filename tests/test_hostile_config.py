@@ -38,7 +38,7 @@ from deploypaths.validation import (
     ConfigError,
     parse_settings,
 )
-from tests.test_validation import assert_refused_with_nothing_registered
+from tests.support.refusal import assert_refused_with_nothing_registered
 
 # --- profiles and bounds ---------------------------------------------------------------------
 

@@ -4,11 +4,19 @@ stack renders its manifests, so nothing needs a cluster)."""
 from __future__ import annotations
 
 from tests.support.engine import stack_config
+from tests.support.sandbox import Sandbox
 
 RENDER = {"mode": "render"}
 
 
-def test_a_mandatory_policy_blocks_an_unsafe_update(project):
+def test_a_mandatory_policy_blocks_what_the_program_let_through(tmp_path):
+    # The configuration refuses `latest` itself, with the same rule as the pack. Here the
+    # project copy's rule is broken (it lets every image through), as a program bug would: the
+    # pack, which the program cannot switch off, must still stop the update.
+    project = Sandbox(tmp_path)
+    (project.root / "deploypaths" / "image_pinning.py").write_text(
+        "def unpinned_reason(image: str) -> None:\n    return None\n"
+    )
     config = stack_config("policed", kubernetes=RENDER, monitoring={"mode": "none"})
     next(s for s in config["services"] if s["name"] == "catalog")["image"] = (
         "registry.example.com/shop/catalog:latest"
