@@ -128,6 +128,7 @@ class RecordingMonitor(mocks.MockMonitor):
             properties=request.object,
             outputs=state,
             protect=request.protect,
+            aliases=self.alias_urns(request),
             retain_on_delete=request.retainOnDelete,
             custom_timeouts={
                 "create": request.customTimeouts.create,
@@ -135,6 +136,19 @@ class RecordingMonitor(mocks.MockMonitor):
             },
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=answer)
+
+    def alias_urns(self, request: Any) -> tuple[str, ...]:
+        """The engine's reading of alias specs: a name or type left empty is the resource's own,
+        a parent left empty is its current parent, `noParent` is the top of the stack."""
+        urns = []
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return tuple(urns)
 
 
 def run_program(

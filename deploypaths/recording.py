@@ -33,6 +33,8 @@ class Registration:
     # What the mocks answered: the inputs plus cloud-assigned outputs such as ARNs.
     outputs: dict[str, Any] = field(default_factory=dict)
     protect: bool = False
+    # The URNs the resource had before (its aliases, as the engine resolves them).
+    aliases: tuple[str, ...] = ()
     retain_on_delete: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
 

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from deploypaths import mock_run
-from tests.support.component_monitor import monitor_keeping_aliases
-
 # The URNs the program registered under the mocks before the change (as the mocks spell URNs).
 BEFORE = json.loads((Path(__file__).parent / "fixtures/urns_before_components.json").read_text())
 NEW_COMPONENTS = {
@@ -22,10 +19,9 @@ NEW_COMPONENTS = {
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
-def test_every_earlier_urn_is_registered_or_aliased(run_stack, monkeypatch, stack):
-    aliases: dict[str, tuple[str, ...]] = {}
-    monkeypatch.setattr(mock_run, "RecordingMonitor", monitor_keeping_aliases(aliases))
+def test_every_earlier_urn_is_registered_or_aliased(run_stack, stack):
     recording = run_stack(stack)
+    aliases = {urn: r.aliases for urn, r in recording.registrations.items()}
     known = set(recording.registrations) | {alias for urns in aliases.values() for alias in urns}
     lost = [urn for urn in BEFORE[stack] if urn not in known]
     assert not lost, "these resources would be replaced:\n" + "\n".join(lost)
@@ -39,10 +35,9 @@ def test_every_earlier_urn_is_registered_or_aliased(run_stack, monkeypatch, stac
     assert all(entry.split()[0] in NEW_COMPONENTS for entry in new), new
 
 
-def test_moved_resources_keep_their_name_type_and_options(run_stack, monkeypatch):
-    aliases: dict[str, tuple[str, ...]] = {}
-    monkeypatch.setattr(mock_run, "RecordingMonitor", monitor_keeping_aliases(aliases))
+def test_moved_resources_keep_their_name_type_and_options(run_stack):
     recording = run_stack("prod")
+    aliases = {urn: r.aliases for urn, r in recording.registrations.items()}
     vpc = recording.named("eu-west-1-vpc")
     assert aliases[vpc.urn] == (
         "urn:pulumi:stack::project::deploypaths:index:RegionPath$aws:ec2/vpc:Vpc::eu-west-1-vpc",
