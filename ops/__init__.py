@@ -1,4 +1,5 @@
-"""Operator commands: `python -m ops plan|preview|history|rollback|up|timeline|calibrate|local`."""
+"""Operator commands: `python -m ops plan|preview|history|rollback|up|timeline|calibrate|local|
+pipelines`."""
 
 
 class UserError(Exception):
