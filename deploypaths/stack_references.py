@@ -63,7 +63,7 @@ def trusted_watch(stack: str, exported: Any, release: str) -> dict[str, Any]:
     if problem is None:
         return dict(exported)
     if not pulumi.runtime.is_dry_run():
-        raise Exception(f"health gate: {problem}")
+        raise pulumi.RunError(f"health gate: {problem}")
     pulumi.log.warn(f"health gate: {problem}; `up` refuses until it has")
     last = exported if isinstance(exported, dict) else {}
     return {"alarms": last.get("alarms") or []}

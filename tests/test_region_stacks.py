@@ -158,12 +158,12 @@ def test_an_update_refuses_to_gate_on_a_wave_that_did_not_ship_the_release(monke
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: False)
     shipped = {"release": "10d714a1", "alarms": ["a"]}
     assert trusted_watch("local-us-east-1", shipped, "10d714a1") == shipped
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(pulumi.RunError) as raised:
         trusted_watch("local-us-east-1", None, "10d714a1")
     assert str(raised.value) == (
         "health gate: stack local-us-east-1 has no `gate_watch` output: deploy it first"
     )
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(pulumi.RunError) as raised:
         trusted_watch("local-us-east-1", {**shipped, "release": "0ld"}, "10d714a1")
     assert str(raised.value) == (
         "health gate: stack local-us-east-1 last deployed release '0ld' of its wave, not "
