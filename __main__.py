@@ -8,10 +8,10 @@ import pulumi
 
 from components.health_gate import HealthGate, HealthGateArgs, WatchedCluster
 from components.region_path import RegionPath, RegionPathArgs
+from components.stack_references import ReferencedRegion, WatchedRegion, export_for_next_wave
 from deploypaths import layout as stack_layout
 from deploypaths import stack_config
 from deploypaths.naming import gate_name, tags, wave_release
-from deploypaths.stack_references import ReferencedRegion, WatchedRegion, export_for_next_wave
 from deploypaths.validation import ConfigError, parse_settings
 
 # Registration keeps every resource, Output and input alive until the program ends, so the

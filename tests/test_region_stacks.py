@@ -7,12 +7,12 @@ import pulumi
 import pytest
 
 from benchmarks.topology import generate
+from components.stack_references import trusted_watch
 from deploypaths import layout
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.naming import gate_name, wave_release
 from deploypaths.recording import Recording, Registration
 from deploypaths.stack_config import load_stack_file, namespace_values
-from deploypaths.stack_references import trusted_watch
 from deploypaths.validation import parse_settings
 from tests.support.mock_stacks import run_region_stacks
 
