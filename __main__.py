@@ -1,5 +1,6 @@
 """Composition root: validate the stack config, then declare the regions wave by wave."""
 
+import atexit
 import functools
 import gc
 from pathlib import Path
@@ -18,6 +19,9 @@ from deploypaths.validation import ConfigError, parse_settings
 # collector would keep re-scanning an ever-growing heap that holds almost no garbage; the process
 # ends with the deployment, which frees everything at once.
 gc.disable()
+# The interpreter still collects once at exit, over that whole heap (0.25 s for 300 resources,
+# paid by every preview and update); moving it to the permanent generation skips that pass.
+atexit.register(gc.freeze)
 
 raw = stack_config.from_runtime()
 # A region stack (`<env>-<region>`) runs on its environment's config (see deploypaths/layout.py).

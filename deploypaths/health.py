@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import boto3
-
 
 class GateFailed(Exception):
     """A watched wave went unhealthy; later waves must not start."""
@@ -19,6 +17,10 @@ def any_in_alarm(names: Iterable[str]) -> str:
 
 
 def cloudwatch_client(region: str) -> Any:
+    # Imported here: only the gate's bake in CloudWatch mode needs it, and every preview and
+    # update of the program imports this module (boto3 costs 0.1 s).
+    import boto3
+
     # boto3 honours AWS_ENDPOINT_URL, which is how tests point this at a local moto server.
     return boto3.client("cloudwatch", region_name=region)
 
