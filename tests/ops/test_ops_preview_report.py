@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pulumi.automation import EngineEvent
 
 from ops.__main__ import main
-from ops.preview.command import markdown_path, preview_stack
+from ops.preview.command import PROVIDER_CRASH, markdown_path, preview_stack
 from ops.preview.engine_events import digest_from_events
 from ops.preview.markdown import render, render_preview_json
 from ops.preview.model import STACK_LEVEL, PathKey, analyse, collapse_steps, locate
@@ -272,3 +273,35 @@ def test_a_failed_preview_reports_the_engine_error_and_the_events_seen(fake_stac
     unknown = preview_stack("qa", policies=True)
     assert unknown.failure == "there is no stack 'qa' in the test backend"
     assert unknown.blocks_ship
+
+
+def test_a_preview_a_crashed_provider_broke_runs_once_more_and_says_so(fake_stacks, capsys):
+    crash = RuntimeError(
+        "\n code: 255\n stderr: error: Detected that /home/plugins/pulumi-resource-kubernetes "
+        "exited prematurely. This is *always* a bug in the provider.\n"
+    )
+    fake_stacks["prod"] = FakeStack(preview_errors=[crash, None])
+    report = preview_stack("prod", policies=False)
+    assert report.failure is None and not report.blocks_ship
+    assert len(fake_stacks["prod"].called("preview")) == 2
+    assert "[prod] a provider crashed during the preview, previewing once more" in (
+        capsys.readouterr().err
+    )
+    # Only once: a provider that crashes again fails the preview.
+    fake_stacks["prod"] = FakeStack(preview_error=crash)
+    assert PROVIDER_CRASH in (preview_stack("prod", policies=False).failure or "")
+    assert len(fake_stacks["prod"].called("preview")) == 2
+    # Any other failure is reported at once.
+    fake_stacks["prod"] = FakeStack(preview_errors=[RuntimeError("stderr: error: boom")])
+    assert preview_stack("prod", policies=False).failure == "stderr: error: boom"
+    assert len(fake_stacks["prod"].called("preview")) == 1
+
+
+def test_a_provider_crash_reported_as_an_engine_diagnostic_also_previews_once_more(fake_stacks):
+    message = "Detected that pulumi-resource-kubernetes exited prematurely."
+    diagnostic = {"prefix": "error: ", "message": message, "severity": "error", "color": "never"}
+    event = EngineEvent.from_json({"sequence": 1, "timestamp": 1, "diagnosticEvent": diagnostic})
+    fake_stacks["prod"] = FakeStack(events=[event])
+    report = preview_stack("prod", policies=False)
+    assert len(fake_stacks["prod"].called("preview")) == 2
+    assert report.blocks_ship and any(PROVIDER_CRASH in error for error in report.errors)

@@ -121,6 +121,7 @@ class FakeStack:
         resources: list[dict[str, Any]] | None = None,
         events: list[EngineEvent] | None = None,
         preview_error: Exception | None = None,
+        preview_errors: list[Exception | None] | None = None,
         up_error: Exception | None = None,
         outputs: dict[str, Any] | None = None,
     ) -> None:
@@ -130,6 +131,8 @@ class FakeStack:
         self._resources = resources or []
         self._events = events or []
         self._preview_error = preview_error
+        # One outcome per preview, in order (None: it succeeds); then preview_error's.
+        self._preview_errors = list(preview_errors or [])
         self._up_error = up_error
         self.calls: list[tuple[str, Any]] = []
 
@@ -164,8 +167,9 @@ class FakeStack:
         self.calls.append(("preview", kwargs))
         for event in self._events:
             kwargs["on_event"](event)
-        if self._preview_error:
-            raise self._preview_error
+        error = self._preview_errors.pop(0) if self._preview_errors else self._preview_error
+        if error:
+            raise error
 
     def up(self, **kwargs):
         self.calls.append(("up", kwargs))
