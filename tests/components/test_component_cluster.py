@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import json
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 
 from components.region_cluster import Cluster, ClusterArgs
-from tests.support.component_monitor import build, declared_outputs
+from tests.support.component_monitor import (
+    build,
+    declared_outputs,
+    moved_children,
+    under_a_region,
+)
 
 SUBNETS = ["subnet-a", "subnet-b", "subnet-c"]
 
 
 def cluster_under_a_region(protected: bool):
     def make() -> Cluster:
-        region = pulumi.ComponentResource("deploypaths:index:RegionPath", "eu-west-1")
-        provider = aws.Provider(
-            "eu-west-1-aws", region="eu-west-1", opts=pulumi.ResourceOptions(parent=region)
-        )
         return Cluster(
             "eu-west-1",
             ClusterArgs(
@@ -32,7 +31,7 @@ def cluster_under_a_region(protected: bool):
                 tags={"path": "eu-west-1"},
                 protected=protected,
             ),
-            pulumi.ResourceOptions(parent=region, providers={"aws": provider}),
+            under_a_region(),
         )
 
     return build(make)
@@ -45,15 +44,7 @@ def protected():
 
 def test_children_use_the_regions_provider_and_keep_their_urns_under_the_region(protected):
     _, monitor = protected
-    (cluster,) = monitor.of_type("deploypaths:index:Cluster")
-    (region,) = monitor.of_type("deploypaths:index:RegionPath")
-    children = monitor.children_of(cluster.urn)
-    assert len(children) == 10
-    for child in children:
-        assert child.provider.endswith("::eu-west-1-aws"), child.name
-        (alias,) = child.aliases
-        # What the child was before the cluster became a component: a child of the region.
-        assert alias.split("::", 2)[2] == f"{region.type}${child.type}::{child.name}", child.name
+    assert len(moved_children(monitor, "deploypaths:index:Cluster")) == 10
 
 
 def test_only_the_control_plane_is_protected_and_it_waits_for_its_policy(protected):

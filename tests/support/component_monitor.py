@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import pulumi
 import pulumi.runtime
+import pulumi_aws as aws
 from google.protobuf import json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import ROOT
@@ -15,6 +16,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from deploypaths import mock_run
+from deploypaths.identity import REGION_PATH
 from deploypaths.recording import Registration
 
 T = TypeVar("T")
@@ -44,10 +46,10 @@ class ComponentMonitor(mock_run.RecordingMonitor):
         return matches[0]
 
     def of_type(self, type_: str) -> list[Registration]:
-        return [r for r in self.registered.values() if r.type == type_]
+        return self.recording.of_type(type_)
 
     def children_of(self, urn: str) -> list[Registration]:
-        return [r for r in self.registered.values() if r.parent == urn]
+        return self.recording.children_of(urn)
 
 
 def build(make: Callable[[], T], *, stack: str = "test") -> tuple[T, ComponentMonitor]:
@@ -60,6 +62,31 @@ def build(make: Callable[[], T], *, stack: str = "test") -> tuple[T, ComponentMo
     made: list[T] = []
     _sync_await(run_pulumi_func(lambda: made.append(make())))
     return made[0], monitor
+
+
+def under_a_region(region: str = "eu-west-1") -> pulumi.ResourceOptions:
+    """What RegionPath hands its infrastructure: itself as the parent, and its AWS provider.
+    Call it inside `build`'s `make`."""
+    parent = pulumi.ComponentResource(REGION_PATH, region)
+    provider = aws.Provider(
+        f"{region}-aws", region=region, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return pulumi.ResourceOptions(parent=parent, providers={"aws": provider})
+
+
+def moved_children(monitor: ComponentMonitor, component_type: str) -> list[Registration]:
+    """The children of the one component of this type built `under_a_region`, each checked to
+    use the region's AWS provider and to be aliased to the URN it had as a child of the region
+    (before the network, cluster and database became components)."""
+    (component,) = monitor.of_type(component_type)
+    (region,) = monitor.of_type(REGION_PATH)
+    assert component.parent == region.urn, component.name
+    children = monitor.children_of(component.urn)
+    for child in children:
+        assert child.provider.endswith(f"::{region.name}-aws"), child.name
+        (alias,) = child.aliases
+        assert alias.split("::", 2)[2] == f"{region.type}${child.type}::{child.name}", child.name
+    return children
 
 
 def declared_outputs(component: type[pulumi.ComponentResource]) -> set[str]:
