@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.registration import REPO_ROOT
+from benchmarks.child_process import REPO_ROOT
 
 
 def registration(tree: Path, options: list[str]) -> dict[str, dict[str, Any]]:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.registration import MODES, REPO_ROOT
+from benchmarks.child_process import run_child
+from benchmarks.registration import MODES
 from benchmarks.topology import Size, generate
 from deploypaths.layout import region_stacks
 from deploypaths.stack_config import namespace_values
@@ -70,20 +70,13 @@ def child(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(request: dict[str, Any]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.region_stacks", "--child"],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=TIMEOUT,
-        check=False,
-    )
     try:
-        return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
-    except (IndexError, ValueError):
-        tail = "\n".join(completed.stderr.strip().splitlines()[-10:])
-        raise SystemExit(f"{request['stack']}: measurement failed:\n{tail}") from None
+        result, _ = run_child(
+            ["-m", "benchmarks.region_stacks", "--child"], request, timeout=TIMEOUT
+        )
+    except RuntimeError as problem:
+        raise SystemExit(f"{request['stack']}: measurement failed: {problem}") from None
+    return result
 
 
 def mock_figures(config: dict[str, str], waves: list[list[str]], warmup: dict[str, str]) -> dict:

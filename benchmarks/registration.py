@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -32,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.child_process import run_child
 from benchmarks.measurement import failed
 from benchmarks.topology import SECRET_KEYS, Size, generate
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LADDER = ("2x15x3/2", "4x30x6/3", "8x60x9/3")
 MODES: dict[str, dict[str, str]] = {
     "render": {"kubernetes_mode": "render", "database_mode": "none", "monitoring_mode": "none"},
@@ -103,28 +102,16 @@ class Row:
 
 
 def run_measurement(request: dict[str, Any]) -> dict[str, Any]:
-    """One measurement in a fresh interpreter; its result is the last line of its stdout."""
+    """One measurement in a fresh interpreter (benchmarks.measurement)."""
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "benchmarks.measurement"],
-            input=json.dumps(request),
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            timeout=MEASUREMENT_TIMEOUT,
-            check=False,
+        result, stderr = run_child(
+            ["-m", "benchmarks.measurement"], request, timeout=MEASUREMENT_TIMEOUT
         )
-    except subprocess.TimeoutExpired:
-        return failed(request["kind"], f"did not finish in {MEASUREMENT_TIMEOUT}s")
-    lines = completed.stdout.strip().splitlines()
-    try:
-        result: dict[str, Any] = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
-        return failed(request["kind"], f"exited {completed.returncode}:\n{tail}")
+    except RuntimeError as problem:
+        return failed(request["kind"], str(problem))
     # A RecursionError inside an asyncio callback is logged, not raised: look for it too.
-    if not result["error"] and "RecursionError" in completed.stderr:
-        lines = [line for line in completed.stderr.splitlines() if "RecursionError" in line]
+    if not result["error"] and "RecursionError" in stderr:
+        lines = [line for line in stderr.splitlines() if "RecursionError" in line]
         result["error"] = f"RecursionError logged on stderr ({len(lines)}x): {lines[0]}"
     return result
 
