@@ -42,17 +42,10 @@ CONFIGS = {
 }
 
 
-def region_of(recording: Recording, registration: Registration) -> str | None:
-    """The region whose RegionPath a resource sits under (None for the gates)."""
-    while registration.type != REGION_PATH:
-        if registration.parent not in recording.registrations:
-            return None
-        registration = recording.registrations[registration.parent]
-    return registration.name
-
-
-def gate_of(recording: Recording, registration: Registration) -> str | None:
-    while registration.type != HEALTH_GATE:
+def enclosing(recording: Recording, registration: Registration, type_: str) -> str | None:
+    """The name of the nearest resource of `type_` a resource sits under, itself included: its
+    region's RegionPath, or its gate (None when there is none)."""
+    while registration.type != type_:
         if registration.parent not in recording.registrations:
             return None
         registration = recording.registrations[registration.parent]
@@ -94,12 +87,12 @@ def test_each_region_stack_is_exactly_its_region_of_the_single_stack(layouts):
         expected = {
             urn: shape(r)
             for urn, r in single.registrations.items()
-            if region_of(single, r) == region
+            if enclosing(single, r, REGION_PATH) == region
         }
         got = {
             urn: shape(r)
             for urn, r in run.recording.registrations.items()
-            if gate_of(run.recording, r) is None
+            if enclosing(run.recording, r, HEALTH_GATE) is None
         }
         assert expected, f"{run.stack}: the single stack has no resources in {region}"
         assert set(got) == set(expected), (

@@ -11,7 +11,7 @@ import pytest
 from pulumi import automation as auto
 
 from tests.support.cluster import image_of, is_rolled_out
-from tests.support.engine import deployed_stack, stack_config
+from tests.support.engine import stack_config, up_stack
 
 STACK = "faults"
 REGISTRY = "registry.example.com/shop"
@@ -46,10 +46,7 @@ def failing_up(stack) -> str:
 
 @pytest.fixture(scope="module")
 def stack(project):
-    for deployed in deployed_stack(project, STACK, BASE):
-        result, _ = deployed.up()
-        assert result.summary.result == "succeeded"
-        yield deployed
+    yield from up_stack(project, STACK, BASE)
 
 
 def test_a_release_that_never_gets_ready_fails_its_path_and_dependents_every_time(stack):

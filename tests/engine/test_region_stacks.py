@@ -14,7 +14,7 @@ from deploypaths.layout import region_stack
 from ops.region_stacks import sync_stack_file
 from ops.state_split import split
 from tests.support.cluster import image_of, is_rolled_out
-from tests.support.engine import deployed_stack, stack_config
+from tests.support.engine import stack_config, up_stack
 
 STACK = "split"
 REGISTRY = "registry.example.com/shop"
@@ -49,10 +49,7 @@ def orders_image(stack, region: str) -> str:
 
 @pytest.fixture(scope="module")
 def env(project):
-    for deployed in deployed_stack(project, STACK, BASE):
-        result, _ = deployed.up()
-        assert result.summary.result == "succeeded"
-        yield deployed
+    yield from up_stack(project, STACK, BASE)
 
 
 @pytest.fixture(scope="module")

@@ -59,3 +59,11 @@ def deployed_stack(project: Sandbox, stack: str, config: dict[str, Any]) -> Iter
     project.write_config(stack, config)
     with project.clusters(stack) as kubeconfigs:
         yield Deployed(project, stack, config, kubeconfigs)
+
+
+def up_stack(project: Sandbox, stack: str, config: dict[str, Any]) -> Iterator[Deployed]:
+    """`deployed_stack`, once its first `up` has succeeded."""
+    for deployed in deployed_stack(project, stack, config):
+        result, _ = deployed.up()
+        assert result.summary.result == "succeeded", result.summary
+        yield deployed
