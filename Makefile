@@ -11,7 +11,7 @@ ENGINE := source scripts/engine-env &&
 LOCAL := $(ENGINE) export PULUMI_BACKEND_URL=file://$(CURDIR)/.state \
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-deploypaths-local} &&
 
-.PHONY: all venv setup plan clusters up down test lint clean
+.PHONY: all venv setup plan clusters up down test lint clean drills
 
 all: setup plan up
 
@@ -48,6 +48,12 @@ down: venv
 
 test: setup lint
 	$(ENGINE) $(PY) -m pytest
+
+# What fails here fails by races: the failure scenarios on the local clusters, three times in a
+# row (CI runs each once, in `make test`).
+DRILLS := tests/engine/test_path_failures.py
+drills: setup
+	for round in 1 2 3; do $(ENGINE) $(PY) -m pytest $(DRILLS) || exit 1; done
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

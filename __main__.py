@@ -78,6 +78,7 @@ for wave, members in enumerate(settings.waves):
                 flag_delivery=settings.flag_delivery,
                 services=settings.services_in(region),
                 migrations=tuple(settings.migrations),
+                down_migrations=settings.region(region).down_migrations,
                 tags=functools.partial(tags, settings),
                 gate=gate.watch if gate else None,
                 kubeconfig=kubeconfig_for(region),

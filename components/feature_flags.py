@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import assume_role_policy
+from components.outputs import tolerant
 from deploypaths.health import any_in_alarm
 from deploypaths.identity import FEATURE_FLAGS
 from deploypaths.settings import FlagDeliverySettings, Service
@@ -163,4 +164,4 @@ class FeatureFlags(pulumi.ComponentResource):
             )
             self.deployments.append(deployment)
             previous = [deployment]
-        self.register_outputs({"deployments": self.deployments})
+        self.register_outputs(tolerant({"deployments": self.deployments}))

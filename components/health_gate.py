@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.outputs import tolerant
 from deploypaths import cluster_health, health
 from deploypaths.identity import HEALTH_GATE
 
@@ -41,7 +42,8 @@ class _GateProvider(dynamic.ResourceProvider):
                 poll_seconds=poll,
             )
         except health.GateFailed as failure:
-            raise Exception(f"health gate after wave {props['wave']}: {failure}") from None
+            # Numbers reach a dynamic provider as floats: the wave is a whole number.
+            raise Exception(f"health gate after wave {int(props['wave'])}: {failure}") from None
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         self._watch(props)
@@ -160,4 +162,4 @@ class HealthGate(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )
-        self.register_outputs({"watch": self.watch})
+        self.register_outputs(tolerant({"watch": self.watch}))

@@ -1,4 +1,5 @@
-"""MigrationPath: one schema migration in one region, run as a Kubernetes Job."""
+"""MigrationPath: one schema migration in one region, run as a Kubernetes Job (its change, or
+its `down` where the region runs that instead)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pod_security import (
-    SCRATCH_MOUNT,
-    SCRATCH_VOLUME,
-    container_security_context,
-    pod_security_context,
-)
+from components.outputs import tolerant
+from components.run_once_job import RunOnce, run_once_job
 from deploypaths.identity import MIGRATION_PATH
-from deploypaths.naming import job_name
+from deploypaths.naming import down_job_name, job_name
 from deploypaths.settings import Migration
 
 
@@ -27,66 +24,69 @@ class MigrationPathArgs:
     # migration, the services barrier.
     waits_for: list[pulumi.Resource]
     timeout_minutes: int = 30
+    # Run the migration's `down` instead of its change (the region lists it in down_migrations).
+    down: bool = False
 
 
 class MigrationPath(pulumi.ComponentResource):
-    """Runs the migration image once per version; the deploy waits for the Job to complete."""
+    """Runs the migration image once per version, or its `down` where the region undoes it; the
+    deploy waits for the Job to complete."""
 
     # What the paths after this one wait for: the provider reports it once the Job completed.
     job: k8s.batch.v1.Job
     job_name: str
+    # `up` (the change) or `down` (its inverse): which Job the path declares.
+    direction: str
 
     def __init__(
         self, name: str, args: MigrationPathArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(MIGRATION_PATH, name, None, opts)
         migration = args.migration
-        self.job_name = job_name(migration.name, migration.image)
-        env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
+        self.direction = "down" if args.down else "up"
         labels = {
             "app.kubernetes.io/part-of": "deploypaths",
             "deploypaths/migration": migration.name,
         }
-        self.job = k8s.batch.v1.Job(
-            f"{name}-job",
-            metadata={
-                "name": self.job_name,
-                "namespace": args.namespace,
-                "labels": labels,
-                "annotations": {"deploypaths/phase": migration.phase},
-            },
-            spec={
-                # A failed migration is investigated, not retried blindly against a live schema.
-                "backoff_limit": 0,
-                "active_deadline_seconds": args.timeout_minutes * 60,
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "restart_policy": "Never",
-                        "automount_service_account_token": False,
-                        "security_context": pod_security_context(),
-                        "volumes": [SCRATCH_VOLUME],
-                        "containers": [
-                            {
-                                "name": "migrate",
-                                "image": migration.image,
-                                "env_from": env_from,
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                                    "limits": {"cpu": "500m", "memory": "256Mi"},
-                                },
-                                "security_context": container_security_context(),
-                                "volume_mounts": [SCRATCH_MOUNT],
-                            }
-                        ],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=args.waits_for,
-                # The provider waits for completion and fails the path when the Job fails.
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{args.timeout_minutes}m"),
-            ),
+        if args.down:
+            assert migration.down is not None, f"{migration.name}: no down to run"
+            # A child of its own name: the inverse is another Job beside the change's (which
+            # this region no longer declares), never an update that would reuse its name.
+            self.job_name = down_job_name(migration)
+            self.job = self._job(
+                f"{name}-down-job",
+                args,
+                image=migration.down.image,
+                container_args=list(migration.down.args),
+                labels={**labels, "deploypaths/direction": "down"},
+            )
+        else:
+            self.job_name = job_name(migration.name, migration.image)
+            self.job = self._job(f"{name}-job", args, image=migration.image, labels=labels)
+        self.register_outputs(
+            tolerant({"job": self.job, "job_name": self.job_name, "direction": self.direction})
         )
-        self.register_outputs({"job": self.job, "job_name": self.job_name})
+
+    def _job(
+        self,
+        resource_name: str,
+        args: MigrationPathArgs,
+        *,
+        image: str,
+        labels: dict[str, str],
+        container_args: list[str] | None = None,
+    ) -> k8s.batch.v1.Job:
+        secret = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
+        run = RunOnce(
+            job_name=self.job_name,
+            namespace=args.namespace,
+            labels=labels,
+            annotations={"deploypaths/phase": args.migration.phase},
+            container="migrate",
+            image=image,
+            # Only the down Job has args: the change's Job keeps its inputs.
+            args=container_args,
+            env_from=secret,
+            timeout_minutes=args.timeout_minutes,
+        )
+        return run_once_job(resource_name, run, parent=self, waits_for=args.waits_for)

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.iam import assume_role_policy
 from components.moved import moved_from_parent
+from components.outputs import tolerant
 from deploypaths.identity import CLUSTER
 
 NODE_POLICIES = {
@@ -120,7 +121,13 @@ class Cluster(pulumi.ComponentResource):
         ).apply(lambda parts: kubeconfig_for(parts[0], parts[1], parts[2], region))
         self.ready = insights
         self.register_outputs(
-            {"cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig, "ready": self.ready}
+            tolerant(
+                {
+                    "cluster_name": self.cluster_name,
+                    "kubeconfig": self.kubeconfig,
+                    "ready": self.ready,
+                }
+            )
         )
 
 

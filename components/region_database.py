@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.moved import moved_from_parent
+from components.outputs import tolerant
 from deploypaths.identity import DATABASE
 
 
@@ -114,12 +115,14 @@ class Database(pulumi.ComponentResource):
         self.port = cluster.port
         self.master_user_secret_arn = cluster.master_user_secrets.apply(_secret_arn)
         self.register_outputs(
-            {
-                "host": self.host,
-                "port": self.port,
-                "master_user_secret_arn": self.master_user_secret_arn,
-                "instances": self.instances,
-            }
+            tolerant(
+                {
+                    "host": self.host,
+                    "port": self.port,
+                    "master_user_secret_arn": self.master_user_secret_arn,
+                    "instances": self.instances,
+                }
+            )
         )
 
 

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.moved import moved_from_parent
+from components.outputs import tolerant
 from deploypaths.identity import NETWORK
 
 VPC_CIDR = "10.40.0.0/16"
@@ -113,9 +114,11 @@ class Network(pulumi.ComponentResource):
         self.cidr = VPC_CIDR
         self.private_subnet_ids = private_subnet_ids
         self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "cidr": self.cidr,
-                "private_subnet_ids": self.private_subnet_ids,
-            }
+            tolerant(
+                {
+                    "vpc_id": self.vpc_id,
+                    "cidr": self.cidr,
+                    "private_subnet_ids": self.private_subnet_ids,
+                }
+            )
         )

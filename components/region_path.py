@@ -20,6 +20,7 @@ from components.feature_flags import (
     profile_name,
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
+from components.outputs import tolerant
 from components.pod_security import NAMESPACE_LABELS
 from components.region_cluster import Cluster, ClusterArgs
 from components.region_database import Database, DatabaseArgs, master_password
@@ -60,6 +61,8 @@ class RegionPathArgs:
     # This region's services, its overrides applied, and the stack's migrations.
     services: tuple[Service, ...]
     migrations: tuple[Migration, ...]
+    # The migrations whose `down` this region runs instead of their change.
+    down_migrations: tuple[str, ...] = ()
     # The tags of a path of this stack, given its id (`orders@eu-west-1`, or the region).
     tags: Callable[[str], dict[str, str]]
     # The previous wave's gate: every resource of this region waits for it, through the region's
@@ -161,15 +164,17 @@ class RegionPath(pulumi.ComponentResource):
         )
         self._build_paths(args, paths_opts, namespace, database_secret, monitoring_for)
         self.register_outputs(
-            {
-                "services": self.services,
-                "migrations": self.migrations,
-                "completion": self.completion,
-                "composite_alarm_names": self.composite_alarm_names,
-                "alarm_topic_arn": self.alarm_topic_arn,
-                "kubeconfig": self.kubeconfig,
-                "deployment_names": self.deployment_names,
-            }
+            tolerant(
+                {
+                    "services": self.services,
+                    "migrations": self.migrations,
+                    "completion": self.completion,
+                    "composite_alarm_names": self.composite_alarm_names,
+                    "alarm_topic_arn": self.alarm_topic_arn,
+                    "kubeconfig": self.kubeconfig,
+                    "deployment_names": self.deployment_names,
+                }
+            )
         )
 
     @staticmethod
@@ -295,6 +300,7 @@ class RegionPath(pulumi.ComponentResource):
                     namespace=namespace,
                     database_secret=database_secret,
                     waits_for=waits_for,
+                    down=migration.name in undone,
                 ),
                 opts,
             )
@@ -302,8 +308,11 @@ class RegionPath(pulumi.ComponentResource):
             return path
 
         self.migrations = {}
+        undone = set(args.down_migrations)
         previous_job: list[pulumi.Resource] = []
-        for migration in (m for m in args.migrations if m.phase == "expand"):
+        for migration in (
+            m for m in args.migrations if m.phase == "expand" and m.name not in undone
+        ):
             previous_job = [migration_path(migration, previous_job).job]
 
         self.services = {}
@@ -315,9 +324,12 @@ class RegionPath(pulumi.ComponentResource):
         )
         order = TopologicalSorter({name: s.after for name, s in services.items()}).static_order()
         for service in (services[name] for name in order):
-            waits_for: list[pulumi.Resource] = [self.migrations[m].job for m in service.requires]
+            # A requirement this region undoes runs after the services (below), never before.
+            waits_for: list[pulumi.Resource] = [
+                self.migrations[m].job for m in service.requires if m not in undone
+            ]
             for other in service.after:
-                waits_for.extend(self.services[other].deployments)
+                waits_for.extend(self.services[other].released)
             self.services[service.name] = ServicePath(
                 component_name(service.name, region),
                 ServicePathArgs(
@@ -353,16 +365,20 @@ class RegionPath(pulumi.ComponentResource):
             )
             flag_deployments = list(flags.deployments)
 
-        deployments: list[pulumi.Resource] = [
-            d for path in self.services.values() for d in path.deployments
+        released: list[pulumi.Resource] = [
+            r for path in self.services.values() for r in path.released
         ]
         services_ready = Barrier(
             barrier_name(region),
-            BarrierArgs(members=deployments),
+            BarrierArgs(members=released),
             pulumi.ResourceOptions(parent=self),
         )
         after_services: list[pulumi.Resource] = [services_ready]
-        for migration in (m for m in args.migrations if m.phase == "contract"):
+        # Contracts once every service runs without what they remove; then the `down`s, newest
+        # first, once the services run the release from before the changes they undo.
+        contracts = [m for m in args.migrations if m.phase == "contract" and m.name not in undone]
+        downs = [m for m in reversed(args.migrations) if m.name in undone]
+        for migration in [*contracts, *downs]:
             previous_job = [migration_path(migration, previous_job + after_services).job]
             after_services = []
         # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a

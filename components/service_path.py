@@ -1,4 +1,5 @@
-"""ServicePath: one service in one region: Deployments, Service, disruption budget, alarms."""
+"""ServicePath: one service in one region: Deployments, Service, disruption budget, alarms, and
+the verification Job run after each release."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.outputs import tolerant
 from components.pod_security import (
     SCRATCH_MOUNT,
     SCRATCH_VOLUME,
     container_security_context,
     pod_security_context,
 )
+from components.run_once_job import RunOnce, run_once_job
 from deploypaths.health import any_in_alarm
 from deploypaths.identity import SERVICE_PATH
+from deploypaths.naming import verify_job_name
 from deploypaths.rollout import rollout_annotations
 from deploypaths.settings import Service
 
@@ -50,6 +54,8 @@ class ServicePathArgs:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Past this the path fails: its Deployments have not rolled out the new template.
     rollout_timeout_seconds: int = 600
+    # Past this a verification Job fails the path.
+    verify_timeout_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,11 @@ class ServicePath(pulumi.ComponentResource):
     """Deploys one release of a service in one region and reports its health as one alarm."""
 
     deployments: list[k8s.apps.v1.Deployment]
+    # The Job that checks the release once its Deployments rolled out (None without `verify`).
+    verify_job: k8s.batch.v1.Job | None
+    # What "released" means for whatever waits for this path (the services after it, the
+    # services barrier): its Deployments rolled out and, with `verify`, its verification passed.
+    released: list[pulumi.Resource]
     # The one alarm that says whether the path is healthy (None without monitoring).
     composite_alarm_name: pulumi.Output[str] | None
 
@@ -150,8 +161,45 @@ class ServicePath(pulumi.ComponentResource):
         )
         composite_alarm = self._alarms(name, args, args.monitoring) if args.monitoring else None
         self.composite_alarm_name = composite_alarm.alarm_name if composite_alarm else None
+        self.verify_job = self._verify_job(name, args) if service.verify else None
+        self.released = [*self.deployments, *([self.verify_job] if self.verify_job else [])]
         self.register_outputs(
-            {"deployments": self.deployments, "composite_alarm_name": self.composite_alarm_name}
+            tolerant(
+                {
+                    "deployments": self.deployments,
+                    "verify_job": self.verify_job,
+                    "released": self.released,
+                    "composite_alarm_name": self.composite_alarm_name,
+                }
+            )
+        )
+
+    def _verify_job(self, name: str, args: ServicePathArgs) -> k8s.batch.v1.Job:
+        """The service's `verify` image run once against the release that just rolled out, with
+        the hardening of the service's own pods (its namespace enforces `restricted`)."""
+        service = args.service
+        assert service.verify is not None, service.name
+        # No `app` label: the Service and disruption budget select the path's pods by it.
+        labels = {"app.kubernetes.io/part-of": "deploypaths", "deploypaths/verify": service.name}
+        run = RunOnce(
+            job_name=verify_job_name(service),
+            namespace=args.namespace,
+            labels=labels,
+            container="verify",
+            image=service.verify.image,
+            args=list(service.verify.args),
+            # The release under test, through its Service (port 80).
+            env=[
+                {"name": "DEPLOYPATHS_SERVICE", "value": service.name},
+                {"name": "DEPLOYPATHS_SERVICE_URL", "value": f"http://{service.name}"},
+            ],
+            timeout_minutes=args.verify_timeout_minutes,
+            # The hardening of the service's own pods.
+            service_account_token=service.service_account_token,
+            read_only_root_filesystem=service.read_only_root_filesystem,
+        )
+        return run_once_job(
+            f"{name}-verify-job", run, parent=self, waits_for=list(self.deployments)
         )
 
     def _flags_config_map(self, name: str, args: ServicePathArgs) -> k8s.core.v1.ConfigMap:

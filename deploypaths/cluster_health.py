@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deploypaths.health import GateFailed
@@ -22,6 +22,8 @@ class ClusterState:
     deployments: dict[str, dict[str, Any] | None]
     # Container restart counts of the pods of the watched Deployments, by pod name.
     restarts: dict[str, int]
+    # The watched Deployment each of those pods belongs to: a failed gate names the path.
+    owners: dict[str, str] = field(default_factory=dict)
 
 
 def rollout_problems(region: str, state: ClusterState) -> list[str]:
@@ -36,11 +38,16 @@ def rollout_problems(region: str, state: ClusterState) -> list[str]:
 def health_problems(region: str, state: ClusterState, restart_threshold: int) -> list[str]:
     """Lost availability (an unfinished rollout counts) or too many container restarts."""
     restarted = [
-        f"{region}: pod {pod} restarted {count} times (threshold {restart_threshold})"
+        f"{region}: pod {pod}{_of(state.owners.get(pod))} restarted {count} times "
+        f"(threshold {restart_threshold})"
         for pod, count in sorted(state.restarts.items())
         if count >= restart_threshold
     ]
     return rollout_problems(region, state) + restarted
+
+
+def _of(deployment: str | None) -> str:
+    return f" of Deployment {deployment}" if deployment else ""
 
 
 def wait_rolled_out(
@@ -103,18 +110,26 @@ def cluster_reader(
             for item in listed.items
             if item.metadata.name in wanted
         }
-        selectors = [
-            (item["spec"].get("selector") or {}).get("matchLabels") or {} for item in found.values()
-        ]
-        restarts = {}
+        selectors = {
+            name: (item["spec"].get("selector") or {}).get("matchLabels") or {}
+            for name, item in found.items()
+        }
+        restarts, owners = {}, {}
         pods = core.list_namespaced_pod(namespace, _request_timeout=REQUEST_TIMEOUT)
         for pod in pods.items:
             labels = pod.metadata.labels or {}
-            if any(sel and sel.items() <= labels.items() for sel in selectors):
+            owner = next(
+                (name for name, sel in selectors.items() if sel and sel.items() <= labels.items()),
+                None,
+            )
+            if owner is not None:
                 statuses = (pod.status and pod.status.container_statuses) or []
                 restarts[pod.metadata.name] = sum(s.restart_count or 0 for s in statuses)
+                owners[pod.metadata.name] = owner
         return ClusterState(
-            deployments={name: found.get(name) for name in deployments}, restarts=restarts
+            deployments={name: found.get(name) for name in deployments},
+            restarts=restarts,
+            owners=owners,
         )
 
     return read

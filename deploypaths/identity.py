@@ -208,9 +208,13 @@ class Urn:
 
 def service_path_urn(stack: str, project: str, service: str, region: str) -> str:
     """The URN of a ServicePath component under its region's RegionPath."""
-    return Urn(
-        stack, project, (REGION_PATH, SERVICE_PATH), component_name(service, region)
-    ).format()
+    return path_component_urn(stack, project, PathIdentity("service", service, region))
+
+
+def path_component_urn(stack: str, project: str, path: PathIdentity) -> str:
+    """The URN of a service's or migration's component under its region's RegionPath."""
+    token = SERVICE_PATH if path.kind == "service" else MIGRATION_PATH
+    return Urn(stack, project, (REGION_PATH, token), path.component_name).format()
 
 
 def children_pattern(component_urn: str) -> str:

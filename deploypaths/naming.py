@@ -8,16 +8,18 @@ import json
 from typing import Any
 
 from deploypaths.identity import component_name, gate_name, path_id
-from deploypaths.settings import Service, Settings
+from deploypaths.settings import Migration, Service, Settings
 
 __all__ = [
     "component_name",
+    "down_job_name",
     "gate_name",
     "job_name",
     "path_id",
     "service_release",
     "short_hash",
     "tags",
+    "verify_job_name",
     "wave_release",
 ]
 
@@ -32,6 +34,20 @@ def job_name(migration: str, image: str) -> str:
     the same image keeps its Job. Changing the Job template in code replaces the Job under the
     same name and reruns that version, which is why migrations must be idempotent."""
     return f"{migration}-{short_hash(image)}"
+
+
+def down_job_name(migration: Migration) -> str:
+    """The Job name of a migration's `down`: like `job_name`, a new down image or new args is a
+    new Job, and it never takes the name of the migration's own Job."""
+    assert migration.down is not None, migration.name
+    return f"{migration.name}-down-{short_hash(migration.down.image, list(migration.down.args))}"
+
+
+def verify_job_name(service: Service) -> str:
+    """The Job name of a service path's verification: a fingerprint of the release it verifies
+    (which holds the verify image and args), so every new release (a region's override too)
+    runs a new Job beside the last one instead of clashing with its name."""
+    return f"{service.name}-verify-{short_hash(service_release(service))}"
 
 
 def tags(settings: Settings, path: str) -> dict[str, str]:
@@ -50,8 +66,19 @@ def wave_release(settings: Settings, wave: int) -> str:
     release = {
         region: {
             "services": {s.name: service_release(s) for s in settings.services_in(region)},
-            "migrations": [[m.name, m.image] for m in settings.migrations],
+            "migrations": [
+                _migration_release(m, settings.region(region).down_migrations)
+                for m in settings.migrations
+            ],
         }
         for region in settings.waves[wave]
     }
     return short_hash(release)
+
+
+def _migration_release(migration: Migration, down_migrations: tuple[str, ...]) -> list[Any]:
+    """What a region runs of one migration; a `down` only when the region runs it (so a stack
+    that runs none keeps its fingerprints)."""
+    if migration.name in down_migrations and migration.down is not None:
+        return [migration.name, "down", migration.down.image, list(migration.down.args)]
+    return [migration.name, migration.image]

@@ -3,7 +3,9 @@ model (`deploypaths.schedule`): each path's release and lead-in, the edges betwe
 critical path and the baselines. Pure: it reads a recording, it runs nothing.
 
 A path's bar is its release: from when the first of its gated resources (a service's
-Deployments, a migration's Job, a region's flag deployments) may start to when the path is done.
+Deployments and its verification Job, a migration's Job or its `down` Job, a region's flag
+deployments) may start to when the path is done: a service path is done once its verification
+passed, which is what the services after it and its wave's gate wait for.
 What a path creates before that, waiting for nothing of the release (a Service, a disruption
 budget, alarms), is its lead-in.
 """
@@ -36,7 +38,8 @@ from deploypaths.validation import parse_settings
 # The resources whose start is a path's release: what the path exists to roll out. A path kind
 # not listed starts with its first resource.
 GATED_TYPES: dict[str, tuple[str, ...]] = {
-    "service": ("kubernetes:apps/v1:Deployment",),
+    # The verification Job (`verify`) starts after the Deployments: a step of the release.
+    "service": ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job"),
     "migration": ("kubernetes:batch/v1:Job",),
     "flags": ("aws:appconfig/deployment:Deployment",),
 }

@@ -56,6 +56,9 @@ from deploypaths.config.fields import (
 from deploypaths.config.problems import Problem, explained, problem_error, unknown_key
 
 Phase = Literal["expand", "contract"]
+# The phases whose change has an inverse a migration may declare as `down`. Written out rather
+# than taken from Phase: a phase added later is refused a `down` until someone decides it has one.
+DOWN_PHASES: tuple[str, ...] = ("expand", "contract")
 Strategy = Literal["rolling", "canary", "blue-green"]
 Colour = Literal["blue", "green"]
 
@@ -96,6 +99,10 @@ def _is_text(key: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _unset(value: Any) -> bool:
+    return value is None
 
 
 def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:
@@ -141,10 +148,36 @@ class FlagDeliverySettings(ConfigModel):
     final_bake_minutes: Annotated[int, integer(0, 1440)] = 10
 
 
+Args = Annotated[
+    tuple[Annotated[str, Field(description="a string")], ...],
+    AsTuple,
+    Field(description="a list of strings"),
+]
+
+
+class MigrationDown(ConfigModel):
+    """The inverse of a migration's change, written to be safe on a half-applied schema."""
+
+    image: Image
+    args: Args = ()
+
+
 class Migration(ConfigModel):
     name: DnsName
     image: Image
     phase: Phase
+    # Left out of dumps when unset, so what was fingerprinted before stays the same.
+    down: Annotated[
+        MigrationDown | None,
+        Field(description="a mapping with an image (and args)", exclude_if=_unset),
+    ] = None
+
+    @model_validator(mode="after")
+    def _down_has_an_inverse(self) -> Migration:
+        problem = references.down_problem(self.phase, self.down, DOWN_PHASES)
+        if problem:
+            raise _entry_problem(*problem)
+        return self
 
 
 class Canary(ConfigModel):
@@ -229,6 +262,13 @@ def _flags(value: Any, info: ValidationInfo) -> tuple[Flag, ...]:
     return tuple(Flag(name=name, **state.model_dump()) for name, state in states.items())
 
 
+class Verify(ConfigModel):
+    """A service path's verification: a Job run once per release, after its rollout."""
+
+    image: Image
+    args: Args = ()
+
+
 class Service(ConfigModel):
     name: DnsName
     image: Image
@@ -253,6 +293,12 @@ class Service(ConfigModel):
     # restricted Pod Security Standard leaves to the workload.
     read_only_root_filesystem: bool = True
     service_account_token: bool = False
+    # Left out of dumps when unset: `naming.service_release` hashes the dump, and a path without
+    # verification keeps the fingerprint it had before the key existed.
+    verify: Annotated[
+        Verify | None,
+        Field(description="a mapping with an image (and args)", exclude_if=_unset),
+    ] = None
 
     @model_validator(mode="after")
     def _strategy_has_its_release(self) -> Service:
@@ -287,12 +333,18 @@ class ServiceOverride(ConfigModel):
     strategy: Strategy | None = None
     canary: Canary | None = None
     blue_green: BlueGreen | None = None
+    # A release's verification goes back with it; `false` pins a release that ran none.
+    verify: Annotated[
+        Verify | Literal[False] | None,
+        Field(description="a mapping with an image (and args), or false for none"),
+    ] = None
 
     def applied_to(self, service: Service) -> Service:
         pinned = {name: getattr(self, name) for name in OVERRIDABLE_SERVICE_FIELDS}
-        return service.model_copy(
-            update={name: value for name, value in pinned.items() if value is not None}
-        )
+        update = {name: value for name, value in pinned.items() if value is not None}
+        if self.verify is False:
+            update["verify"] = None
+        return service.model_copy(update=update)
 
 
 # Service fields a region may pin to another value.
@@ -313,6 +365,9 @@ class Region(ConfigModel):
         BeforeValidator(_without_null_overrides),
         Field(description="a mapping of service name to overridden fields"),
     ] = {}
+    # Written by the rollback tooling: the migrations whose `down` this region runs instead of
+    # their change (newest first).
+    down_migrations: Names = ()
 
 
 Wave = Annotated[

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
 from ops import UserError, region_stacks
@@ -81,6 +82,12 @@ def select(stack: str) -> auto.Stack:
     except auto.StackNotFoundError:
         backend = os.environ.get("PULUMI_BACKEND_URL", "the logged-in backend")
         raise UserError(f"there is no stack {stack!r} in {backend}") from None
+
+
+def project_name() -> str:
+    """The Pulumi project's name, from Pulumi.yaml (it is part of every URN)."""
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    return str(document["name"])
 
 
 def policy_options(stack: str) -> dict[str, list[str]]:

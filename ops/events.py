@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,10 @@ CLEANUP_OPS = frozenset(
 UNTIMED_OPS = CLEANUP_OPS | {"refresh"}
 # Steps that change a resource; a resource with none of them was left as it was.
 CHANGE_OPS = frozenset({"create", "update", "replace", "create-replacement", "import"})
+# What the Python dynamic provider's gRPC server puts before a provider's own message.
+DYNAMIC_PROVIDER_PREFIX = "Exception calling application: "
+# The provider's head line over its list of errors.
+ERROR_COUNT = re.compile(r"\d+ errors? occurred:")
 
 
 # --- Recording ---------------------------------------------------------------------------------
@@ -95,14 +100,15 @@ def logged_in_url() -> str | None:
     CLI or a login."""
     home, env = automation.engine_env(os.environ)
     try:
-        options = auto.LocalWorkspaceOptions(
+        workspace = auto.LocalWorkspace(
+            work_dir=str(automation.PROJECT_DIR),
             env_vars=env or None,
             pulumi_command=auto.PulumiCommand(root=str(home)) if home else None,
         )
-        workspace = auto.LocalWorkspace(work_dir=str(automation.PROJECT_DIR), opts=options)
-        return workspace.who_am_i().url
-    except Exception:  # noqa: BLE001 - the project folder is used instead
+        url = workspace.who_am_i().url
+    except (auto.CommandError, FileNotFoundError):  # no login, or no CLI: the project folder
         return None
+    return str(url) if url else None
 
 
 def events_dir(stack_name: str, url: str | None, project_dir: Path | None = None) -> Path:
@@ -138,6 +144,19 @@ class UpdateRecorder:
     def up(
         self, *, on_event: Callable[[auto.EngineEvent], None] | None = None, **options: Any
     ) -> auto.UpResult:
+        return self._record(self.stack.up, on_event, options)  # type: ignore[no-any-return]
+
+    def destroy(
+        self, *, on_event: Callable[[auto.EngineEvent], None] | None = None, **options: Any
+    ) -> auto.DestroyResult:
+        return self._record(self.stack.destroy, on_event, options)  # type: ignore[no-any-return]
+
+    def _record(
+        self,
+        operation: Callable[..., Any],
+        on_event: Callable[[auto.EngineEvent], None] | None,
+        options: dict[str, Any],
+    ) -> Any:
         before = update_count(self.stack)
         self._partial = self.directory / f"{before + 1}{SUFFIX}.partial"
 
@@ -153,7 +172,7 @@ class UpdateRecorder:
                 on_event(event)
 
         try:
-            return self.stack.up(on_event=record, **options)
+            return operation(on_event=record, **options)
         finally:
             self._settle(before)
 
@@ -285,6 +304,8 @@ class Update:
     origin: float
     errors: list[str]
     summary: dict[str, Any] | None
+    # The engine's first error message about each resource that has one, by URN.
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -311,6 +332,7 @@ def parse_update(events: Iterable[Mapping[str, Any]], *, source: str = "events")
     config = None
     summary = None
     errors: list[str] = []
+    reasons: dict[str, str] = {}
     try:
         for event in events:
             when = float(event["timestamp"])
@@ -321,7 +343,10 @@ def parse_update(events: Iterable[Mapping[str, Any]], *, source: str = "events")
             elif "diagnosticEvent" in event:
                 diagnostic = event["diagnosticEvent"]
                 if diagnostic.get("severity") == "error":
-                    errors.append(str(diagnostic.get("message", "")).strip())
+                    message = str(diagnostic.get("message", "")).strip()
+                    errors.append(message)
+                    if diagnostic.get("urn"):
+                        reasons.setdefault(diagnostic["urn"], reason_line(message))
             for key in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
                 if key in event and not event[key].get("planning"):
                     _step_event(steps, key, event[key]["metadata"], when)
@@ -332,7 +357,14 @@ def parse_update(events: Iterable[Mapping[str, Any]], *, source: str = "events")
     starts = [s.start for s in steps.values() if s.start is not None]
     if not starts:
         raise UserError(f"{source}: the update recorded no resource steps")
-    return Update(steps, config, min(starts), errors, summary)
+    return Update(steps, config, min(starts), errors, summary, reasons)
+
+
+def reason_line(message: str) -> str:
+    """An engine error as one line: its lines joined, the provider's boilerplate left out."""
+    lines = [line.strip().removeprefix("* ") for line in message.splitlines()]
+    text = " ".join(line for line in lines if line and not ERROR_COUNT.fullmatch(line))
+    return text.removeprefix(DYNAMIC_PROVIDER_PREFIX)
 
 
 def _step_event(steps: dict[str, Step], key: str, metadata: Mapping[str, Any], when: float) -> None:

@@ -1,7 +1,9 @@
 """`python -m ops history --stack prod`: every update of a stack, newest first, with its version,
 time, result, message and git commit, and which deploy paths' configuration it changed against
 the update before it (images, replicas, strategy, canary weight, active colour, flags, the
-migration list). The whole history is paged through, not only the CLI's default page.
+migration list), and which migrations it ran up (a name: in every region) and which it ran down
+(`name@region`: the region runs the migration's `down` instead). The whole history is paged
+through, not only the CLI's default page.
 
 Secret config values are neither fetched nor shown. `--from-json FILE` reads a saved
 `pulumi stack history --json` instead of asking the backend.

@@ -1,5 +1,6 @@
 """A stack's update history as operators read it: version, time, result, message, git commit,
-and which deploy paths' configuration each update changed against the one before. Pure.
+which deploy paths' configuration each update changed against the one before, and which
+migrations it ran up and which it ran down. Pure.
 
 An entry is the SDK's `UpdateSummary`; `summary_from_json` builds one from an element of
 `pulumi stack history --json` (`{version, kind, startTime, message, environment, config: {key:
@@ -16,6 +17,8 @@ from typing import Any
 
 from pulumi.automation import UpdateSummary
 
+from deploypaths.identity import path_id
+from deploypaths.settings import Migration, Settings
 from deploypaths.validation import ConfigError
 from ops.config_diff import (
     FieldChange,
@@ -115,6 +118,9 @@ class HistoryEntry:
     path_changes: list[PathChange] = field(default_factory=list)
     migrations_added: tuple[str, ...] = ()
     migrations_removed: tuple[str, ...] = ()
+    # A name where the migration ran up in every region, `name@region` where only in some.
+    migrations_up: tuple[str, ...] = ()
+    migrations_down: tuple[str, ...] = ()
     settings_changed: list[str] = field(default_factory=list)
     first: bool = False
 
@@ -148,11 +154,61 @@ def history_entries(summaries: Iterable[UpdateSummary], *, stack: str) -> list[H
                 entry.path_changes = diff_paths(previous_settings, settings)
                 added, removed = migration_list_change(previous_settings, settings)
                 entry.migrations_added, entry.migrations_removed = added, removed
+                entry.migrations_up, entry.migrations_down = migration_runs(
+                    previous_settings, settings
+                )
             if previous_config is not None:
                 entry.settings_changed = settings_changes(previous_config, summary.config)
             previous_config, previous_settings = summary.config, settings
         entries.append(entry)
     return list(reversed(entries))
+
+
+def _migration_job(migration: Migration, region_downs: tuple[str, ...]) -> tuple[Any, ...]:
+    """What decides the Job a region declares for a migration (its name follows the image, or
+    the down's image and args): a different value is a new Job, which runs."""
+    if migration.name in region_downs and migration.down is not None:
+        return ("down", migration.down.image, migration.down.args)
+    return ("up", migration.image)
+
+
+def _migration_jobs(settings: Settings | None) -> dict[tuple[str, str], tuple[Any, ...]]:
+    if settings is None:
+        return {}
+    return {
+        (migration.name, region.name): _migration_job(migration, region.down_migrations)
+        for region in settings.regions
+        for migration in settings.migrations
+    }
+
+
+def migration_runs(
+    before: Settings | None, after: Settings
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(ran up, ran down): the migrations whose Job `after` declares anew against `before`.
+
+    Up: a migration new to the list or with a new image, in every region (shown as its name),
+    or where it no longer runs its `down` or the region is new (`name@region`). A region that
+    runs a migration's `down` runs nothing of a new image. Down: each new entry of a region's
+    `down_migrations` (and a new down image or args where it already runs), as `name@region`,
+    regions in config order, each newest first as the region lists them.
+    """
+    old, new = _migration_jobs(before), _migration_jobs(after)
+    ran = [key for key, job in new.items() if old.get(key) != job]
+    up: list[str] = []
+    for migration in after.migrations:
+        regions = [r for name, r in ran if name == migration.name and new[name, r][0] == "up"]
+        if len(regions) == len(after.regions):
+            up.append(migration.name)
+        else:
+            up += [path_id(migration.name, region) for region in regions]
+    down = [
+        path_id(name, region.name)
+        for region in after.regions
+        for name in region.down_migrations
+        if (name, region.name) in ran and new[name, region.name][0] == "down"
+    ]
+    return tuple(up), tuple(down)
 
 
 def _value(value: Any) -> str:
@@ -205,6 +261,10 @@ def entry_lines(entry: HistoryEntry) -> list[str]:
         details.append(f"migrations added: {', '.join(entry.migrations_added)}")
     if entry.migrations_removed:
         details.append(f"migrations removed: {', '.join(entry.migrations_removed)}")
+    if entry.migrations_up:
+        details.append(f"migrations ran up: {', '.join(entry.migrations_up)}")
+    if entry.migrations_down:
+        details.append(f"migrations ran down: {', '.join(entry.migrations_down)}")
     if entry.first:
         details.append(f"first recorded configuration: {len(entry.path_changes)} path(s)")
     else:

@@ -1,10 +1,17 @@
-"""`python -m ops up --stack S [--parallel N] [--continue-on-error] [--refresh] [--yes]`: deploy
-the stack's configuration with `pulumi up` (Automation API), the policy pack attached, and
-record every engine event of the update beside the stack's state (see `ops.events`), for
-`ops timeline` and `ops calibrate`.
+"""`python -m ops up --stack S [--parallel N] [--stop-on-first-error] [--on-failure rollback|leave]
+[--refresh] [--yes]`: deploy the stack's configuration with `pulumi up` (Automation API), the
+policy pack attached, and record every engine event of the update beside the stack's state (see
+`ops.events`), for `ops timeline` and `ops calibrate`.
+
+A failed path stops only the paths that wait for it: every other path keeps deploying
+(`--stop-on-first-error` makes the engine start nothing new after the first failure instead).
+Then each failed path goes back by itself (`--on-failure rollback`, the default; see
+`ops.recovery`): a service path to the release it had before, a path this update created is
+removed again, a failed migration with a `down` runs it. The stack file is not changed.
 
 Without `--yes` it previews first, prints the report by deploy path and asks. Afterwards it
-prints each path's result: changed, unchanged, failed, with when it started and finished.
+prints each path's result: changed, unchanged, failed, held (and for which path), rolled back,
+with when it started and finished.
 
 Exit status: 0 when the update succeeded, 1 when it failed or the preview says it must not
 ship, 2 for an operator mistake.
@@ -17,102 +24,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
-from deploypaths.identity import COMPONENT_KINDS, is_barrier_id
-from deploypaths.plan import GATED_TYPES, owner_paths
+from pulumi import automation as auto
+
+from deploypaths.settings import Settings
+from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
+from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, automation, events, waves
+from ops.engine_output import WithoutHeldTracebacks
+from ops.path_results import PathResult, mark_held, path_results, render_summary
+from ops.plan import load_latency, plan_for_config
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
-
-
-@dataclass
-class PathResult:
-    id: str
-    kind: str
-    ops: dict[str, int] = field(default_factory=dict)
-    lead_in: float | None = None
-    start: float | None = None
-    finish: float | None = None
-    failed: bool = False
-    released: bool = False
-
-    @property
-    def result(self) -> str:
-        if self.failed:
-            return "failed"
-        if self.ops and all(op in events.CLEANUP_OPS for op in self.ops):
-            return "removed"
-        if not self.released:
-            return "not reached"
-        return "changed" if any(op in events.CHANGE_OPS for op in self.ops) else "unchanged"
-
-
-def path_results(update: events.Update) -> list[PathResult]:
-    """Each path's ops, release start (its first Deployment or Job, else its first resource),
-    finish and failure, from an update's steps; in order of release start."""
-    owners = owner_paths(update.steps)
-    kinds = {
-        owner: COMPONENT_KINDS.get(update.steps[urn].type, "")
-        for urn, owner in owners.items()
-        if update.steps[urn].type in COMPONENT_KINDS
-    }
-    results: dict[str, PathResult] = {}
-    for urn, owner in owners.items():
-        step = update.steps[urn]
-        kind = "barrier" if is_barrier_id(owner) else kinds.get(owner, "")
-        result = results.setdefault(owner, PathResult(id=owner, kind=kind))
-        if not step.custom:
-            continue
-        for op in step.ops:
-            result.ops[op] = result.ops.get(op, 0) + 1
-        result.failed = result.failed or step.failed
-        start, finish = update.minutes(step.start), update.minutes(step.finish)
-        if start is not None:
-            result.lead_in = start if result.lead_in is None else min(result.lead_in, start)
-            if step.type in GATED_TYPES.get(kind, ()):
-                result.start = start if result.start is None else min(result.start, start)
-                result.released = True
-            elif kind not in GATED_TYPES:
-                result.released = True
-        if finish is not None:
-            result.finish = finish if result.finish is None else max(result.finish, finish)
-    for result in results.values():
-        if result.start is None and result.released:
-            result.start = result.lead_in
-    listed = [r for r in results.values() if r.ops]
-    return sorted(listed, key=lambda r: (r.start if r.start is not None else 1e9, r.id))
-
-
-def _minutes(value: float | None) -> str:
-    return f"{'-':>6}" if value is None else f"{value:6.2f}"
-
-
-def render_summary(update: events.Update, results: Sequence[PathResult], title: str) -> str:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.result] = counts.get(result.result, 0) + 1
-    tally = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
-    lines = [
-        f"{title}: {update.result} after {update.duration_minutes:.2f} min; "
-        f"{len(results)} path(s): {tally}. Release start and finish in minutes from the "
-        "update's first step:",
-        f"  {'path':<44} {'result':<11} {'start':>6} {'finish':>6}  steps",
-    ]
-    for result in results:
-        steps = ", ".join(f"{n} {op}" for op, n in sorted(result.ops.items()))
-        lines.append(
-            f"  {result.id:<44} {result.result:<11} {_minutes(result.start)} "
-            f"{_minutes(result.finish)}  {steps}"
-        )
-    failed = [r.id for r in results if r.failed]
-    if failed:
-        lines.append(
-            f"Failed: {', '.join(failed)}. Paths that wait for a failed one were not deployed "
-            "(not reached, or not listed)."
-        )
-    return "\n".join(lines)
+from ops.recovery import ON_FAILURE, Recoverer, Recovery
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -140,9 +65,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--parallel", type=int, metavar="N", help="at most N resource operations at once"
     )
     parser.add_argument(
-        "--continue-on-error",
+        "--stop-on-first-error",
         action="store_true",
-        help="keep deploying every path that does not wait for a failed one",
+        help="start nothing new after the first failed step (default: every path that does not "
+        "wait for a failed one keeps deploying)",
+    )
+    # The default since failure isolation became one; still accepted from older pipelines.
+    parser.add_argument("--continue-on-error", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--on-failure",
+        default="rollback",
+        metavar="|".join(ON_FAILURE),
+        help="rollback (default): put each failed path back on its previous release; leave: "
+        "leave it as the update left it",
     )
     parser.add_argument("--refresh", action="store_true", help="refresh the state first")
     parser.add_argument("--yes", action="store_true", help="deploy without previewing and asking")
@@ -172,6 +107,12 @@ def layout_problems(args: argparse.Namespace) -> list[str]:
         problems.append("--max-parallel is for --layout per-region")
     if args.max_parallel is not None and args.max_parallel < 1:
         problems.append(f"--max-parallel must be at least 1, not {args.max_parallel}")
+    if args.on_failure not in ON_FAILURE:
+        problems.append(
+            f"--on-failure {args.on_failure!r}: allowed: {', '.join(ON_FAILURE)} (default rollback)"
+        )
+    if args.stop_on_first_error and args.continue_on_error:
+        problems.append("--stop-on-first-error and --continue-on-error contradict each other")
     return problems
 
 
@@ -200,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         key: value
         for key, value in {
             "parallel": args.parallel,
-            "continue_on_error": args.continue_on_error or None,
+            "continue_on_error": not args.stop_on_first_error,
             "refresh": args.refresh or None,
             "message": args.message,
         }.items()
@@ -209,7 +150,11 @@ def run(args: argparse.Namespace) -> int:
     recorder = events.UpdateRecorder(stack, args.stack)
     failure = None
     try:
-        recorder.up(on_output=print, color="never", **options, **policy)
+        output = WithoutHeldTracebacks(print)
+        try:
+            recorder.up(on_output=output, color="never", **options, **policy)
+        finally:
+            output.flush()
     except UserError:
         raise
     except Exception as error:  # noqa: BLE001 - the operator needs the reason, not a trace
@@ -222,14 +167,87 @@ def run(args: argparse.Namespace) -> int:
             )
         except UserError:
             update = None  # the engine stopped before any resource step: the failure says why
-    if update is not None:
-        title = f"Update {recorder.number} of stack {args.stack}"
-        print(render_summary(update, path_results(update), title))
-        print(
-            f"Events: {recorder.path} (python -m ops timeline --stack {args.stack} "
-            f"--update {recorder.number})"
-        )
-    if failure or (update is not None and update.failed):
-        print(f"The update failed: {failure or 'see the failed paths above'}", file=sys.stderr)
+    if update is None:
+        if failure:
+            print(f"The update failed: {failure}", file=sys.stderr)
+            return 1
+        return 0
+    results = path_results(update)
+    title = f"Update {recorder.number} of stack {args.stack}"
+    if failure or update.failed:
+        handle_failure(args, stack, update, recorder.number or 0, results, output, options, policy)
+        if args.on_failure == "rollback":
+            title += ", then the failed paths put back"
+    print(render_summary(update, results, title))
+    print(
+        f"Events: {recorder.path} (python -m ops timeline --stack {args.stack} "
+        f"--update {recorder.number})"
+    )
+    failed = [r.id for r in results if r.failed or r.recovered]
+    if failed:
+        print(f"The update failed: {', '.join(failed)} (see above)", file=sys.stderr)
+        return 1
+    if failure or update.failed:
+        print(f"The update failed: {failure or 'see above'}", file=sys.stderr)
         return 1
     return 0
+
+
+def handle_failure(
+    args: argparse.Namespace,
+    stack: auto.Stack,
+    update: events.Update,
+    number: int,
+    results: list[PathResult],
+    output: WithoutHeldTracebacks,
+    options: dict[str, Any],
+    policy: dict[str, list[str]],
+) -> None:
+    """Names what each unfinished path waits for, then (unless `--on-failure leave`) puts the
+    failed paths back (ops.recovery)."""
+    read = stack_settings(args.stack)
+    if read is None:
+        return
+    flat, settings = read
+    mark_held(results, plan_for_config(flat, args.stack, load_latency(None)))
+    if args.on_failure != "rollback":
+        return
+    recoverer = Recoverer(
+        stack=stack,
+        stack_name=args.stack,
+        settings=settings,
+        say=print,
+        options={
+            "on_output": output,
+            "color": "never",
+            **{k: v for k, v in options.items() if k == "parallel"},
+            **policy,
+        },
+    )
+    try:
+        apply_recovery(results, recoverer.recover(update, number, results))
+    finally:
+        output.flush()
+
+
+def stack_settings(stack: str) -> tuple[dict[str, str], Settings] | None:
+    """The stack file's flat config and validated settings; None when they cannot be read
+    offline (the update itself then said what is wrong)."""
+    try:
+        flat = load_stack_file(
+            automation.PROJECT_DIR / f"Pulumi.{stack}.yaml", automation.PROJECT_DIR
+        )
+        return flat, parse_settings(namespace_values(flat), stack=stack)
+    except (StackFileError, ConfigError):
+        return None
+
+
+def apply_recovery(results: list[PathResult], recovery: Recovery) -> None:
+    by_id = {r.id: r for r in results}
+    for path, what in {**recovery.left, **recovery.done}.items():
+        result = by_id.get(path)
+        if result is None:
+            continue
+        state, _, why = what.partition(": ") if path in recovery.done else ("failed", "", what)
+        result.recovered = state if path in recovery.done else None
+        result.reason = why

@@ -165,9 +165,11 @@ def child_options(args: argparse.Namespace) -> list[str]:
     options = []
     if args.parallel is not None:
         options += ["--parallel", str(args.parallel)]
-    for flag in ("continue_on_error", "refresh", "no_policy"):
+    for flag in ("stop_on_first_error", "refresh", "no_policy"):
         if getattr(args, flag):
             options.append(f"--{flag.replace('_', '-')}")
+    if args.on_failure != "rollback":
+        options += ["--on-failure", args.on_failure]
     if args.message:
         options += ["--message", args.message]
     return options

@@ -158,6 +158,12 @@ def check_settings(settings: Settings) -> None:
     assert not _has_cycle({s.name: set(s.after) for s in settings.services})
     for migration in settings.migrations:
         _check_image(migration.image, settings.environment)
+        if migration.down is not None:
+            assert migration.phase in ("expand", "contract"), migration.name
+            _check_image(migration.down.image, settings.environment)
+    undoable = {m.name for m in settings.migrations if m.down is not None}
+    for region_settings in settings.regions:
+        assert set(region_settings.down_migrations) <= undoable, region_settings.name
     for region in regions:
         for service in settings.services_in(region):
             assert service.replicas >= 1 and 1 <= service.port <= 65535, service.name
@@ -165,6 +171,8 @@ def check_settings(settings: Settings) -> None:
             assert (service.strategy == "blue-green") <= (service.blue_green is not None)
             for image in service.images:
                 _check_image(image, settings.environment)
+            if service.verify is not None:
+                _check_image(service.verify.image, settings.environment)
 
 
 def _check_image(image: str, environment: str) -> None:

@@ -265,3 +265,22 @@ def test_a_calibrated_latency_file_plans_with_its_median_or_p90(tmp_path):
     calibrated.write_text(json.dumps({deployment: {"p90": 0.9}}))
     with pytest.raises(UserError, match="bad entries: kubernetes:apps/v1:Deployment"):
         load_latency(str(calibrated))
+
+
+def test_a_verification_is_a_step_of_its_service_path_that_its_dependents_wait_for():
+    config = stack_file_config("dev")
+    services = json.loads(config["deploypaths:services"])
+    services[0]["verify"] = {"image": "registry.example.com/shop/auth-smoke:3.2.0"}
+    config["deploypaths:services"] = json.dumps(services)
+    plan, registrations = plan_of(config, stack="dev")
+    owners = owner_paths(registrations)
+    (verify,) = [r for r in registrations.values() if r.name.endswith("-verify-job")]
+    auth, orders = plan.path("auth@us-east-1"), plan.path("orders@us-east-1")
+    assert owners[verify.urn] == auth.id, verify.name
+    start, finish = plan.resource_times[verify.urn]
+    others = [r.urn for r in registrations.values() if owners.get(r.urn) == auth.id]
+    assert start >= max(plan.resource_times[u][1] for u in others if u != verify.urn)
+    # The path is done once its verification is: what orders waits for.
+    assert auth.finish == finish, auth.id
+    assert orders.start >= finish, orders.id
+    assert (orders.id, auth.id) in plan.edges

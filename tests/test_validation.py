@@ -9,8 +9,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from deploypaths.config.references import down_problem
 from deploypaths.mock_run import PROJECT_DIR
-from deploypaths.settings import Settings
+from deploypaths.settings import DOWN_PHASES, MigrationDown, Settings
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, find_cycle, parse_settings
 from tests.support.refusal import assert_refused_with_nothing_registered, run_and_record
@@ -23,7 +24,12 @@ DIGEST = "sha256:" + "ab" * 32
 DNS_LABEL = "allowed: a DNS-1123 label (lowercase letters, digits, '-', at most 40)"
 SERVICE_KEYS = (
     "name, image, replicas, port, regions, requires, after, strategy, canary, blue_green, flags, "
-    "cpu, memory, health_path, read_only_root_filesystem, service_account_token"
+    "cpu, memory, health_path, read_only_root_filesystem, service_account_token, verify"
+)
+VERIFY = "registry.example.com/shop/orders-smoke:7.4.1"
+DOWN = "registry.example.com/shop/migrate:0042-down"
+IMAGE_REFERENCE = (
+    "allowed: an image reference like registry.example.com/team/app:1.2.3 or @sha256:..."
 )
 DELETE = object()
 
@@ -496,7 +502,7 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
         [(("regions", 1, "overrides"), {"auth": {"port": 9090}})],
         [
             "regions[1] (eu-west-1).overrides.auth.port: unknown key; "
-            "allowed keys: image, replicas, strategy, canary, blue_green"
+            "allowed keys: image, replicas, strategy, canary, blue_green, verify"
         ],
     ),
     "override with replicas 0": (
@@ -631,6 +637,96 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             "(pulumi config set --secret --path 'deploypaths:kubeconfigs.us-east-1' ...)",
         ],
     ),
+    "verify without an image": (
+        [(("services", 1, "verify"), {"args": ["--smoke"]})],
+        ["services[1] (orders).verify.image: is required (an image reference)"],
+    ),
+    "verify with an empty image": (
+        [(("services", 1, "verify"), {"image": ""})],
+        [f"services[1] (orders).verify.image: got ''; {IMAGE_REFERENCE}"],
+    ),
+    "verify with an unpinned image": (
+        [(("services", 1, "verify"), {"image": "registry.example.com/shop/smoke:latest"})],
+        [
+            "services[1] (orders).verify.image: got 'registry.example.com/shop/smoke:latest'; "
+            'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")'
+        ],
+    ),
+    "verify with an unknown key": (
+        [(("services", 1, "verify"), {"image": VERIFY, "arg": ["--smoke"]})],
+        [
+            "services[1] (orders).verify.arg: unknown key (did you mean 'args'?); "
+            "allowed keys: image, args"
+        ],
+    ),
+    "verify that is not a mapping": (
+        [(("services", 1, "verify"), VERIFY)],
+        [f"services[1] (orders).verify: got '{VERIFY}'; allowed: a mapping"],
+    ),
+    "verify args that are not a list of strings": (
+        [(("services", 1, "verify"), {"image": VERIFY, "args": ["--retries", 3]})],
+        ["services[1] (orders).verify.args[1]: got 3; allowed: a string"],
+    ),
+    "down without an image": (
+        [(("migrations", 0, "down"), {})],
+        ["migrations[0] (orders-add-status).down.image: is required (an image reference)"],
+    ),
+    "down with an unpinned image": (
+        [(("migrations", 1, "down"), {"image": "registry.example.com/shop/migrate"})],
+        [
+            "migrations[1] (orders-drop-legacy).down.image: got "
+            "'registry.example.com/shop/migrate'; "
+            "allowed: an image pinned by tag or digest (this one has no tag or digest)"
+        ],
+    ),
+    "down with an unknown key": (
+        [(("migrations", 0, "down"), {"image": DOWN, "command": ["down"]})],
+        ["migrations[0] (orders-add-status).down.command: unknown key; allowed keys: image, args"],
+    ),
+    "down on a migration of an unknown phase": (
+        [
+            (("migrations", 0, "phase"), "backfill"),
+            (("migrations", 0, "down"), {"image": DOWN}),
+        ],
+        ["migrations[0] (orders-add-status).phase: got 'backfill'; allowed: expand | contract"],
+    ),
+    "down_migrations naming an unknown migration": (
+        [
+            (("migrations", 0, "down"), {"image": DOWN}),
+            (("regions", 1, "down_migrations"), ["orders-add-statuz"]),
+        ],
+        [
+            "regions[1] (eu-west-1).down_migrations[0]: got 'orders-add-statuz'; "
+            "an unknown migration; allowed: a migration with a down (orders-add-status)"
+        ],
+    ),
+    "down_migrations naming a migration without a down": (
+        [
+            (("migrations", 0, "down"), {"image": DOWN}),
+            (("regions", 1, "down_migrations"), ["orders-add-status", "orders-drop-legacy"]),
+        ],
+        [
+            "regions[1] (eu-west-1).down_migrations[1]: got 'orders-drop-legacy'; "
+            "a migration without a down; allowed: a migration with a down (orders-add-status)"
+        ],
+    ),
+    "down_migrations naming a migration twice": (
+        [
+            (("migrations", 0, "down"), {"image": DOWN}),
+            (("regions", 0, "down_migrations"), ["orders-add-status", "orders-add-status"]),
+        ],
+        [
+            "regions[0] (us-east-1).down_migrations[1]: got 'orders-add-status'; "
+            "allowed: each migration once; down_migrations[0] has it"
+        ],
+    ),
+    "down_migrations that is not a list": (
+        [(("regions", 0, "down_migrations"), "orders-add-status")],
+        [
+            "regions[0] (us-east-1).down_migrations: got 'orders-add-status'; "
+            "allowed: a list of names"
+        ],
+    ),
     "value nested too deep": (
         [(("services", 1, "flags"), {"a": {"b": [[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}})],
         ["services: got values nested more than 16 deep; allowed: at most 16"],
@@ -641,6 +737,43 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
 @pytest.mark.parametrize(("changes", "expected"), RULES.values(), ids=RULES.keys())
 def test_rule(changes: list[tuple[tuple[Any, ...], Any]], expected: list[str]) -> None:
     assert problems_of(changed(*changes)) == expected
+
+
+def test_verify_down_and_down_migrations_validate() -> None:
+    settings = parse_settings(
+        changed(
+            (("services", 1, "verify"), {"image": VERIFY, "args": ["--smoke"]}),
+            (("migrations", 0, "down"), {"image": DOWN}),
+            (("migrations", 1, "down"), {"image": f"{DOWN}@{DIGEST}", "args": ["--keep"]}),
+            (("regions", 1, "down_migrations"), ["orders-add-status", "orders-drop-legacy"]),
+        ),
+        stack="dev",
+    )
+
+    assert settings.services[0].verify is None
+    verify = settings.services[1].verify
+    assert verify is not None and (verify.image, verify.args) == (VERIFY, ("--smoke",))
+    down = settings.migrations[0].down
+    assert down is not None and (down.image, down.args) == (DOWN, ())
+    assert settings.region("us-east-1").down_migrations == ()
+    assert settings.region("eu-west-1").down_migrations == (
+        "orders-add-status",
+        "orders-drop-legacy",
+    )
+
+
+def test_a_down_is_refused_on_a_phase_without_an_inverse() -> None:
+    """Phase allows only expand and contract today; a phase added later gets no `down` until
+    someone adds it to DOWN_PHASES."""
+    down = MigrationDown(image=DOWN)
+
+    assert down_problem("backfill", down, DOWN_PHASES) == (
+        ("down",),
+        "is not allowed on a backfill migration; allowed: on an expand or contract migration",
+    )
+    assert down_problem("backfill", None, DOWN_PHASES) is None
+    for phase in ("expand", "contract"):
+        assert down_problem(phase, down, DOWN_PHASES) is None
 
 
 def test_the_message_has_a_header_and_one_line_per_problem() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from deploypaths.config.problems import NAMESPACE, Location, Problem, listing, show
 
 if TYPE_CHECKING:
-    from deploypaths.settings import BlueGreen, Canary, Service, Settings
+    from deploypaths.settings import BlueGreen, Canary, MigrationDown, Service, Settings
 
 # A chain of `after` links is a chain of registrations the SDK walks recursively.
 MAX_AFTER_CHAIN = 500
@@ -61,6 +61,17 @@ def missing_release(
     return None
 
 
+def down_problem(
+    phase: str, down: MigrationDown | None, down_phases: Iterable[str]
+) -> tuple[Location, str] | None:
+    """A `down` on a migration whose phase has no inverse to run."""
+    allowed = tuple(down_phases)
+    if down is None or phase in allowed:
+        return None
+    phases = " or ".join(allowed)
+    return ("down",), f"is not allowed on a {phase} migration; allowed: on an {phases} migration"
+
+
 def resolved(settings: Settings, stack: str) -> Settings:
     """The defaults that depend on other values: the environment is the stack's name, one wave
     holds every region, a service without regions runs in all of them."""
@@ -103,6 +114,7 @@ def problems(written: Settings, settings: Settings, where: Where) -> list[Proble
     found += _duplicates("services", [s.name for s in settings.services], where)
     found += _after(settings, where)
     found += _overrides(settings, where)
+    found += _down_migrations(settings, where)
     found += _secrets(settings, where)
     return found
 
@@ -286,6 +298,33 @@ def _overrides(settings: Settings, where: Where) -> list[Problem]:
             )
             if problem:
                 found.append(_note(loc + problem[0], problem[1]))
+    return found
+
+
+def _down_migrations(settings: Settings, where: Where) -> list[Problem]:
+    """A region runs the `down` of configured migrations that have one, each once."""
+    downs = {m.name: m.down is not None for m in settings.migrations}
+    allowed = f"allowed: a migration with a down ({listing(n for n, d in downs.items() if d)})"
+    found = []
+    for index, region in enumerate(settings.regions):
+        at = where.at("regions", index)
+        first: dict[str, int] = {}
+        for position, name in enumerate(region.down_migrations):
+            loc: Location = ("regions", at, "down_migrations", position)
+            if name in first:
+                found.append(
+                    _got(
+                        loc,
+                        name,
+                        f"allowed: each migration once; down_migrations[{first[name]}] has it",
+                    )
+                )
+                continue
+            first[name] = position
+            if downs.get(name) or where.was_left_out("migrations", name):
+                continue
+            kind = "a migration without a down" if name in downs else "an unknown migration"
+            found.append(_got(loc, name, f"{kind}; {allowed}"))
     return found
 
 

@@ -39,8 +39,6 @@ import argparse
 import os
 import sys
 
-import yaml
-
 from deploypaths.stack_config import project_defaults
 from ops import UserError, automation, events
 from ops.preview.command import preview_report
@@ -71,13 +69,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="whole stack only: roll back across a contract migration, or to a failed update",
     )
+    parser.add_argument(
+        "--stop-on-first-error",
+        action="store_true",
+        help="start nothing new after the first failed step (default: every path that does not "
+        "wait for a failed one keeps deploying)",
+    )
     parser.add_argument("--no-policy", action="store_true", help="deploy without the policy pack")
     parser.set_defaults(func=run)
-
-
-def _project_name() -> str:
-    document = yaml.safe_load((automation.PROJECT_DIR / "Pulumi.yaml").read_text())
-    return str(document["name"])
 
 
 def _print_plan(plan: RollbackPlan) -> None:
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     config_before = stack.get_all_config()
     plan = plan_rollback(
         stack=args.stack,
-        project=_project_name(),
+        project=automation.project_name(),
         version=args.version,
         paths=args.paths,
         force=args.force,
@@ -143,7 +142,12 @@ def run(args: argparse.Namespace) -> int:
         deploying = True
         try:
             events.UpdateRecorder(stack, args.stack).up(
-                message=plan.message, on_output=print, color="never", **target_options, **policy
+                message=plan.message,
+                on_output=print,
+                color="never",
+                continue_on_error=not args.stop_on_first_error,
+                **target_options,
+                **policy,
             )
         except Exception as error:  # noqa: BLE001 - the operator needs the reason, not a trace
             print(

@@ -18,6 +18,7 @@ from pulumi.automation import ConfigValue, UpdateSummary
 from deploypaths.identity import (
     PathIdentity,
     children_pattern,
+    path_component_urn,
     path_id,
     service_path_urn,
     urn_name,
@@ -44,11 +45,13 @@ UNREADABLE_SECRETS = (SECRET_PLACEHOLDER, "ERROR_UNABLE_TO_DECRYPT")
 
 @dataclass(frozen=True)
 class PathSpec:
-    """One `--path`: a service path (`orders@eu-west-1`) or every service of a region."""
+    """One `--path`: a service path (`orders@eu-west-1`), every service of a region, or a
+    migration path (`orders-add-index@eu-west-1`: its `down` runs)."""
 
     text: str
     region: str
     service: str | None = None
+    migration: str | None = None
 
 
 @dataclass
@@ -108,10 +111,7 @@ def parse_path(text: str, settings: Settings) -> PathSpec:
             f"{text}: no region {region!r} in the stack (regions: {', '.join(regions)})"
         )
     if name in {m.name for m in settings.migrations}:
-        raise UserError(
-            f"{text} is a migration path: migrations are never rolled back per path (the "
-            "migration list is global and runs in every region)"
-        )
+        return PathSpec(text=text, region=region, migration=name)
     services = [s.name for s in settings.services_in(region)]
     if name not in services:
         raise UserError(
@@ -172,10 +172,13 @@ def path_rollback_regions(
             service_level = _service(now, name)
             assert current is not None and service_level is not None
             overrides = dict(entry.get("overrides") or {})
-            if release_override(old) == release_override(service_level):
+            pinned = release_override(old)
+            if old.verify is None and service_level.verify is not None:
+                pinned["verify"] = False  # that release ran no verification
+            if pinned == release_override(service_level):
                 overrides.pop(name, None)
             else:
-                overrides[name] = release_override(old)
+                overrides[name] = pinned
             if overrides:
                 entry["overrides"] = overrides
             else:
@@ -317,18 +320,30 @@ def plan_rollback(
     crossings = contract_crossings(now, then)
     if paths:
         specs = list(dict.fromkeys(parse_path(text, now) for text in paths))
+        migration_specs = [spec for spec in specs if spec.migration]
+        if migration_specs:
+            if len(migration_specs) != len(specs):
+                raise UserError(
+                    "roll migration paths back on their own: their `down` runs, while a service "
+                    "path's release is pinned"
+                )
+            return migration_rollback(
+                stack=stack,
+                project=project,
+                version=version,
+                specs=migration_specs,
+                now=now,
+                then=then,
+                config_now=config_now,
+                resources=resources or [],
+                user=user,
+            )
         if crossings:
             raise UserError(
                 f"cannot roll {', '.join(s.text for s in specs)} back: "
                 + crossing_message(crossings, version)
             )
-        subject = ", ".join(spec.text for spec in specs)
-        plan = RollbackPlan(
-            stack=stack,
-            version=version,
-            subject=subject,
-            message=rollback_message(subject, version, user),
-        )
+        plan = paths_plan(stack, version, specs, user)
         raw_regions = decode(config_now[REGIONS_KEY].value)
         regions, rolled = path_rollback_regions(
             raw_regions, now=now, then=then, specs=specs, version=version
@@ -345,7 +360,6 @@ def plan_rollback(
         plan.changes = [
             _release_change_line(path, before, after, version) for path, before, after in rolled
         ]
-        plan.targets = []
         for path, before, after in rolled:
             if release_fields(before) == release_fields(after):
                 continue  # already at that release: nothing of this path changes
@@ -387,6 +401,76 @@ def plan_rollback(
         plan.changes.append(f"secrets put back (values not shown): {', '.join(secret_keys)}")
     if plan.remove:
         plan.changes.append(f"keys removed: {', '.join(plan.remove)}")
+    return plan
+
+
+def paths_plan(stack: str, version: int, specs: Sequence[PathSpec], user: str) -> RollbackPlan:
+    """An empty plan for some paths: the update will target only what is added to it."""
+    subject = ", ".join(spec.text for spec in specs)
+    return RollbackPlan(
+        stack=stack,
+        version=version,
+        subject=subject,
+        message=rollback_message(subject, version, user),
+        targets=[],
+    )
+
+
+def migrations_to_undo(spec: PathSpec, now: Settings, then: Settings, version: int) -> list[str]:
+    """The named migration and every migration after it that version `version` lacks, newest
+    first; a refusal naming each one without a `down`, or when the named one was there then."""
+    older = {m.name for m in then.migrations}
+    if spec.migration in older:
+        raise UserError(
+            f"{spec.text}: migration {spec.migration!r} already ran at version {version}: there "
+            "is nothing of it to undo"
+        )
+    names = [m.name for m in now.migrations]
+    added = [m for m in now.migrations[names.index(str(spec.migration)) :] if m.name not in older]
+    missing = [m for m in added if m.down is None]
+    if missing:
+        listed = ", ".join(f"{m.phase} migration {m.name!r}" for m in missing)
+        raise UserError(
+            f"cannot roll {spec.text} back to version {version}: {listed} has no `down` (the "
+            "inverse of its change); add one, or roll forward with a fix"
+        )
+    return [m.name for m in reversed(added)]
+
+
+def migration_rollback(
+    *,
+    stack: str,
+    project: str,
+    version: int,
+    specs: Sequence[PathSpec],
+    now: Settings,
+    then: Settings,
+    config_now: Mapping[str, ConfigValue],
+    resources: Sequence[Mapping[str, Any]],
+    user: str,
+) -> RollbackPlan:
+    """Each named migration path runs the `down` of what it added since `version`, newest first
+    (the region's `down_migrations`); the update targets those MigrationPath components."""
+    plan = paths_plan(stack, version, specs, user)
+    regions = [dict(entry) for entry in decode(config_now[REGIONS_KEY].value)]
+    for spec in specs:
+        undo = migrations_to_undo(spec, now, then, version)
+        entry = next(e for e in regions if e.get("name") == spec.region)
+        already = list(entry.get("down_migrations") or [])
+        entry["down_migrations"] = [*undo, *(name for name in already if name not in undo)]
+        for name in undo:
+            plan.changes.append(f"{path_id(name, spec.region)}: its `down` runs")
+            component = path_component_urn(
+                stack, project, PathIdentity("migration", name, spec.region)
+            )
+            targets, warnings = path_targets(component, resources)
+            plan.targets = [*(plan.targets or []), *targets]
+            plan.warnings += warnings
+    plan.set_values[REGIONS_KEY] = ConfigValue(value=json.dumps(regions), secret=False)
+    try:
+        settings_of({**config_now, **plan.set_values}, stack=stack)
+    except ConfigError as error:
+        raise UserError(f"the rolled-back configuration does not validate:\n{error}") from None
     return plan
 
 

@@ -10,24 +10,32 @@ import pulumi
 import pytest
 
 from components.migration_path import MigrationPath, MigrationPathArgs
-from deploypaths.settings import Migration
+from deploypaths.naming import short_hash
+from deploypaths.settings import Migration, MigrationDown
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "add-index-eu-west-1"
 JOB = "kubernetes:batch/v1:Job"
 
 
-def migration_path(image: str, *, database_secret: str | None = "database-connection"):
+def migration_path(
+    image: str,
+    *,
+    database_secret: str | None = "database-connection",
+    down: MigrationDown | None = None,
+    run_down: bool = False,
+):
     def make() -> MigrationPath:
         previous = pulumi.CustomResource("test:index:Job", "create-table-job")
         return MigrationPath(
             NAME,
             MigrationPathArgs(
-                migration=Migration(name="add-index", image=image, phase="expand"),
+                migration=Migration(name="add-index", image=image, phase="expand", down=down),
                 namespace="app",
                 database_secret=database_secret,
                 waits_for=[previous],
                 timeout_minutes=12,
+                down=run_down,
             ),
         )
 
@@ -97,3 +105,72 @@ def test_registers_exactly_what_it_exposes(migration):
     assert set(outputs) == declared_outputs(MigrationPath), path.name
     assert outputs["job"] == monitor.named(f"{NAME}-job", JOB).urn, path.name
     assert outputs["job_name"] == component.job_name == expected_job_name("migrations:7")
+    assert outputs["direction"] == component.direction == "up", path.name
+
+
+# --- down ----------------------------------------------------------------------------------
+
+DOWN = MigrationDown(image="migrations:7-down", args=("--to", "6"))
+
+
+@pytest.fixture(scope="module")
+def undone():
+    return migration_path("migrations:7", down=DOWN, run_down=True)
+
+
+def test_a_declared_down_changes_nothing_until_the_region_runs_it(migration):
+    _, plain = migration
+    _, declared = migration_path("migrations:7", down=DOWN)
+    (job,) = declared.of_type(JOB)
+    (before,) = plain.of_type(JOB)
+    assert (job.urn, job.inputs, job.dependencies) == (
+        before.urn,
+        before.inputs,
+        before.dependencies,
+    )
+    (container,) = job.inputs["spec"]["template"]["spec"]["containers"]
+    assert "args" not in container, job.name
+
+
+def test_a_region_that_runs_the_down_declares_only_the_down_job(undone):
+    component, monitor = undone
+    (path,) = monitor.of_type("deploypaths:index:MigrationPath")
+    (job,) = monitor.children_of(path.urn)
+    assert (job.type, job.name) == (JOB, f"{NAME}-down-job"), job.name
+    previous = monitor.named("create-table-job", "test:index:Job")
+    assert job.dependencies == (previous.urn,), job.name
+    metadata, spec = job.inputs["metadata"], job.inputs["spec"]
+    assert metadata["name"] == f"add-index-down-{short_hash('migrations:7-down', ['--to', '6'])}"
+    assert metadata["labels"] == {
+        "app.kubernetes.io/part-of": "deploypaths",
+        "deploypaths/migration": "add-index",
+        "deploypaths/direction": "down",
+    }, job.name
+    assert spec["template"]["metadata"]["labels"] == metadata["labels"], job.name
+    assert spec["backoffLimit"] == 0, job.name
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never", job.name
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }, job.name
+    (container,) = pod["containers"]
+    assert container["image"] == "migrations:7-down", job.name
+    assert container["args"] == ["--to", "6"], job.name
+    assert container["envFrom"] == [{"secretRef": {"name": "database-connection"}}], job.name
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True, job.name
+    assert job.custom_timeouts.get("create") == "12m", job.name
+    outputs = monitor.outputs[path.urn]
+    assert outputs["job"] == job.urn == monitor.named(f"{NAME}-down-job", JOB).urn
+    assert outputs["job_name"] == component.job_name == metadata["name"], path.name
+    assert outputs["direction"] == component.direction == "down", path.name
+
+
+def test_the_down_job_never_takes_the_name_of_the_change(undone):
+    _, monitor = undone
+    job = monitor.named(f"{NAME}-down-job", JOB)
+    assert job.inputs["metadata"]["name"] != expected_job_name("migrations:7"), job.name
+    newer = MigrationDown(image="migrations:7-down", args=("--to", "5"))
+    other = migration_path("migrations:7", down=newer, run_down=True)[1]
+    renamed = other.named(f"{NAME}-down-job", JOB)
+    assert renamed.inputs["metadata"]["name"] != job.inputs["metadata"]["name"], renamed.name

@@ -19,8 +19,10 @@ from deploypaths.settings import (
     FlagDeliverySettings,
     KubernetesSettings,
     Migration,
+    MigrationDown,
     MonitoringSettings,
     Service,
+    Verify,
 )
 from tests.support.component_monitor import build, declared_outputs
 
@@ -48,7 +50,16 @@ MIGRATIONS = (
 )
 
 
-def region_path(kubernetes, database, monitoring, **secrets):
+def region_path(
+    kubernetes,
+    database,
+    monitoring,
+    *,
+    services=SERVICES,
+    migrations=MIGRATIONS,
+    down_migrations=(),
+    **secrets,
+):
     def make() -> RegionPath:
         gate = pulumi.CustomResource("test:index:Gate", "gate-after-wave-0")
         return RegionPath(
@@ -62,8 +73,9 @@ def region_path(kubernetes, database, monitoring, **secrets):
                 database=database,
                 monitoring=monitoring,
                 flag_delivery=FlagDeliverySettings(),
-                services=SERVICES,
-                migrations=MIGRATIONS,
+                services=services,
+                migrations=migrations,
+                down_migrations=down_migrations,
                 tags=lambda path: {"environment": "test", "path": path},
                 gate=gate,
                 **secrets,
@@ -269,3 +281,119 @@ def test_eks_mode_registers_exactly_what_it_exposes(eks_mode):
 def secret(value):
     """A value as the engine receives it when the program marked it secret."""
     return {rpc._special_sig_key: rpc._special_secret_sig, "value": value}
+
+
+# --- verification and down migrations ------------------------------------------------------
+
+JOB = "kubernetes:batch/v1:Job"
+VERIFIED = (
+    SERVICES[0].model_copy(update={"verify": Verify(image="orders-smoke:1")}),
+    SERVICES[1],
+)
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def waits_for(monitor, resource) -> set[str]:
+    """What a resource waits for besides the namespace it is created in (a data edge)."""
+    return set(resource.dependencies) - {r.urn for r in monitor.of_type(NAMESPACE)}
+
+
+def kubeconfig_region(**paths):
+    return region_path(
+        KubernetesSettings(mode="kubeconfig"),
+        DatabaseSettings(mode="none"),
+        MonitoringSettings(mode="none"),
+        kubeconfig=pulumi.Output.secret(KUBECONFIG),
+        **paths,
+    )
+
+
+@pytest.fixture(scope="module")
+def verified():
+    return kubeconfig_region(services=VERIFIED)
+
+
+def test_what_waits_for_a_verified_service_waits_for_its_verification(verified):
+    _, monitor = verified
+    verify = monitor.named(f"orders-{REGION}-verify-job", JOB)
+    orders = {d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith("orders-")}
+    assert waits_for(monitor, verify) == orders, verify.name
+    # billing runs after orders: after its Deployments and its verification.
+    billing = monitor.named(f"billing-{REGION}-deployment", DEPLOYMENT)
+    assert waits_for(monitor, billing) == orders | {verify.urn}, billing.name
+    # The barrier (and so the contract migration and the next wave's gate) waits for it too.
+    barrier = monitor.named(f"{REGION}-services-ready", BARRIER)
+    deployments = {d.urn for d in monitor.of_type(DEPLOYMENT)}
+    assert set(barrier.dependencies) == deployments | {verify.urn}, barrier.name
+    region = region_of(monitor)
+    assert monitor.outputs[region.urn]["completion"][0] == barrier.urn, region.name
+
+
+UNDOABLE = (
+    Migration(
+        name="add-index",
+        image="migrations:7",
+        phase="expand",
+        down=MigrationDown(image="migrations:7-down"),
+    ),
+    Migration(
+        name="add-status",
+        image="migrations:8",
+        phase="expand",
+        down=MigrationDown(image="migrations:8-down", args=("--keep-data",)),
+    ),
+    Migration(name="drop-column", image="migrations:9", phase="contract"),
+)
+UNDOABLE_SERVICES = (
+    SERVICES[0].model_copy(update={"requires": ("add-index", "add-status")}),
+    SERVICES[1],
+)
+
+
+@pytest.fixture(scope="module")
+def undone():
+    return kubeconfig_region(
+        services=UNDOABLE_SERVICES,
+        migrations=UNDOABLE,
+        down_migrations=("add-index", "add-status"),
+    )
+
+
+def test_a_region_that_undoes_migrations_runs_only_their_down_jobs_newest_first(undone):
+    component, monitor = undone
+    jobs = {job.name: job for job in monitor.of_type(JOB)}
+    assert set(jobs) == {
+        f"add-index-{REGION}-down-job",
+        f"add-status-{REGION}-down-job",
+        f"drop-column-{REGION}-job",
+    }
+    barrier = monitor.named(f"{REGION}-services-ready", BARRIER)
+    contract = jobs[f"drop-column-{REGION}-job"]
+    newest, oldest = jobs[f"add-status-{REGION}-down-job"], jobs[f"add-index-{REGION}-down-job"]
+    assert waits_for(monitor, contract) == {barrier.urn}, contract.name
+    # Chained after the services and the contract, newest first.
+    assert waits_for(monitor, newest) == {contract.urn}, newest.name
+    assert waits_for(monitor, oldest) == {newest.urn}, oldest.name
+    for name, path in component.migrations.items():
+        expected = "up" if name == "drop-column" else "down"
+        assert path.direction == expected, name
+    region = region_of(monitor)
+    assert monitor.outputs[region.urn]["completion"] == [barrier.urn, oldest.urn], region.name
+    # The services no longer wait for a change the region undoes after them.
+    for deployment in monitor.of_type(DEPLOYMENT):
+        assert not {newest.urn, oldest.urn} & set(deployment.dependencies), deployment.name
+
+
+def test_without_down_migrations_a_declared_down_changes_nothing():
+    _, declared = kubeconfig_region(migrations=(UNDOABLE[0], UNDOABLE[2]))
+    _, plain = kubeconfig_region(
+        migrations=(UNDOABLE[0].model_copy(update={"down": None}), UNDOABLE[2])
+    )
+    for monitor in (declared, plain):
+        jobs = {job.name for job in monitor.of_type(JOB)}
+        assert jobs == {f"add-index-{REGION}-job", f"drop-column-{REGION}-job"}, jobs
+    assert {urn: (r.inputs, set(r.dependencies)) for urn, r in declared.registered.items()} == {
+        urn: (r.inputs, set(r.dependencies)) for urn, r in plain.registered.items()
+    }

@@ -10,11 +10,13 @@ import pulumi
 import pytest
 
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
-from deploypaths.settings import BlueGreen, Canary, ColourRelease, Flag, Service
+from deploypaths.naming import service_release, short_hash
+from deploypaths.settings import BlueGreen, Canary, ColourRelease, Flag, Service, Verify
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "orders-eu-west-1"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 MONITORING = Monitoring(
@@ -262,7 +264,10 @@ def test_registers_exactly_what_it_exposes(rolling, canary):
     component, monitor = canary
     (path,) = monitor.of_type("deploypaths:index:ServicePath")
     outputs = monitor.outputs[path.urn]
-    assert set(outputs) == declared_outputs(ServicePath), path.name
+    # Without `verify` the Job is None, which the engine does not store.
+    assert component.verify_job is None
+    assert set(outputs) == declared_outputs(ServicePath) - {"verify_job"}, path.name
+    assert outputs["released"] == outputs["deployments"], path.name
     assert outputs["composite_alarm_name"] == "test-orders-eu-west-1-health", path.name
     assert outputs["deployments"] == [
         monitor.named(f"{NAME}-deployment", DEPLOYMENT).urn,
@@ -274,5 +279,93 @@ def test_registers_exactly_what_it_exposes(rolling, canary):
     (path,) = monitor.of_type("deploypaths:index:ServicePath")
     assert component.composite_alarm_name is None
     assert set(monitor.outputs[path.urn]) == declared_outputs(ServicePath) - {
-        "composite_alarm_name"
+        "composite_alarm_name",
+        "verify_job",
     }, path.name
+
+
+# --- verification ------------------------------------------------------------------------
+
+VERIFIED = CANARY.model_copy(
+    update={
+        "verify": Verify(image="orders-smoke:1", args=("--path", "/orders")),
+        "read_only_root_filesystem": False,
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def verified():
+    return service_path(VERIFIED, monitoring=MONITORING, verify_timeout_minutes=4)
+
+
+def test_the_verify_job_runs_after_every_deployment_of_the_path(verified):
+    _, monitor = verified
+    (path,) = monitor.of_type("deploypaths:index:ServicePath")
+    job = monitor.named(f"{NAME}-verify-job", JOB)
+    assert job.parent == path.urn, job.name
+    tracks = {d.urn for d in monitor.of_type(DEPLOYMENT)}
+    assert len(tracks) == 2, job.name
+    assert set(job.dependencies) == tracks, job.name
+    assert job.custom_timeouts.get("create") == "4m", job.name
+
+
+def test_the_verify_job_is_hardened_like_the_paths_pods(verified):
+    _, monitor = verified
+    job = monitor.named(f"{NAME}-verify-job", JOB)
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
+    metadata, spec = job.inputs["metadata"], job.inputs["spec"]
+    labels = {"app.kubernetes.io/part-of": "deploypaths", "deploypaths/verify": "orders"}
+    assert metadata["namespace"] == "app", job.name
+    assert metadata["labels"] == labels, job.name
+    assert spec["backoffLimit"] == 0, job.name
+    assert spec["activeDeadlineSeconds"] == 240, job.name
+    template = spec["template"]
+    # Not selected by the Service or the disruption budget (they select `app`).
+    assert template["metadata"]["labels"] == labels, job.name
+    pod, service_pod = template["spec"], deployment.inputs["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never", job.name
+    assert pod["securityContext"] == service_pod["securityContext"], job.name
+    assert pod["automountServiceAccountToken"] is False, job.name
+    (container,) = pod["containers"]
+    (service_container,) = service_pod["containers"]
+    assert container["image"] == "orders-smoke:1", job.name
+    assert container["args"] == ["--path", "/orders"], job.name
+    # The service's own opt-out applies to its verification too.
+    assert container["securityContext"] == service_container["securityContext"], job.name
+    assert container["securityContext"]["readOnlyRootFilesystem"] is False, job.name
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, job.name
+    assert set(container["resources"]) == {"requests", "limits"}, job.name
+
+
+def test_the_verify_job_is_named_by_the_release_it_verifies(verified):
+    _, monitor = verified
+    job = monitor.named(f"{NAME}-verify-job", JOB)
+    name = job.inputs["metadata"]["name"]
+    assert name == f"orders-verify-{short_hash(service_release(VERIFIED))}", job.name
+    assert len(name) <= 63, name
+    # A new release (here: a new canary image) re-runs verification under a new name.
+    newer = VERIFIED.model_copy(update={"canary": Canary(image="orders:3", weight=25)})
+    again = service_path(newer)[1].named(f"{NAME}-verify-job", JOB)
+    assert again.inputs["metadata"]["name"] != name, again.name
+    # So do new verify args.
+    args = VERIFIED.model_copy(update={"verify": Verify(image="orders-smoke:1")})
+    other = service_path(args)[1].named(f"{NAME}-verify-job", JOB)
+    assert other.inputs["metadata"]["name"] not in (name, again.inputs["metadata"]["name"])
+    assert other.inputs["spec"]["template"]["spec"]["containers"][0]["args"] == []
+
+
+def test_released_is_the_deployments_and_the_verify_job(verified):
+    component, monitor = verified
+    (path,) = monitor.of_type("deploypaths:index:ServicePath")
+    outputs = monitor.outputs[path.urn]
+    assert set(outputs) == declared_outputs(ServicePath), path.name
+    job = monitor.named(f"{NAME}-verify-job", JOB)
+    assert outputs["verify_job"] == job.urn, path.name
+    assert outputs["released"] == [*outputs["deployments"], job.urn], path.name
+    assert component.released == [*component.deployments, component.verify_job]
+
+
+def test_without_verify_there_is_no_job(rolling, canary, blue_green):
+    for _, monitor in (rolling, canary, blue_green):
+        assert monitor.of_type(JOB) == []

@@ -14,9 +14,11 @@ from deploypaths.naming import wave_release
 from deploypaths.settings import (
     OVERRIDABLE_SERVICE_FIELDS,
     Flag,
+    MigrationDown,
     Service,
     ServiceOverride,
     Settings,
+    Verify,
 )
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, parse_settings
@@ -201,3 +203,34 @@ def test_a_key_path_names_the_entry_as_written() -> None:
     assert key_path(("services", 2, "image"), raw) == "services[2].image"
     assert key_path(("services", 3, "image"), raw) == "services[3].image"
     assert key_path(("services", "after"), raw) == "services.after"
+
+
+def test_verify_and_down_change_fingerprints_only_where_they_run() -> None:
+    settings = stack_settings("local")
+    service = settings.services[0]
+    verified = service.model_copy(
+        update={"verify": Verify(image="registry.example.com/shop/smoke:1")}
+    )
+
+    assert "verify" not in service.model_dump()
+    assert verified.model_dump()["verify"] == {
+        "image": "registry.example.com/shop/smoke:1",
+        "args": (),
+    }
+    # A declared `down` changes no wave; a region that runs it changes its own wave only.
+    migrations = tuple(
+        m.model_copy(update={"down": MigrationDown(image=f"{m.image}-down")})
+        for m in settings.migrations
+    )
+    declared = settings.model_copy(update={"migrations": migrations})
+    before = [wave_release(settings, w) for w in range(len(settings.waves))]
+    assert [wave_release(declared, w) for w in range(len(settings.waves))] == before
+    first = settings.waves[0][0]
+    regions = tuple(
+        r.model_copy(update={"down_migrations": (migrations[0].name,)}) if r.name == first else r
+        for r in settings.regions
+    )
+    undone = declared.model_copy(update={"regions": regions})
+    after = [wave_release(undone, w) for w in range(len(settings.waves))]
+    assert after[0] != before[0]
+    assert after[1:] == before[1:]

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.automation import EngineEvent
 
 from ops import UserError, automation
-from tests.support.ops_fixtures import FIXTURES, FakeStack, update
+from tests.support.ops_fixtures import FIXTURES, FakeStack, UpdatingStack
 
 
 @pytest.fixture
@@ -27,25 +26,6 @@ def fake_stacks(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeStack]:
 
     monkeypatch.setattr(automation, "select", select)
     return stacks
-
-
-class UpdatingStack(FakeStack):
-    """A FakeStack whose `up` streams engine events to `on_event`, as the Automation API does,
-    and then appears in the history as the newest update (failed when `up_error` is set)."""
-
-    def __init__(self, *, up_events: list[EngineEvent] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._up_events = up_events or []
-
-    def up(self, **kwargs: Any) -> None:
-        self.calls.append(("up", kwargs))
-        for event in self._up_events:
-            kwargs["on_event"](event)
-        newest = max((s.version or 0 for s in self._history), default=0) + 1
-        result = "failed" if self._up_error else "succeeded"
-        self._history.insert(0, update(newest, self.config, result=result))
-        if self._up_error:
-            raise self._up_error
 
 
 @pytest.fixture

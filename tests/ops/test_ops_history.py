@@ -1,4 +1,5 @@
-"""`ops history`: paging through the whole history and diffing each update's paths."""
+"""`ops history`: paging through the whole history, diffing each update's paths and saying which
+migrations each update ran up and which it ran down."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ import pytest
 
 from ops.__main__ import main
 from ops.report_history import (
+    entry_lines,
     fetch_all,
     history_entries,
     render_history,
     summary_from_json,
 )
-from tests.support.ops_fixtures import FIXTURES, FakeStack, history_json, summaries, update
+from tests.support.ops_fixtures import (
+    FIXTURES,
+    FakeStack,
+    config_of,
+    edit_json,
+    history_json,
+    summaries,
+    update,
+)
 
 
 def test_summaries_read_like_stack_history():
@@ -151,3 +161,164 @@ def test_history_command_pages_through_the_backend_without_secrets(fake_stacks, 
     out = capsys.readouterr().out
     assert "v1    2025-03-01" in out and "kubeconfig-us" not in out
     assert main(["history", "--stack", "prod", "--page-size", "0"]) == 2
+
+
+MIGRATIONS = "deploypaths:migrations"
+REGIONS = "deploypaths:regions"
+MIGRATE = "registry.example.com/shop/migrate"
+
+
+def _lines(history):
+    """Each update's lines under its heading, by version."""
+    return {e.version: entry_lines(e)[1:] for e in history_entries(history, stack="prod")}
+
+
+def _then(config, key, edit):
+    """The next update's config: a copy of `config` with one structured value edited."""
+    config = dict(config)
+    edit_json(config, key, edit)
+    return config
+
+
+def _downs(region, names):
+    def edit(regions):
+        next(r for r in regions if r["name"] == region)["down_migrations"] = names
+
+    return edit
+
+
+def _image(name, image):
+    def edit(migrations):
+        next(m for m in migrations if m["name"] == name)["image"] = image
+
+    return edit
+
+
+def _undoable():
+    """Today's prod config whose orders-add-status declares a down, and a second migration
+    with a down (orders-add-index) after it."""
+
+    def edit(migrations):
+        migrations[0]["down"] = {"image": f"{MIGRATE}:0042-down"}
+        index = {
+            "name": "orders-add-index",
+            "image": f"{MIGRATE}:0045",
+            "phase": "expand",
+            "down": {"image": f"{MIGRATE}:0045-down", "args": ["--drop-index"]},
+        }
+        migrations.insert(1, index)
+
+    return _then(config_of(summaries(secrets=False)[0]), MIGRATIONS, edit)
+
+
+def test_the_fixture_history_says_which_migrations_ran_up(entries):
+    assert entry_lines(entries[3])[1:] == [
+        "      message: drop the legacy orders columns; search canary to 50%",
+        "      migrations added: orders-drop-legacy (contract)",
+        "      migrations ran up: orders-drop-legacy",
+        "      search@us-east-1: canary.weight 10 -> 50",
+        "      settings changed: bake_minutes",
+    ]
+    assert "      migrations ran up: orders-add-status" in entry_lines(entries[1])
+    for version in (2, 4, 5, 6):
+        assert not any(
+            "ran up" in line or "ran down" in line for line in entry_lines(entries[version])
+        ), version
+
+
+def test_each_update_says_which_migrations_ran_up_and_which_ran_down():
+    base = config_of(summaries(secrets=False)[0])
+    added = _undoable()
+    bumped = _then(added, MIGRATIONS, _image("orders-add-index", f"{MIGRATE}:0046"))
+    fallback = _then(bumped, REGIONS, _downs("eu-west-1", ["orders-add-index"]))
+    rolled_back = _then(
+        fallback, REGIONS, _downs("us-east-1", ["orders-add-index", "orders-add-status"])
+    )
+
+    def search_canary_at_60(services):
+        next(s for s in services if s["name"] == "search")["canary"]["weight"] = 60
+
+    canary = _then(rolled_back, "deploypaths:services", search_canary_at_60)
+    history = [
+        update(6, canary, message="search canary to 60%"),
+        update(5, rolled_back, message="rollback of orders-add-status@us-east-1 to version 1"),
+        update(4, fallback, message="automatic rollback of orders-add-index@eu-west-1"),
+        update(3, bumped, result="failed"),
+        update(2, added),
+        update(1, base),
+    ]
+    lines = _lines(history)
+    assert lines[2] == [
+        "      migrations added: orders-add-index (expand)",
+        "      migrations ran up: orders-add-index",
+    ]
+    assert lines[3] == [
+        "      migrations ran up: orders-add-index",
+        "      orders-add-index@us-east-1, orders-add-index@eu-west-1, "
+        "orders-add-index@ap-southeast-2: image migrate:0045 -> migrate:0046",
+    ]
+    assert lines[4] == [
+        "      message: automatic rollback of orders-add-index@eu-west-1",
+        "      migrations ran down: orders-add-index@eu-west-1",
+    ]
+    # Newest first, as the region lists them (and runs them).
+    assert lines[5] == [
+        "      message: rollback of orders-add-status@us-east-1 to version 1",
+        "      migrations ran down: orders-add-index@us-east-1, orders-add-status@us-east-1",
+    ]
+    # An update without migration changes reads as it always has.
+    assert lines[6] == [
+        "      message: search canary to 60%",
+        "      search@us-east-1: canary.weight 50 -> 60",
+    ]
+
+
+def test_a_region_that_runs_a_down_runs_nothing_of_a_new_image_until_it_leaves_the_list():
+    fallback = _then(_undoable(), REGIONS, _downs("eu-west-1", ["orders-add-index"]))
+    bumped = _then(fallback, MIGRATIONS, _image("orders-add-index", f"{MIGRATE}:0046"))
+    forward = _then(bumped, REGIONS, _downs("eu-west-1", []))
+    lines = _lines([update(3, forward), update(2, bumped), update(1, fallback)])
+    assert lines[2] == [
+        "      migrations ran up: orders-add-index@us-east-1, orders-add-index@ap-southeast-2",
+        "      orders-add-index@us-east-1, orders-add-index@eu-west-1, "
+        "orders-add-index@ap-southeast-2: image migrate:0045 -> migrate:0046",
+    ]
+    assert lines[3] == ["      migrations ran up: orders-add-index@eu-west-1"]
+
+
+def test_a_new_down_where_a_region_runs_it_runs_again():
+    fallback = _then(_undoable(), REGIONS, _downs("eu-west-1", ["orders-add-index"]))
+
+    def new_args(migrations):
+        migrations[1]["down"]["args"] = ["--drop-index", "--concurrently"]
+
+    fixed = _then(fallback, MIGRATIONS, new_args)
+    assert _lines([update(2, fixed), update(1, fallback)])[2] == [
+        "      migrations ran down: orders-add-index@eu-west-1"
+    ]
+
+
+def test_a_first_recorded_configuration_runs_its_migrations_and_its_downs():
+    first = _then(_undoable(), REGIONS, _downs("eu-west-1", ["orders-add-index"]))
+    assert _lines([update(1, first)])[1] == [
+        "      migrations added: orders-add-status (expand), orders-add-index (expand), "
+        "orders-drop-legacy (contract)",
+        "      migrations ran up: orders-add-status, orders-add-index@us-east-1, "
+        "orders-add-index@ap-southeast-2, orders-drop-legacy",
+        "      migrations ran down: orders-add-index@eu-west-1",
+        "      first recorded configuration: 16 path(s)",
+    ]
+
+
+def test_a_new_region_runs_every_migration_up_there():
+    before = _undoable()
+    added = _then(before, REGIONS, lambda regions: regions.append({"name": "us-west-2"}))
+    added = _then(added, "deploypaths:waves", lambda waves: waves[1].append("us-west-2"))
+    assert _lines([update(2, added), update(1, before)])[2] == [
+        "      migrations ran up: orders-add-status@us-west-2, orders-add-index@us-west-2, "
+        "orders-drop-legacy@us-west-2",
+        "      auth@us-west-2, orders@us-west-2: path added",
+        "      orders-add-status@us-west-2, orders-add-index@us-west-2, "
+        "orders-drop-legacy@us-west-2: migration path added",
+        "      settings changed: waves",
+    ]

@@ -45,9 +45,9 @@ ENGINE_ONLY = (
 ALLOWED_LINES = (
     re.compile(r"^make( [a-z-]+)*$"),
     re.compile(r"^\.venv/bin/python -m ops (preview|history|rollback) "),
+    # `ops up` with no flag: failure isolation and the rollback of a failed path are its defaults.
     re.compile(
-        r'^pulumi up --stack "\$STACK" --yes --policy-pack policy '
-        r'--policy-pack-config "policy/config/\$STACK\.json" '
+        r'^\.venv/bin/python -m ops up --stack "\$STACK" --yes '
         r'--message "deploy of \$\{?[A-Z_:0-9]+\}?"$'
     ),
     re.compile(r"^paths=\(\);? ?(for path in \$\w+; do paths\+=\(--path \"\$path\"\); done)?$"),
@@ -204,8 +204,9 @@ def test_deploy_runs_dev_then_prod_behind_an_approval(workflows):
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         groups.add(job["concurrency"]["group"])
         runs = [s.get("run", "") for s in job["steps"]]
-        (deploy,) = [run for run in runs if "pulumi up" in run]
-        assert "--policy-pack policy" in deploy
+        (deploy,) = [run for run in runs if "-m ops up" in run]
+        # `ops up` attaches the policy pack; no flag: isolation and rollback are its defaults.
+        assert "--stop-on-first-error" not in deploy and "--on-failure" not in deploy
         (check,) = [run for run in runs if "-m ops preview" in run]
         assert runs.index(check) < runs.index(deploy), f"{stack}: the ops checks come first"
     assert len(groups) == len(STACKS)
@@ -310,7 +311,7 @@ def test_gitlab_deploys_one_resource_group_per_stack_and_prod_by_hand(gitlab):
         assert jobs[f"deploy-{stack}"]["variables"]["STACK"] == stack
     check, deploy = job_script(gitlab, "deploy-dev")
     assert check.startswith('.venv/bin/python -m ops preview --stack "$STACK"'), check
-    assert deploy.startswith('pulumi up --stack "$STACK" --yes --policy-pack policy')
+    assert deploy.startswith('.venv/bin/python -m ops up --stack "$STACK" --yes --message')
 
 
 def test_gitlab_rollback_runs_from_the_web_form(gitlab):

@@ -101,8 +101,8 @@ def test_a_failed_version_needs_force():
         ("eu-central-1", "'eu-central-1' is neither a path (service@region) nor a region"),
         (
             "orders-add-status@eu-west-1",
-            "orders-add-status@eu-west-1 is a migration path: migrations are never rolled back "
-            "per path",
+            "orders-add-status@eu-west-1: migration 'orders-add-status' already ran at version 3: "
+            "there is nothing of it to undo",
         ),
         ("search@eu-west-1", "search@eu-west-1: no service 'search' runs in eu-west-1 today"),
         ("billing@us-east-1", "billing@us-east-1: no service 'billing' runs in us-east-1 today"),
@@ -112,6 +112,69 @@ def test_paths_must_exist_today_and_be_service_paths(path, message):
     with pytest.raises(UserError) as refused:
         plan(version=3, paths=[path])
     assert str(refused.value).startswith(message), refused.value
+
+
+def _with_down(config: dict, *names: str) -> dict:
+    """Today's config with a `down` on each named migration."""
+    config = dict(config)
+
+    def add(migrations: list) -> None:
+        for migration in migrations:
+            if migration["name"] in names:
+                migration["down"] = {"image": f"{REGISTRY}/migrate:undo-{migration['name']}"}
+
+    edit_json(config, "deploypaths:migrations", add)
+    return config
+
+
+def test_a_migration_path_without_a_down_is_refused_naming_it():
+    with pytest.raises(UserError) as refused:
+        plan(version=2, paths=["orders-drop-legacy@us-east-1"])
+    assert str(refused.value) == (
+        "cannot roll orders-drop-legacy@us-east-1 back to version 2: contract migration "
+        "'orders-drop-legacy' has no `down` (the inverse of its change); add one, or roll "
+        "forward with a fix"
+    )
+
+
+def test_a_migration_path_runs_its_down_in_its_region_only():
+    history = summaries()
+    now = _with_down(config_of(history[0]), "orders-drop-legacy")
+    p = plan(version=2, paths=["orders-drop-legacy@us-east-1"], now=now)
+    regions = regions_of(p)
+    assert next(r for r in regions if r["name"] == "us-east-1")["down_migrations"] == [
+        "orders-drop-legacy"
+    ]
+    assert all("down_migrations" not in r for r in regions if r["name"] != "us-east-1")
+    component = (
+        "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$"
+        "deploypaths:index:MigrationPath::orders-drop-legacy-us-east-1"
+    )
+    assert p.targets is not None and p.targets[0] == component
+    assert all("orders-drop-legacy-us-east-1" in target for target in p.targets), p.targets
+    assert p.changes == ["orders-drop-legacy@us-east-1: its `down` runs"]
+
+
+def test_a_migration_path_and_a_service_path_are_rolled_back_apart():
+    now = _with_down(config_of(summaries()[0]), "orders-drop-legacy")
+    with pytest.raises(UserError) as refused:
+        plan(version=2, paths=["orders-drop-legacy@us-east-1", "orders@us-east-1"], now=now)
+    assert str(refused.value).startswith("roll migration paths back on their own")
+
+
+def test_a_path_goes_back_without_the_verification_its_old_release_did_not_have():
+    history = _without_contract(summaries())
+    now = config_of(history[0])
+
+    def verify_auth(services: list) -> None:
+        next(s for s in services if s["name"] == "auth")["verify"] = {
+            "image": f"{REGISTRY}/smoke:1.0.0"
+        }
+
+    edit_json(now, "deploypaths:services", verify_auth)
+    p = plan(version=2, paths=["auth@us-east-1"], now=now, history=history)
+    pinned = overrides(regions_of(p), "us-east-1")["auth"]
+    assert pinned["verify"] is False, pinned
 
 
 def test_a_path_cannot_cross_a_contract_migration_that_ran_since():

@@ -78,7 +78,8 @@ def test_up_records_every_event_under_the_next_update_number(updating_stack, fil
     assert same_events(recorded, "events-local-1.jsonl")
     assert not list(recorded.parent.glob("*.partial"))
     (up,) = stack.called("up")
-    assert up["parallel"] == 4 and up["refresh"] is True and "continue_on_error" not in up
+    assert up["parallel"] == 4 and up["refresh"] is True
+    assert up["continue_on_error"] is True, "a failed path stops only what waits for it"
     assert up["policy_packs"] == [str(automation.POLICY_PACK)], "the policy pack is attached"
     out = capsys.readouterr().out
     assert "Update 1 of stack local: succeeded after 0.55 min; 11 path(s): 11 changed" in out
@@ -106,13 +107,15 @@ def test_a_failed_update_is_recorded_summarised_and_exits_1_without_a_traceback(
         "initialize or become live: timed out waiting to be Ready\n"
     )
     updating_stack("local", up_events=load_events("events-local-3.jsonl"), up_error=failure)
-    assert main(["up", "--stack", "local", "--yes", "--continue-on-error"]) == 1
+    assert main(["up", "--stack", "local", "--yes", "--on-failure", "leave"]) == 1
     assert (file_backend / "events" / "local" / "1.jsonl").exists()
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
-    assert "The update failed: " in captured.err and "timed out waiting to be Ready" in captured.err
+    assert captured.err.strip() == "The update failed: auth@us-east-1 (see above)"
+    assert "timed out waiting to be Ready" in captured.out
     assert "auth@us-east-1                               failed" in captured.out
-    assert "orders@us-east-1                             not reached" in captured.out
+    held = next(line for line in captured.out.splitlines() if "orders@us-east-1 " in line)
+    assert " held " in held and held.endswith("held: waits for auth@us-east-1"), held
 
 
 @pytest.mark.parametrize(
@@ -120,6 +123,10 @@ def test_a_failed_update_is_recorded_summarised_and_exits_1_without_a_traceback(
     [
         (["--parallel", "0", "--yes"], "error: --parallel must be at least 1, not 0"),
         ([], "error: no terminal to confirm on: pass --yes to deploy without asking"),
+        (
+            ["--on-failure", "retry", "--yes"],
+            "error: --on-failure 'retry': allowed: rollback, leave (default rollback)",
+        ),
     ],
 )
 def test_operator_mistakes_are_one_line_and_exit_2(

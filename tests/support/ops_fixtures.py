@@ -178,3 +178,22 @@ class FakeStack:
 
     def called(self, name: str) -> list[Any]:
         return [args for call, args in self.calls if call == name]
+
+
+class UpdatingStack(FakeStack):
+    """A FakeStack whose `up` streams engine events to `on_event`, as the Automation API does,
+    and then appears in the history as the newest update (failed when `up_error` is set)."""
+
+    def __init__(self, *, up_events: list[EngineEvent] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._up_events = up_events or []
+
+    def up(self, **kwargs: Any) -> None:
+        self.calls.append(("up", kwargs))
+        for event in self._up_events:
+            kwargs["on_event"](event)
+        newest = max((s.version or 0 for s in self._history), default=0) + 1
+        result = "failed" if self._up_error else "succeeded"
+        self._history.insert(0, update(newest, self.config, result=result))
+        if self._up_error:
+            raise self._up_error
