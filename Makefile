@@ -23,6 +23,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# checkov, for the manifest checks of the tests (tests/engine/test_manifest_checks.py), in a venv
+# of its own: it pins a boto3 that cannot share one with requirements.txt's.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 # The Pulumi engine, the Kubernetes provider and the local clusters' binaries, built from Go
 # modules, for machines that cannot download them.
 setup: venv
@@ -46,12 +54,12 @@ up: clusters
 down: venv
 	$(ENGINE) $(PY) -m ops local down --stack local
 
-test: setup lint
+test: setup lint $(CHECKOV_VENV)/.installed
 	$(ENGINE) $(PY) -m pytest
 
-# What fails here fails by races: the failure scenarios on the local clusters, three times in a
-# row (CI runs each once, in `make test`).
-DRILLS := tests/engine/test_path_failures.py
+# What fails here fails by races: the failure scenarios and the fault drills on the local
+# clusters, three times in a row (CI runs each once, in `make test`).
+DRILLS := tests/engine/test_path_failures.py tests/engine/test_fault_drills.py
 drills: setup
 	for round in 1 2 3; do $(ENGINE) $(PY) -m pytest $(DRILLS) || exit 1; done
 

@@ -20,6 +20,7 @@ from components.feature_flags import (
     profile_name,
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
+from components.network_policy import callers, default_deny
 from components.outputs import tolerant
 from components.pod_security import NAMESPACE_LABELS
 from components.region_cluster import Cluster, ClusterArgs
@@ -132,6 +133,7 @@ class RegionPath(pulumi.ComponentResource):
             },
             opts=k8s_opts,
         ).metadata.name
+        default_deny(name, namespace, k8s_opts)
         database = self._database(name, args, network, aws_opts)
         database_secret = self._database_secret(
             name, args, database, aws_provider, k8s_opts, namespace
@@ -337,6 +339,7 @@ class RegionPath(pulumi.ComponentResource):
                     namespace=namespace,
                     database_secret=database_secret,
                     waits_for=waits_for,
+                    callers=callers(service, services.values()),
                     monitoring=monitoring_for(service.name) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
                     extra_env=_appconfig_env(args.environment, service.name)

@@ -11,8 +11,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.pod_security import (
+    IMAGE_PULL_POLICY,
     SCRATCH_MOUNT,
     SCRATCH_VOLUME,
+    accepted_findings,
     container_security_context,
     pod_security_context,
 )
@@ -46,7 +48,11 @@ class RunOnce:
 def run_once_job(
     resource_name: str, run: RunOnce, *, parent: pulumi.Resource, waits_for: list[pulumi.Resource]
 ) -> k8s.batch.v1.Job:
-    container: dict[str, Any] = {"name": run.container, "image": run.image}
+    container: dict[str, Any] = {
+        "name": run.container,
+        "image": run.image,
+        "image_pull_policy": IMAGE_PULL_POLICY,
+    }
     if run.args is not None:
         container["args"] = run.args
     if run.env:
@@ -64,8 +70,11 @@ def run_once_job(
         "namespace": run.namespace,
         "labels": run.labels,
     }
-    if run.annotations:
-        metadata["annotations"] = run.annotations
+    secret_env = any("secret_ref" in source for source in run.env_from)
+    findings = accepted_findings(images=[run.image], secret_env=secret_env)
+    annotations = {**run.annotations, **findings}
+    if annotations:
+        metadata["annotations"] = annotations
     return k8s.batch.v1.Job(
         resource_name,
         metadata=metadata,

@@ -1,5 +1,5 @@
-"""ServicePath: one service in one region: Deployments, Service, disruption budget, alarms, and
-the verification Job run after each release."""
+"""ServicePath: one service in one region: Deployments, Service, NetworkPolicy, disruption
+budget, alarms, and the verification Job run after each release."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.network_policy import pod_labels, service_ingress, verify_labels
 from components.outputs import tolerant
 from components.pod_security import (
+    IMAGE_PULL_POLICY,
     SCRATCH_MOUNT,
     SCRATCH_VOLUME,
+    accepted_findings,
     container_security_context,
     pod_security_context,
 )
@@ -48,6 +51,9 @@ class ServicePathArgs:
     # Custom resources every Deployment of the path waits for: required expand Jobs and the
     # Deployments of the services named in `after`.
     waits_for: list[pulumi.Resource]
+    # The services of the region whose pods call this one (`network_policy.callers`): the only
+    # pods, with the verification's, its NetworkPolicy admits.
+    callers: tuple[str, ...] = ()
     monitoring: Monitoring | None = None
     # When flags are not delivered by AppConfig they reach pods as this mounted ConfigMap.
     flags_as_config_map: bool = True
@@ -102,7 +108,7 @@ def deployment_name(service: Service, track: str) -> str:
 
 
 def service_selector(service: Service) -> dict[str, str]:
-    selector = {"app": service.name}
+    selector = pod_labels(service.name)
     if service.strategy == "blue-green" and service.blue_green:
         selector["colour"] = service.blue_green.active
     return selector
@@ -142,12 +148,20 @@ class ServicePath(pulumi.ComponentResource):
             metadata={
                 "name": service.name,
                 "namespace": args.namespace,
-                "labels": {"app": service.name},
+                "labels": pod_labels(service.name),
             },
             spec={
                 "selector": service_selector(service),
                 "ports": [{"name": "http", "port": 80, "target_port": service.port}],
             },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Selects every track's pods. Waits for nothing of the rollout (its one edge is the
+        # namespace), so a caller is admitted before the first new pod serves.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": f"{service.name}-ingress", "namespace": args.namespace},
+            spec=service_ingress(service, args.callers, verified=service.verify is not None),
             opts=pulumi.ResourceOptions(parent=self),
         )
         k8s.policy.v1.PodDisruptionBudget(
@@ -179,12 +193,10 @@ class ServicePath(pulumi.ComponentResource):
         the hardening of the service's own pods (its namespace enforces `restricted`)."""
         service = args.service
         assert service.verify is not None, service.name
-        # No `app` label: the Service and disruption budget select the path's pods by it.
-        labels = {"app.kubernetes.io/part-of": "deploypaths", "deploypaths/verify": service.name}
         run = RunOnce(
             job_name=verify_job_name(service),
             namespace=args.namespace,
-            labels=labels,
+            labels=verify_labels(service.name),
             container="verify",
             image=service.verify.image,
             args=list(service.verify.args),
@@ -219,7 +231,7 @@ class ServicePath(pulumi.ComponentResource):
     ) -> k8s.apps.v1.Deployment:
         service = args.service
         label = "colour" if track.name in ("blue", "green") else "track"
-        labels = {"app": service.name, label: track.name}
+        labels = {**pod_labels(service.name), label: track.name}
         k8s_name = deployment_name(service, track.name)
         role = "deployment" if track.name == "stable" else f"{track.name}-deployment"
         env_from = [{"secret_ref": {"name": args.database_secret}}] if args.database_secret else []
@@ -235,7 +247,10 @@ class ServicePath(pulumi.ComponentResource):
                 "name": k8s_name,
                 "namespace": args.namespace,
                 "labels": labels,
-                "annotations": rollout_annotations(track.replicas, args.rollout_timeout_seconds),
+                "annotations": {
+                    **rollout_annotations(track.replicas, args.rollout_timeout_seconds),
+                    **accepted_findings(images=[track.image], secret_env=bool(env_from)),
+                },
             },
             spec={
                 "replicas": track.replicas,
@@ -256,6 +271,7 @@ class ServicePath(pulumi.ComponentResource):
                             {
                                 "name": service.name,
                                 "image": track.image,
+                                "image_pull_policy": IMAGE_PULL_POLICY,
                                 "ports": [{"name": "http", "container_port": service.port}],
                                 "env": [{"name": k, "value": v} for k, v in args.extra_env.items()],
                                 "env_from": env_from,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -111,6 +112,44 @@ def failure_text(error: Exception) -> str:
     errors = [line for line in lines if "error:" in line.lower()]
     chosen = (errors or lines)[-MAX_FAILURE_LINES:]
     return "; ".join(chosen) or type(error).__name__
+
+
+# What the engine says when a provider process dies under it (the upstream Kubernetes provider
+# did, twice in this project's CI runs), or is killed.
+PROVIDER_CRASHES = ("exited prematurely", "error reading from server: EOF", "transport is closing")
+PROVIDER_NAME = re.compile(
+    r"pulumi-resource-([a-z0-9-]+)|plugin \[?([a-z0-9-]+)|([a-z0-9-]+) provider"
+    r"|\b([a-z0-9-]+):[a-z0-9/.]+:[A-Z]\w* \("
+)
+
+
+def provider_crash(texts: Sequence[str]) -> str | None:
+    """`the <name> provider exited: <the engine's line>` when one of `texts` says a provider
+    process died; None otherwise."""
+    for text in texts:
+        for line in text.splitlines():
+            if any(crash in line for crash in PROVIDER_CRASHES):
+                found = PROVIDER_NAME.search(line)
+                name = next((g for g in found.groups() if g), "a") if found else "a"
+                return f"the {name} provider exited during the update: {' '.join(line.split())}"
+    return None
+
+
+# How the engine names the holder of a stack's lock when it refuses to take it.
+LOCKED = "the stack is currently locked"
+LOCK_HOLDER = re.compile(r"created by (\S+) \(pid (\d+)\) at (\S+)")
+
+
+def lock_holder(text: str) -> str | None:
+    """`user@host (pid N) since T` when the engine refused because another update holds the
+    lock (`another update` when it does not say whose); None for any other failure."""
+    if LOCKED not in text and "Another update is currently in progress" not in text:
+        return None
+    found = LOCK_HOLDER.search(text)
+    if not found:
+        return "another update"
+    who, pid, since = found.groups()
+    return f"{who} (pid {pid}) since {since.replace('T', ' ').rstrip('Z')}"
 
 
 class EventLog:

@@ -24,11 +24,14 @@ from urllib.parse import unquote, urlparse
 from pulumi import automation as auto
 
 from deploypaths.identity import urn_name
-from ops import UserError, automation
+from ops import UserError, automation, processes
 
 EVENTS_FOLDER = "events"
 FALLBACK_FOLDER = ".events"
 SUFFIX = ".jsonl"
+# A recording being written; and the mark of one whose command was killed before it ended.
+PARTIAL = ".partial"
+INTERRUPTED = "-interrupted-"
 # Attribute names of the SDK's event classes whose JSON names are not their camelCase.
 JSON_NAMES = {"stream_id": "streamID", "policy_packs": "PolicyPacks"}
 # Steps that clean up after the release (old objects deleted at the end of the update): not
@@ -158,14 +161,14 @@ class UpdateRecorder:
         options: dict[str, Any],
     ) -> Any:
         before = update_count(self.stack)
-        self._partial = self.directory / f"{before + 1}{SUFFIX}.partial"
+        keep_interrupted(self.directory)
+        self._partial = self.directory / f"{before + 1}.{os.getpid()}{SUFFIX}{PARTIAL}"
 
         def record(event: auto.EngineEvent) -> None:
             with self._lock:
                 self.events.append(event)
                 if self._sink is None:
-                    self.directory.mkdir(parents=True, exist_ok=True)
-                    self._sink = self._partial.open("w", encoding="utf-8")
+                    self._sink = _private_file(self._partial)
                 self._sink.write(json.dumps(event_json(event)) + "\n")
                 self._sink.flush()
             if on_event:
@@ -192,6 +195,38 @@ class UpdateRecorder:
         self._partial.replace(self.path)
 
 
+def _private_file(path: Path) -> Any:
+    """`path` opened for writing, readable by its owner only (events carry resource inputs and
+    outputs), in folders that are too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (path.parent, path.parent.parent):
+        folder.chmod(0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(descriptor, "w", encoding="utf-8")
+
+
+def keep_interrupted(directory: Path) -> list[Path]:
+    """Keeps the recordings of updates whose command was killed: `<n>.<pid>.jsonl.partial`
+    becomes `<n>-interrupted-<pid>.jsonl` (the backend never recorded such an update, so the next
+    one takes its number). A recording whose command still runs is left to it."""
+    kept = []
+    for partial in sorted(directory.glob(f"*{SUFFIX}{PARTIAL}")):
+        number, _, pid = partial.name.removesuffix(f"{SUFFIX}{PARTIAL}").partition(".")
+        if not pid.isdigit() or processes.running(int(pid)):
+            continue
+        target = partial.with_name(f"{number}{INTERRUPTED}{pid}{SUFFIX}")
+        partial.replace(target)
+        kept.append(target)
+    return kept
+
+
+def interrupted_recordings(directory: Path) -> list[Path]:
+    """The kept recordings of killed updates, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(f"*{INTERRUPTED}*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
+
+
 # --- Reading -----------------------------------------------------------------------------------
 
 
@@ -206,7 +241,17 @@ def recorded_updates(directory: Path) -> dict[int, Path]:
     }
 
 
-def choose_update(directory: Path, stack: str, number: int | None) -> tuple[int, Path]:
+def choose_update(directory: Path, stack: str, number: int | str | None) -> tuple[int, Path]:
+    """The update `number` (the newest when None), or a cut-short update's kept recording
+    (`<n>-interrupted-<pid>`, as `ops history` lists it)."""
+    if isinstance(number, str):
+        path = directory / f"{number}{SUFFIX}"
+        if INTERRUPTED not in number or not path.is_file():
+            kept = ", ".join(p.stem for p in interrupted_recordings(directory)) or "none"
+            raise UserError(
+                f"stack {stack} has no recording {number!r} (cut-short updates kept: {kept})"
+            )
+        return int(number.split("-", 1)[0]), path
     updates = recorded_updates(directory)
     if not updates:
         raise UserError(

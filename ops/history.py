@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from ops import UserError, automation
+from ops import UserError, automation, events
 from ops.report_history import (
     DEFAULT_PAGE_SIZE,
     history_entries,
@@ -69,4 +69,24 @@ def run(args: argparse.Namespace) -> int:
         stack = automation.select(args.stack)
         summaries = automation.history(stack, page_size=args.page_size, show_secrets=False)
     sys.stdout.write(render_history(history_entries(summaries, stack=args.stack), stack=args.stack))
+    if not args.from_json:
+        sys.stdout.write(
+            render_interrupted(args.stack, events.events_dir(args.stack, events.backend_url(stack)))
+        )
     return 0
+
+
+def render_interrupted(stack: str, directory: Path) -> str:
+    """The updates whose command was killed before the backend recorded them, with the events
+    kept up to the cut."""
+    kept = events.interrupted_recordings(directory)
+    if not kept:
+        return ""
+    lines = ["", f"Cut short before the backend recorded them ({len(kept)}), events kept:"]
+    for path in kept:
+        number, _, pid = path.stem.partition(events.INTERRUPTED)
+        lines.append(
+            f"  update {number}, interrupted (its command, pid {pid}, was killed): "
+            f"python -m ops timeline --stack {stack} --update {path.stem}"
+        )
+    return "\n".join(lines) + "\n"

@@ -121,6 +121,12 @@ def kwokctl_config(port: int | None) -> str:
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": options,
+        # One instance of each: nothing to elect. With an election, losing the API server for
+        # longer than a lease makes them exit, and no kubelet here starts them again.
+        "componentsPatches": [
+            {"name": name, "extraArgs": [{"key": "leader-elect", "value": "false"}]}
+            for name in ("kube-controller-manager", "kube-scheduler")
+        ],
     }
     return yaml.safe_dump(configuration, sort_keys=False) + "---\n" + STAGES.read_text()
 
@@ -233,7 +239,17 @@ def up(clusters: Sequence[Cluster], port: int | None) -> list[str]:
     for index, cluster in enumerate(clusters):
         what = start(cluster, None if port is None else port + index)
         lines.append(f"{cluster.region}: {what} ({cluster.name}, kubeconfig {cluster.kubeconfig})")
+    if clusters:
+        owner_only(workdir(clusters[0].project).parent)
     return lines
+
+
+def owner_only(folder: Path) -> None:
+    """Takes every permission but the owner's from `folder` and what it holds: its kubeconfigs
+    and certificates are the clusters' admin credentials."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)
 
 
 def existing(stack: str, project: Path = PROJECT_DIR) -> list[Cluster]:

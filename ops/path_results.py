@@ -19,6 +19,8 @@ from ops import events
 GATE_NAMES = re.compile(
     r"(?P<region>[a-z0-9-]+): (?:Deployment|pod \S+ of Deployment) (?P<name>\S+)"
 )
+# How a provider's step ends when the engine cancels it.
+CANCELLED = "context canceled"
 # The tracks a service's Deployments are named after (components/service_path.py).
 TRACKS = ("canary", "blue", "green")
 
@@ -41,6 +43,8 @@ class PathResult:
     held_by: str | None = None
     # What the failure handling did to it afterwards (`rolled back`, `removed`, `down ran`, ...).
     recovered: str | None = None
+    # Ctrl-C stopped the update before this path finished.
+    interrupted: bool = False
 
     @property
     def created(self) -> bool:
@@ -55,6 +59,8 @@ class PathResult:
             return "failed"
         if self.held_by:
             return "held"
+        if self.interrupted:
+            return "interrupted"
         if self.ops and all(op in events.CLEANUP_OPS for op in self.ops):
             return "removed"
         if not self.released:
@@ -153,6 +159,23 @@ def mark_held(results: list[PathResult], plan: Plan) -> None:
         result.held_by = blocker
 
 
+def mark_interrupted(results: list[PathResult], plan: Plan) -> None:
+    """Marks every path of the plan that did not finish its release as cut short (those the
+    events never reached are added), and each path whose step the cancel itself ended: its
+    change was applied and the engine stopped waiting for it, a cut, not a failure."""
+    by_id = {r.id: r for r in results}
+    for path in plan.paths:
+        result = by_id.get(path.id)
+        if result is None:
+            result = by_id[path.id] = PathResult(id=path.id, kind=path.kind)
+            results.append(result)
+        if result.failed and CANCELLED in (result.reason or ""):
+            result.failed, result.reason = False, None
+        elif result.failed or (result.released and result.finish is not None):
+            continue
+        result.interrupted = True
+
+
 def _nearest(path: str, waits: Mapping[str, list[str]], failed: set[str]) -> str | None:
     seen, queue = {path}, deque(waits.get(path, []))
     while queue:
@@ -172,6 +195,10 @@ def _minutes(value: float | None) -> str:
 def _detail(result: PathResult) -> str:
     if result.held_by:
         return f"held: waits for {result.held_by}"
+    if result.interrupted and any(op in events.CHANGE_OPS for op in result.ops):
+        return "interrupted: what it applied stays, the next up finishes and confirms it"
+    if result.interrupted:
+        return "not deployed: the update was interrupted before its change started"
     if result.reason and (result.failed or result.recovered):
         return " ".join(line.strip() for line in result.reason.splitlines())
     return ", ".join(f"{n} {op}" for op, n in sorted(result.ops.items()))

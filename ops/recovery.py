@@ -167,6 +167,9 @@ class Recoverer:
                     message=f"automatic rollback of {subject} after update {number} (by {user})",
                     target=list(dict.fromkeys(put_back.targets)),
                     target_dependents=False,
+                    # A step that failed before it read its object back left the state behind
+                    # the cluster: read what the targets are now, or "back" may change nothing.
+                    refresh=True,
                     config_file=config_file,
                     **self.options,
                 )

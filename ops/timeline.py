@@ -390,7 +390,7 @@ def stack_events_dir(stack: str, directory: str | None) -> Path:
 
 
 def load_update(
-    stack: str, number: int | None, directory: str | None
+    stack: str, number: int | str | None, directory: str | None
 ) -> tuple[int, Path, events.Update]:
     chosen, path = events.choose_update(stack_events_dir(stack, directory), stack, number)
     return chosen, path, events.parse_update(events.read_events(path), source=str(path))
@@ -422,7 +422,9 @@ def timeline_of(args: argparse.Namespace) -> Timeline:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.update is not None and args.update < 1:
+    if args.update is not None and args.update.isdigit():
+        args.update = int(args.update)
+    if args.update is not None and (args.update == 0 or str(args.update).startswith("-")):
         raise UserError(f"--update is an update number from 1, not {args.update}")
     timeline = timeline_of(args)
     picture = Path(args.picture or f"out/timeline-{timeline.stack}-{timeline.number}.svg")
@@ -452,7 +454,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_arguments(parser)
-    parser.add_argument("--update", type=int, metavar="N", help="default: the newest recorded")
+    parser.add_argument(
+        "--update",
+        metavar="N",
+        help="default: the newest recorded; or a cut-short update's recording as `ops history` "
+        "lists it (N-interrupted-PID)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
         "--picture", help="SVG to write (default: out/timeline-<stack>-<update>.svg)"

@@ -31,13 +31,23 @@ from pulumi import automation as auto
 from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import ConfigError, parse_settings
-from ops import UserError, automation, events, waves
+from ops import UserError, automation, events, leftovers, waves
 from ops.engine_output import WithoutHeldTracebacks
-from ops.path_results import PathResult, mark_held, path_results, render_summary
+from ops.interrupt import cancel_on_interrupt
+from ops.path_results import (
+    PathResult,
+    mark_held,
+    mark_interrupted,
+    path_results,
+    render_summary,
+)
 from ops.plan import load_latency, plan_for_config
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.recovery import ON_FAILURE, Recoverer, Recovery
+
+# The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
+INTERRUPTED = 130
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -78,6 +88,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="|".join(ON_FAILURE),
         help="rollback (default): put each failed path back on its previous release; leave: "
         "leave it as the update left it",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the update again up to N times when a provider process dies under it "
+        "(default: 1)",
     )
     parser.add_argument("--refresh", action="store_true", help="refresh the state first")
     parser.add_argument("--yes", action="store_true", help="deploy without previewing and asking")
@@ -120,13 +138,20 @@ def run(args: argparse.Namespace) -> int:
     problems = layout_problems(args)
     if args.parallel is not None and args.parallel < 1:
         problems.append(f"--parallel must be at least 1, not {args.parallel}")
+    if args.retries < 0:
+        problems.append(f"--retries must be 0 or more, not {args.retries}")
     if problems:
         raise UserError("; ".join(problems))
     if args.layout == "per-region":
         return waves.run(args)
+    stack = automation.select(args.stack)
+    try:
+        leftovers.prepare(stack, args.stack, yes=args.yes)
+    except leftovers.StackBusy as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
     if not args.yes and not sys.stdin.isatty():
         raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
-    stack = automation.select(args.stack)
     policy = {} if args.no_policy else automation.policy_options(args.stack)
     if not args.yes:
         report = preview_report(stack, stack=args.stack, **policy)
@@ -147,35 +172,43 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if value is not None
     }
-    recorder = events.UpdateRecorder(stack, args.stack)
-    failure = None
-    try:
-        output = WithoutHeldTracebacks(print)
-        try:
-            recorder.up(on_output=output, color="never", **options, **policy)
-        finally:
-            output.flush()
-    except UserError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the operator needs the reason, not a trace
-        failure = automation.failure_text(error)
-    update = None
-    if recorder.events:
-        try:
-            update = events.parse_update(
-                [events.event_json(e) for e in recorder.events], source="this update"
+    for attempt in range(1, args.retries + 2):
+        recorder, error, interrupted = _up_once(stack, args.stack, options, policy)
+        failure = automation.failure_text(error) if error else None
+        busy = automation.lock_holder(str(error or ""))
+        if busy:
+            print(
+                f"error: stack {args.stack} is being updated by {busy}; it was not touched",
+                file=sys.stderr,
             )
-        except UserError:
-            update = None  # the engine stopped before any resource step: the failure says why
+            return 1
+        update = _recorded(recorder)
+        reasons = [failure or "", *(update.reasons.values() if update else ())]
+        crash = None if interrupted else automation.provider_crash(reasons)
+        if crash is None or attempt > args.retries:
+            break
+        print(f"{crash}; running the update again (retry {attempt} of {args.retries})")
+    if crash:
+        print(f"{crash} ({args.retries} retries spent)", file=sys.stderr)
     if update is None:
         if failure:
             print(f"The update failed: {failure}", file=sys.stderr)
-            return 1
+            return INTERRUPTED if interrupted else 1
         return 0
     results = path_results(update)
     title = f"Update {recorder.number} of stack {args.stack}"
+    if interrupted:
+        read = stack_settings(args.stack)
+        if read:
+            mark_interrupted(results, plan_for_config(read[0], args.stack, load_latency(None)))
+        print(render_summary(update, results, f"{title}, interrupted"))
+        print(
+            "Interrupted: the paths marked interrupted are not done; the next `ops up` finishes "
+            "and confirms them."
+        )
+        return INTERRUPTED
     if failure or update.failed:
-        handle_failure(args, stack, update, recorder.number or 0, results, output, options, policy)
+        handle_failure(args, stack, update, recorder.number or 0, results, options, policy)
         if args.on_failure == "rollback":
             title += ", then the failed paths put back"
     print(render_summary(update, results, title))
@@ -193,13 +226,43 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up_once(
+    stack: auto.Stack, stack_name: str, options: dict[str, Any], policy: dict[str, list[str]]
+) -> tuple[events.UpdateRecorder, auto.CommandError | None, bool]:
+    """One `up`, recorded: the recorder, the engine's error (None: it succeeded) and whether
+    Ctrl-C cut it short."""
+    recorder = events.UpdateRecorder(stack, stack_name)
+    output = WithoutHeldTracebacks(print)
+    failure = None
+    with cancel_on_interrupt() as interrupted:
+        try:
+            recorder.up(on_output=output, color="never", **options, **policy)
+        except auto.CommandError as error:
+            failure = error
+        finally:
+            output.flush()
+    return recorder, failure, bool(interrupted)
+
+
+def _recorded(recorder: events.UpdateRecorder) -> events.Update | None:
+    """The update the recorder saw; None when the engine stopped before any resource step (its
+    failure then says why)."""
+    if not recorder.events:
+        return None
+    try:
+        return events.parse_update(
+            [events.event_json(e) for e in recorder.events], source="this update"
+        )
+    except UserError:
+        return None
+
+
 def handle_failure(
     args: argparse.Namespace,
     stack: auto.Stack,
     update: events.Update,
     number: int,
     results: list[PathResult],
-    output: WithoutHeldTracebacks,
     options: dict[str, Any],
     policy: dict[str, list[str]],
 ) -> None:
@@ -212,6 +275,7 @@ def handle_failure(
     mark_held(results, plan_for_config(flat, args.stack, load_latency(None)))
     if args.on_failure != "rollback":
         return
+    output = WithoutHeldTracebacks(print)
     recoverer = Recoverer(
         stack=stack,
         stack_name=args.stack,

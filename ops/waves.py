@@ -170,6 +170,8 @@ def child_options(args: argparse.Namespace) -> list[str]:
             options.append(f"--{flag.replace('_', '-')}")
     if args.on_failure != "rollback":
         options += ["--on-failure", args.on_failure]
+    if args.retries != 1:
+        options += ["--retries", str(args.retries)]
     if args.message:
         options += ["--message", args.message]
     return options

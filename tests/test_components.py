@@ -59,6 +59,8 @@ def test_pods_pass_the_restricted_pod_security_standard(prod):
         pod = prod.named(name).inputs["spec"]["template"]["spec"]
         assert pod["securityContext"] == {
             "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
             "seccompProfile": {"type": "RuntimeDefault"},
         }, name
         assert pod["automountServiceAccountToken"] is False, name

@@ -23,8 +23,8 @@ ORDERS = "registry.example.com/shop/orders:7.4.1"
 DIGEST = "sha256:" + "ab" * 32
 DNS_LABEL = "allowed: a DNS-1123 label (lowercase letters, digits, '-', at most 40)"
 SERVICE_KEYS = (
-    "name, image, replicas, port, regions, requires, after, strategy, canary, blue_green, flags, "
-    "cpu, memory, health_path, read_only_root_filesystem, service_account_token, verify"
+    "name, image, replicas, port, regions, requires, after, callers, strategy, canary, blue_green, "
+    "flags, cpu, memory, health_path, read_only_root_filesystem, service_account_token, verify"
 )
 VERIFY = "registry.example.com/shop/orders-smoke:7.4.1"
 DOWN = "registry.example.com/shop/migrate:0042-down"
@@ -187,6 +187,21 @@ RULES: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], list[str]]] = {
             "'orders' "
             "runs ('auth' is not in eu-west-1)"
         ],
+    ),
+    "callers an unknown service": (
+        [(("services", 0, "callers"), ["orders", "ordres"])],
+        [
+            "services[0] (auth).callers[1]: got 'ordres'; allowed: a configured service "
+            "(auth, orders)"
+        ],
+    ),
+    "callers of the wrong type": (
+        [(("services", 0, "callers"), "orders")],
+        ["services[0] (auth).callers: got 'orders'; allowed: a list of names"],
+    ),
+    "callers item of the wrong type": (
+        [(("services", 0, "callers"), [7])],
+        ["services[0] (auth).callers[0]: got 7; allowed: a name (string)"],
     ),
     "service with no region left": (
         [(("services", 1, "regions"), ["ap-southeast-2"])],
@@ -760,6 +775,37 @@ def test_verify_down_and_down_migrations_validate() -> None:
         "orders-add-status",
         "orders-drop-legacy",
     )
+
+
+def test_callers_validate_wherever_they_run_and_leave_fingerprints_alone() -> None:
+    # A caller need not run wherever the service runs (a region admits those it deploys), and
+    # a service whose pods call each other names itself.
+    settings = parse_settings(
+        changed(
+            (("services", 1, "regions"), ["eu-west-1"]),
+            (("services", 0, "callers"), ["orders", "auth"]),
+        ),
+        stack="dev",
+    )
+    plain = parse_settings(valid_config(), stack="dev")
+
+    assert settings.services[0].callers == ("orders", "auth")
+    assert plain.services[0].callers == ()
+    # Unset, it is left out of the dump release fingerprints are taken of.
+    assert "callers" not in plain.services[0].model_dump()
+    assert settings.services[0].model_dump()["callers"] == ("orders", "auth")
+
+
+def test_a_caller_refused_for_its_own_problems_is_not_a_second_problem() -> None:
+    raw = changed(
+        (("services", 1, "image"), "registry.example.com/shop/orders:latest"),
+        (("services", 0, "callers"), ["orders"]),
+    )
+
+    assert problems_of(raw) == [
+        "services[1] (orders).image: got 'registry.example.com/shop/orders:latest'; "
+        'allowed: an image pinned by tag or digest (this one uses the mutable tag "latest")',
+    ]
 
 
 def test_a_down_is_refused_on_a_phase_without_an_inverse() -> None:

@@ -1,6 +1,6 @@
 """The checks that need the whole config: names unique, references resolved (regions, waves,
-migrations a service requires, services it waits for, overrides), no `after` cycles, expand
-before contract, modes that fit together, and the secrets each mode needs.
+migrations a service requires, services it waits for or is called by, overrides), no `after`
+cycles, expand before contract, modes that fit together, and the secrets each mode needs.
 
 They run as `Settings`' model validator. When some values were refused, the config is validated
 again without them (`config.parse`), and `Where` says where the remaining entries were written,
@@ -113,6 +113,7 @@ def problems(written: Settings, settings: Settings, where: Where) -> list[Proble
     found += _service_references(written, settings, where)
     found += _duplicates("services", [s.name for s in settings.services], where)
     found += _after(settings, where)
+    found += _callers(settings, where)
     found += _overrides(settings, where)
     found += _down_migrations(settings, where)
     found += _secrets(settings, where)
@@ -273,6 +274,21 @@ def _after(settings: Settings, where: Where) -> list[Problem]:
             "recursively, one level per link, and fails near 1,000)"
         )
         found.append(_note(("services", "after"), message))
+    return found
+
+
+def _callers(settings: Settings, where: Where) -> list[Problem]:
+    """Each service a service names as its caller is configured. It need not run wherever the
+    service runs: a region admits the callers it deploys; and a service may name itself, when
+    its pods call each other."""
+    by_name = _first_by_name(settings.services)
+    found = []
+    for index, service in enumerate(settings.services):
+        for position, other in enumerate(service.callers):
+            if other in by_name or where.was_left_out("services", other):
+                continue
+            loc = ("services", where.at("services", index), "callers", position)
+            found.append(_got(loc, other, f"allowed: a configured service ({listing(by_name)})"))
     return found
 
 

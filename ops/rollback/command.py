@@ -39,8 +39,10 @@ import argparse
 import os
 import sys
 
+from pulumi import automation as auto
+
 from deploypaths.stack_config import project_defaults
-from ops import UserError, automation, events
+from ops import UserError, automation, events, leftovers
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.rollback.decision import RollbackPlan, operator_name, plan_rollback
@@ -97,13 +99,18 @@ def _confirm(plan: RollbackPlan) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.yes and not sys.stdin.isatty():
-        raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
     if args.force and args.paths:
         raise UserError(
             "--force applies to a whole-stack rollback only; paths never cross a contract migration"
         )
     stack = automation.select(args.stack)
+    try:
+        leftovers.prepare(stack, args.stack, yes=args.yes)
+    except leftovers.StackBusy as refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
+    if not args.yes and not sys.stdin.isatty():
+        raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
     config_before = stack.get_all_config()
     plan = plan_rollback(
         stack=args.stack,
@@ -149,7 +156,12 @@ def run(args: argparse.Namespace) -> int:
                 **target_options,
                 **policy,
             )
-        except Exception as error:  # noqa: BLE001 - the operator needs the reason, not a trace
+        except auto.CommandError as error:
+            busy = automation.lock_holder(str(error))
+            if busy:
+                deploying = False
+                print(f"error: stack {args.stack} is being updated by {busy}", file=sys.stderr)
+                return 1
             print(
                 f"The update failed: {automation.failure_text(error)}\n"
                 f"Pulumi.{args.stack}.yaml keeps the rolled-back configuration: fix the cause and "

@@ -10,6 +10,7 @@ import pulumi
 import pytest
 
 from components.migration_path import MigrationPath, MigrationPathArgs
+from components.pod_security import accepted_findings
 from deploypaths.naming import short_hash
 from deploypaths.settings import Migration, MigrationDown
 from tests.support.component_monitor import build, declared_outputs
@@ -78,7 +79,16 @@ def test_the_job_runs_once_within_its_deadline(migration):
     job = monitor.named(f"{NAME}-job", JOB)
     metadata, spec = job.inputs["metadata"], job.inputs["spec"]
     assert metadata["namespace"] == "app", job.name
-    assert metadata["annotations"] == {"deploypaths/phase": "expand"}, job.name
+    # Its tag-pinned image and the database Secret in its environment are accepted findings.
+    assert metadata["annotations"] == {
+        "deploypaths/phase": "expand",
+        **accepted_findings(images=["migrations:7"], secret_env=True),
+    }, job.name
+    assert set(metadata["annotations"]) == {
+        "deploypaths/phase",
+        "checkov.io/skip1",
+        "checkov.io/skip2",
+    }, job.name
     assert metadata["labels"]["deploypaths/migration"] == "add-index", job.name
     assert spec["backoffLimit"] == 0, job.name
     assert spec["activeDeadlineSeconds"] == 720, job.name
@@ -152,6 +162,8 @@ def test_a_region_that_runs_the_down_declares_only_the_down_job(undone):
     assert pod["restartPolicy"] == "Never", job.name
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
         "seccompProfile": {"type": "RuntimeDefault"},
     }, job.name
     (container,) = pod["containers"]

@@ -32,6 +32,7 @@ DATABASE_URL = "postgres://app:pw@db.internal:5432/app"
 AWS_PROVIDER = "pulumi:providers:aws"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 BARRIER = "pulumi-python:dynamic:Resource"
 SERVICES = (
     Service(
@@ -135,6 +136,7 @@ def test_kubeconfig_mode_builds_no_aws_infrastructure(kubeconfig_mode):
             *PATHS,
             (K8S_PROVIDER, f"{REGION}-k8s"),
             ("kubernetes:core/v1:Namespace", f"{REGION}-namespace"),
+            (NETWORK_POLICY, f"{REGION}-default-deny"),
             ("kubernetes:core/v1:Secret", f"{REGION}-database"),
             (BARRIER, f"{REGION}-services-ready"),
         ]
@@ -170,6 +172,7 @@ def test_eks_mode_builds_the_regions_infrastructure(eks_mode):
             ("deploypaths:index:FeatureFlags", f"{REGION}-flags"),
             ("aws:sns/topic:Topic", f"{REGION}-alarms"),
             ("kubernetes:core/v1:Namespace", f"{REGION}-namespace"),
+            (NETWORK_POLICY, f"{REGION}-default-deny"),
             ("kubernetes:core/v1:Secret", f"{REGION}-database"),
             (BARRIER, f"{REGION}-services-ready"),
         ]

@@ -19,6 +19,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 MONITORING = Monitoring(
     cluster_name="test-eu-west-1",
     namespace="app",
@@ -55,7 +56,7 @@ BLUE_GREEN = Service(
 )
 
 
-def service_path(service: Service, **args):
+def service_path(service: Service, *, database_secret: str | None = "database-connection", **args):
     def make() -> ServicePath:
         expand = pulumi.CustomResource("test:index:Job", "orders-expand")
         return ServicePath(
@@ -63,7 +64,7 @@ def service_path(service: Service, **args):
             ServicePathArgs(
                 service=service,
                 namespace="app",
-                database_secret="database-connection",
+                database_secret=database_secret,
                 waits_for=[expand],
                 rollout_timeout_seconds=450,
                 **args,
@@ -118,6 +119,7 @@ def test_a_rolling_service_is_one_deployment_that_waits_for_what_it_needs(rollin
     assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": "25%"}
     (container,) = spec["template"]["spec"]["containers"]
     assert container["image"] == "orders:1", deployment.name
+    assert container["imagePullPolicy"] == "Always", deployment.name
     assert container["envFrom"] == [{"secretRef": {"name": "database-connection"}}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8081}
 
@@ -126,7 +128,13 @@ def test_the_deployment_carries_the_providers_rollout_wait(rolling):
     _, monitor = rolling
     deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT)
     annotations = deployment.inputs["metadata"]["annotations"]
-    assert set(annotations) == {"pulumi.com/waitFor", "pulumi.com/timeoutSeconds"}
+    # And the checkov findings it keeps on purpose (a tag, the database Secret as env).
+    assert set(annotations) == {
+        "pulumi.com/waitFor",
+        "pulumi.com/timeoutSeconds",
+        "checkov.io/skip1",
+        "checkov.io/skip2",
+    }
     assert annotations["pulumi.com/timeoutSeconds"] == "450", deployment.name
     assert json.loads(annotations["pulumi.com/waitFor"]) == [
         "jsonpath={.status.replicas}=3",
@@ -369,3 +377,73 @@ def test_released_is_the_deployments_and_the_verify_job(verified):
 def test_without_verify_there_is_no_job(rolling, canary, blue_green):
     for _, monitor in (rolling, canary, blue_green):
         assert monitor.of_type(JOB) == []
+
+
+# --- who gets in ---------------------------------------------------------------------------
+
+
+def template_labels(workload) -> dict[str, str]:
+    return workload.inputs["spec"]["template"]["metadata"]["labels"]
+
+
+def test_the_network_policy_admits_the_given_callers_on_the_container_port():
+    _, monitor = service_path(ROLLING, callers=("billing", "search"))
+    policy = monitor.named(f"{NAME}-network-policy", NETWORK_POLICY)
+    assert policy.inputs["metadata"] == {"name": "orders-ingress", "namespace": "app"}
+    assert policy.inputs["spec"] == {
+        "podSelector": {"matchLabels": {"app": "orders"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {"podSelector": {"matchLabels": {"app": "billing"}}},
+                    {"podSelector": {"matchLabels": {"app": "search"}}},
+                ],
+                "ports": [{"protocol": "TCP", "port": 8081}],
+            }
+        ],
+    }, policy.name
+    (container,) = monitor.named(f"{NAME}-deployment", DEPLOYMENT).inputs["spec"]["template"][
+        "spec"
+    ]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8081}], policy.name
+    # Nothing of the rollout: it waits for nothing, and nothing waits for it.
+    assert policy.dependencies == (), policy.name
+    for resource in monitor.registered.values():
+        assert policy.urn not in resource.dependencies, resource.name
+
+
+def test_the_network_policy_selects_every_track_and_admits_nobody_uncalled(canary, blue_green):
+    for _, monitor in (canary, blue_green):
+        policy = monitor.named(f"{NAME}-network-policy", NETWORK_POLICY)
+        selector = policy.inputs["spec"]["podSelector"]["matchLabels"]
+        tracks = monitor.of_type(DEPLOYMENT)
+        assert len(tracks) == 2, policy.name
+        for deployment in tracks:
+            labels = template_labels(deployment)
+            assert selector.items() <= labels.items(), deployment.name
+        # A rule without peers would admit everyone: an uncalled service gets none.
+        assert policy.inputs["spec"]["ingress"] == [], policy.name
+
+
+def test_the_network_policy_admits_the_verification(verified):
+    _, monitor = verified
+    policy = monitor.named(f"{NAME}-network-policy", NETWORK_POLICY)
+    job = monitor.named(f"{NAME}-verify-job", JOB)
+    (rule,) = policy.inputs["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"].items() <= template_labels(job).items(), job.name
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}], policy.name
+
+
+def test_only_a_tag_and_the_database_secret_as_env_are_accepted_findings(rolling):
+    _, monitor = rolling
+    annotations = monitor.named(f"{NAME}-deployment", DEPLOYMENT).inputs["metadata"]["annotations"]
+    skips = [annotations[key] for key in sorted(annotations) if key.startswith("checkov.io/skip")]
+    assert [skip.split("=")[0] for skip in skips] == ["CKV_K8S_43", "CKV_K8S_35"]
+    # checkov splits a skip at "=": a reason holds none.
+    assert all(skip.count("=") == 1 and len(skip) > 40 for skip in skips), skips
+    digest = "r.example.com/orders@sha256:" + "ab" * 32
+    _, pinned = service_path(ROLLING.model_copy(update={"image": digest}), database_secret=None)
+    annotations = pinned.named(f"{NAME}-deployment", DEPLOYMENT).inputs["metadata"]["annotations"]
+    assert not [key for key in annotations if key.startswith("checkov.io/")], annotations

@@ -322,3 +322,15 @@ def test_a_new_region_runs_every_migration_up_there():
         "orders-drop-legacy@us-west-2: migration path added",
         "      settings changed: waves",
     ]
+
+
+def test_a_killed_updates_kept_recording_is_listed(fake_stacks, file_backend, capsys):
+    folder = file_backend / "events" / "prod"
+    folder.mkdir(parents=True)
+    (folder / "5-interrupted-4242.jsonl").write_text("{}\n")
+    fake_stacks["prod"] = FakeStack(history=summaries())
+    assert main(["history", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "Cut short before the backend recorded them (1), events kept:" in out
+    listed = "update 5, interrupted (its command, pid 4242, was killed): python -m ops timeline "
+    assert listed + "--stack prod --update 5-interrupted-4242" in out

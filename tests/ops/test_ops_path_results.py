@@ -9,6 +9,7 @@ from ops.path_results import (
     failed_service_paths,
     gate_named_paths,
     mark_held,
+    mark_interrupted,
     path_results,
     render_summary,
 )
@@ -51,6 +52,37 @@ def test_paths_that_wait_for_a_failed_one_are_held_and_name_it():
     summary = render_summary(update, results, "Update 3")
     line = next(line for line in summary.splitlines() if "orders@eu-west-1" in line)
     assert line.split()[1] == "held" and line.endswith("held: waits for auth@us-east-1"), line
+
+
+def test_an_interrupted_update_tells_cut_steps_and_unstarted_paths_from_failures():
+    update = failed_update()
+    assert update.config is not None
+    plan = plan_for_config(update.config, "local", load_latency(None))
+    results = path_results(update)
+    # As if the cancel had ended auth's step: the provider says "context canceled".
+    auth = next(r for r in results if r.id == "auth@us-east-1")
+    auth.reason = "update of resource failed: context canceled"
+    mark_interrupted(results, plan)
+    by_id = {r.id: r for r in results}
+    assert by_id["auth@us-east-1"].result == "interrupted" and not auth.failed
+    # orders waited for auth and never started; a path the events never reached was not deployed.
+    assert by_id["orders@us-east-1"].result == "interrupted"
+    assert by_id["orders@eu-west-1"].result == "interrupted" and not by_id["orders@eu-west-1"].ops
+    # Paths that landed before the cut keep their result.
+    assert by_id["orders-add-status@us-east-1"].result == "unchanged"
+    summary = render_summary(update, results, "Update 3, interrupted")
+    lines = {line.split()[0]: line for line in summary.splitlines()[2:] if line.startswith("  ")}
+    assert lines["auth@us-east-1"].endswith("the next up finishes and confirms it")
+    assert lines["orders@eu-west-1"].endswith("interrupted before its change started")
+    assert "Failed:" not in summary
+
+
+def test_a_real_failure_stays_a_failure_when_the_update_is_interrupted():
+    update = failed_update()
+    assert update.config is not None
+    results = path_results(update)
+    mark_interrupted(results, plan_for_config(update.config, "local", load_latency(None)))
+    assert next(r for r in results if r.id == "auth@us-east-1").result == "failed"
 
 
 def test_a_failed_gate_names_the_service_paths_behind_its_problems():

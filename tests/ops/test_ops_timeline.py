@@ -164,3 +164,15 @@ def test_a_corrupt_event_file_is_one_line_and_exit_2(
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: ") and expected in err and str(corrupt) in err
+
+
+def test_a_killed_updates_kept_recording_is_drawn_by_its_name(recorded_local, capsys, tmp_path):
+    (recorded_local / "3.jsonl").rename(recorded_local / "3-interrupted-4242.jsonl")
+    picture = tmp_path / "t.svg"
+    args = ["--update", "3-interrupted-4242", "--json", "--picture", str(picture)]
+    assert main(["timeline", "--stack", "local", *args]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["update"] == 3
+    assert document["events_file"] == str(recorded_local / "3-interrupted-4242.jsonl")
+    assert main(["timeline", "--stack", "local", "--update", "3-interrupted-1"]) == 2
+    assert "cut-short updates kept: 3-interrupted-4242" in capsys.readouterr().err

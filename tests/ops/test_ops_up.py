@@ -160,3 +160,56 @@ def test_rollback_records_its_update_too(updating_stack, file_backend, monkeypat
     assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 0
     recorded = file_backend / "events" / "prod" / "7.jsonl"
     assert same_events(recorded, "events-local-2.jsonl")
+
+
+CRASH = CommandError(
+    "code: 255\n stderr: error: update failed\n    kubernetes:apps/v1:Deployment (auth): error: "
+    "rpc error: code = Unavailable desc = error reading from server: EOF\n"
+)
+
+
+def test_a_provider_that_dies_is_named_and_the_update_runs_again(
+    updating_stack, file_backend, capsys
+):
+    stack = updating_stack("local", up_events=load_events("events-local-1.jsonl"), up_error=CRASH)
+    original_up = stack.up
+
+    def up_once_crashing(**kwargs):
+        try:
+            original_up(**kwargs)
+        finally:
+            stack._up_error = None  # the engine, run again, finds a working provider
+
+    stack.up = up_once_crashing
+    assert main(["up", "--stack", "local", "--yes", "--no-policy"]) == 0
+    out = capsys.readouterr().out
+    assert len(stack.called("up")) == 2
+    assert "the kubernetes provider exited during the update: " in out
+    assert "running the update again (retry 1 of 1)" in out
+
+
+def test_without_retries_a_dead_provider_fails_the_update_naming_it(
+    updating_stack, file_backend, capsys
+):
+    stack = updating_stack("local", up_error=CRASH)
+    assert main(["up", "--stack", "local", "--yes", "--no-policy", "--retries", "0"]) == 1
+    assert len(stack.called("up")) == 1
+    assert "the kubernetes provider exited during the update" in capsys.readouterr().err
+
+
+def test_an_update_the_engine_finds_locked_is_refused_naming_the_holder(
+    updating_stack, file_backend, capsys
+):
+    locked = CommandError(
+        "code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for "
+        "the other process(es) to end or delete the lock file with `pulumi cancel`.\n  file:///s/"
+        ".pulumi/locks/organization/deploypaths/local/f7.json: created by ci@runner (pid 77) at "
+        "2026-12-05T01:20:37Z\n"
+    )
+    stack = updating_stack("local", up_error=locked)
+    assert main(["up", "--stack", "local", "--yes", "--no-policy"]) == 1
+    assert len(stack.called("up")) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: stack local is being updated by ci@runner (pid 77) since 2026-12-05 01:20:37; "
+        "it was not touched"
+    )

@@ -124,8 +124,10 @@ class FakeStack:
         preview_errors: list[Exception | None] | None = None,
         up_error: Exception | None = None,
         outputs: dict[str, Any] | None = None,
+        pending_operations: list[dict[str, Any]] | None = None,
     ) -> None:
         self._outputs = outputs or {}
+        self.pending_operations = pending_operations or []
         self._history = history or []
         self.config = copy.deepcopy(config or {})
         self._resources = resources or []
@@ -161,7 +163,13 @@ class FakeStack:
 
     def export_stack(self) -> Deployment:
         self.calls.append(("export_stack", None))
-        return Deployment(version=3, deployment={"resources": self._resources})
+        deployment = {"resources": self._resources}
+        if self.pending_operations:
+            deployment["pending_operations"] = self.pending_operations
+        return Deployment(version=3, deployment=deployment)
+
+    def cancel(self) -> None:
+        self.calls.append(("cancel", None))
 
     def preview(self, **kwargs):
         self.calls.append(("preview", kwargs))
