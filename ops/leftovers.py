@@ -188,11 +188,17 @@ def orphans(stack_name: str, marked: Iterable[tuple[processes.Process, str]]) ->
 # --- Resolving ---------------------------------------------------------------------------------
 
 
-def prepare(stack: auto.Stack, stack_name: str, *, yes: bool) -> None:
-    """Before a command writes the stack: marks the engines it starts as its own, then settles
-    what a cut-short update left (asking at a terminal unless `yes`)."""
+def writable(stack_name: str, *, yes: bool) -> auto.Stack:
+    """The stack a command is about to write: the engines the command starts marked as its own,
+    and what a cut-short update left settled (asked about at a terminal unless `yes`). Raises
+    StackBusy while another writer holds it, UserError when it cannot ask and `yes` is not
+    given."""
+    stack = automation.select(stack_name)
     os.environ[MARKER] = marker(stack_name)
     settle(stack, stack_name, yes=yes, ask=_ask, say=print)
+    if not yes and not sys.stdin.isatty():
+        raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
+    return stack
 
 
 def _ask(question: str) -> bool:

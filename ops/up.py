@@ -144,14 +144,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("; ".join(problems))
     if args.layout == "per-region":
         return waves.run(args)
-    stack = automation.select(args.stack)
     try:
-        leftovers.prepare(stack, args.stack, yes=args.yes)
+        stack = leftovers.writable(args.stack, yes=args.yes)
     except leftovers.StackBusy as refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
-    if not args.yes and not sys.stdin.isatty():
-        raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
     policy = {} if args.no_policy else automation.policy_options(args.stack)
     if not args.yes:
         report = preview_report(stack, stack=args.stack, **policy)

@@ -103,14 +103,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             "--force applies to a whole-stack rollback only; paths never cross a contract migration"
         )
-    stack = automation.select(args.stack)
     try:
-        leftovers.prepare(stack, args.stack, yes=args.yes)
+        stack = leftovers.writable(args.stack, yes=args.yes)
     except leftovers.StackBusy as refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
-    if not args.yes and not sys.stdin.isatty():
-        raise UserError("no terminal to confirm on: pass --yes to deploy without asking")
     config_before = stack.get_all_config()
     plan = plan_rollback(
         stack=args.stack,
