@@ -16,7 +16,6 @@ from typing import Any
 GATE_OUTPUT = "gate_watch"
 # The region's kubeconfig, exported as a secret (the gate reads the cluster through it).
 KUBECONFIG_OUTPUT = "kubeconfig"
-SECRET_OUTPUTS = (KUBECONFIG_OUTPUT,)
 
 Waves = Sequence[Sequence[str]]
 
