@@ -86,9 +86,8 @@ def preview_stack(stack: str, *, policies: bool) -> PreviewReport:
     return preview_report(handle, stack=stack, **options)
 
 
-# What the engine says when a provider process dies under it. The upstream Kubernetes provider
-# died so twice in this project's CI runs, mid-preview, in previews that passed in every other run.
-PROVIDER_CRASH = "exited prematurely"
+# The engine's words when a provider process dies under it (see automation.provider_crash).
+PROVIDER_CRASH = automation.PROVIDER_CRASHES[0]
 
 
 def preview_report(handle: Any, *, stack: str, **options: Any) -> PreviewReport:
@@ -96,12 +95,11 @@ def preview_report(handle: Any, *, stack: str, **options: Any) -> PreviewReport:
     `decommission` does not name; whatever happens, the events seen so far make the report. A
     preview changes nothing, so one that a crashed provider broke runs once more (and says so)."""
     report = _preview_once(handle, stack=stack, **options)
-    crash = next((e for e in [report.failure or "", *report.errors] if PROVIDER_CRASH in e), None)
+    crash = automation.provider_crash([report.failure or "", *report.errors])
     if crash is None:
         return report
     print(
-        f"[{stack}] a provider crashed during the preview, previewing once more: "
-        f"{' '.join(crash.split())}",
+        f"[{stack}] a provider crashed during the preview, previewing once more: {crash}",
         file=sys.stderr,
     )
     return _preview_once(handle, stack=stack, **options)
