@@ -3,6 +3,9 @@
 import atexit
 import functools
 import gc
+import os
+import signal
+import sys
 from pathlib import Path
 
 import pulumi
@@ -22,6 +25,16 @@ gc.disable()
 # The interpreter still collects once at exit, over that whole heap (0.25 s for 300 resources,
 # paid by every preview and update); moving it to the permanent generation skips that pass.
 atexit.register(gc.freeze)
+
+
+def end_on_interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C of `ops up` ends the program alone (see ops/interrupt.py): it registers
+    nothing more, so no path starts, and the engine finishes the steps in flight."""
+    sys.stderr.write("Interrupted: no path starts any more; the steps in flight finish\n")
+    os._exit(128 + signal.SIGINT)
+
+
+signal.signal(signal.SIGINT, end_on_interrupt)
 
 raw = stack_config.from_runtime()
 # A region stack (`<env>-<region>`) runs on its environment's config (see deploypaths/layout.py).

@@ -42,6 +42,25 @@ def children(parent: int, command: str) -> list[int]:
     return [p.pid for p in processes() if p.ppid == parent and p.command == command]
 
 
+def descendants(ancestor: int) -> list[Process]:
+    """The processes `ancestor` started, and theirs, and so on."""
+    every, found, parents = list(processes()), [], {ancestor}
+    while parents:
+        born = [p for p in every if p.ppid in parents]
+        found += born
+        parents = {p.pid for p in born}
+    return found
+
+
+def arguments(pid: int) -> list[str]:
+    """The command line `pid` was started with (empty once it has ended)."""
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
 def carrying(variable: str) -> list[tuple[Process, str]]:
     """Every readable process whose environment sets `variable`, with its value."""
     needle = f"{variable}=".encode()
@@ -72,8 +91,5 @@ def _read(entry: Path) -> tuple[Process, str] | None:
 
 def _program(entry: Path) -> str | None:
     """The file name the process was started from (argv[0])."""
-    try:
-        argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
-    except OSError:
-        return None
-    return Path(argv0.decode(errors="replace")).name or None
+    argv = arguments(int(entry.name))
+    return Path(argv[0]).name if argv else None

@@ -33,7 +33,7 @@ from deploypaths.stack_config import StackFileError, load_stack_file, namespace_
 from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, automation, events, leftovers, waves
 from ops.engine_output import WithoutHeldTracebacks
-from ops.interrupt import cancel_on_interrupt
+from ops.interrupt import INTERRUPTED, cancel_on_interrupt
 from ops.path_results import (
     PathResult,
     mark_held,
@@ -45,9 +45,6 @@ from ops.plan import load_latency, plan_for_config
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.recovery import ON_FAILURE, Recoverer, Recovery
-
-# The exit status of a command stopped by Ctrl-C, as shells report it (128 + SIGINT).
-INTERRUPTED = 130
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -231,7 +228,7 @@ def _up_once(
     recorder = events.UpdateRecorder(stack, stack_name)
     output = WithoutHeldTracebacks(print)
     failure = None
-    with cancel_on_interrupt() as interrupted:
+    with cancel_on_interrupt(stack) as interrupted:
         try:
             recorder.up(on_output=output, color="never", **options, **policy)
         except auto.CommandError as error:

@@ -5,13 +5,17 @@ stacks (`<env>-<region>`, see docs/region-stacks.md) wave by wave, each stack in
 A wave starts when every stack of the previous one has succeeded; the health gate in front of it
 runs inside its own stacks. When a stack fails, the other stacks of its wave run to the end (they
 do not depend on it) and no later wave starts. Every line a stack prints is shown prefixed with
-its name. Exit status: 0 when every stack succeeded, 1 when one failed, 2 for an operator mistake.
+its name. Each stack's process runs in a process group of its own: a Ctrl-C (at the terminal or
+sent to this command alone) is passed on to every stack's process once, which handles it as a
+single stack's `ops up` does (ops/interrupt.py). Exit status: 0 when every stack succeeded, 1 when
+one failed, 2 for an operator mistake, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +28,7 @@ from deploypaths.layout import region_stacks
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, automation
+from ops.interrupt import INTERRUPTED
 
 DEFAULT_MAX_PARALLEL = 4
 
@@ -124,7 +129,32 @@ def summary(rollout: Rollout, waves: Sequence[Sequence[str]]) -> str:
     return "\n".join([head, *lines])
 
 
-def subprocess_runner(options: Sequence[str], say: Callable[[str], None]) -> RunStack:
+class StackProcesses:
+    """The stacks' `ops up` processes running now, to pass a Ctrl-C on to."""
+
+    def __init__(self) -> None:
+        self.running: set[subprocess.Popen[str]] = set()
+        self.interrupted = 0
+        self._lock = threading.Lock()
+
+    def add(self, process: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self.running.add(process)
+
+    def remove(self, process: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self.running.discard(process)
+
+    def interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted += 1
+        with self._lock:
+            for process in self.running:
+                process.send_signal(signal.SIGINT)
+
+
+def subprocess_runner(
+    options: Sequence[str], say: Callable[[str], None], processes: StackProcesses
+) -> RunStack:
     """One `python -m ops up --stack S --yes` process per stack, its lines prefixed with S."""
 
     def run(stack: str) -> StackRun:
@@ -137,11 +167,14 @@ def subprocess_runner(options: Sequence[str], say: Callable[[str], None]) -> Run
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            process_group=0,
         ) as process:
+            processes.add(process)
             assert process.stdout is not None
             for line in process.stdout:
                 say(f"[{stack}] {line.rstrip()}")
             code = process.wait()
+            processes.remove(process)
         return StackRun(stack, code == 0, time.monotonic() - started, f"exit status {code}")
 
     return run
@@ -200,8 +233,19 @@ def run(args: argparse.Namespace) -> int:
         f"Deploying {args.env} as {len(stacks)} region stack(s) in {len(waves)} wave(s), at most "
         f"{max_parallel} at once."
     )
-    rollout = roll_out(
-        waves, subprocess_runner(child_options(args), say), max_parallel=max_parallel, say=say
-    )
+    running = StackProcesses()
+    previous = signal.signal(signal.SIGINT, running.interrupt)
+    try:
+        rollout = roll_out(
+            waves,
+            subprocess_runner(child_options(args), say, running),
+            max_parallel=max_parallel,
+            say=say,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     say(summary(rollout, waves))
+    if running.interrupted:
+        say("Interrupted: each stack above says which of its paths landed; no later wave started.")
+        return INTERRUPTED
     return 0 if rollout.ok else 1

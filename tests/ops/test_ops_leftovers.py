@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from ops import UserError, automation, events, leftovers, processes
-from ops.interrupt import cancel_on_interrupt
 from tests.support.ops_fixtures import FakeStack
 
 DEPLOYMENT_URN = (
@@ -164,24 +161,3 @@ def test_a_killed_commands_recording_is_kept_and_a_running_ones_left(tmp_path):
     assert [p.name for p in kept] == [f"4-interrupted-{killed.name.split('.')[1]}.jsonl"]
     assert running.exists() and not killed.exists()
     assert events.interrupted_recordings(tmp_path) == kept
-
-
-def test_an_interrupt_is_passed_on_to_the_engine_once(tmp_path):
-    received = tmp_path / "received"
-    engine = tmp_path / "pulumi"
-    engine.write_text(
-        f"#!/bin/sh\ntrap 'echo INT >> {received}; exit 0' INT\nwhile true; do sleep 0.1; done\n"
-    )
-    engine.chmod(0o755)
-    child = subprocess.Popen([str(engine)], stdin=subprocess.DEVNULL)
-    before = signal.getsignal(signal.SIGINT)
-    try:
-        time.sleep(0.5)
-        with cancel_on_interrupt() as interrupted:
-            os.kill(os.getpid(), signal.SIGINT)
-            child.wait(timeout=10)
-    finally:
-        child.kill()
-    assert interrupted
-    assert received.read_text() == "INT\n"
-    assert signal.getsignal(signal.SIGINT) is before, "the handler is not restored"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -113,7 +117,7 @@ def test_a_runner_that_raises_fails_its_stack_not_the_rollout():
 def test_ops_up_per_region_runs_the_environments_region_stacks(monkeypatch, capsys):
     started: list[tuple[str, tuple[str, ...]]] = []
 
-    def fake_runner(options, say):
+    def fake_runner(options, say, processes):
         def run(stack: str) -> StackRun:
             started.append((stack, tuple(options)))
             say(f"[{stack}] updating")
@@ -171,3 +175,36 @@ def test_a_region_stacks_file_is_generated_from_its_environments(tmp_path: Path)
         "Pulumi.prod-eu-west-1.yaml",
         "Pulumi.prod.yaml",
     ]
+
+
+def test_an_interrupt_reaches_each_running_stack_once_and_no_later_wave_starts(monkeypatch, capsys):
+    interrupted_stack = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGINT, lambda *_: sys.exit(130))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+
+    def fake_runner(options, say, processes):
+        def run(stack: str) -> StackRun:
+            child = subprocess.Popen(
+                [sys.executable, "-c", interrupted_stack],
+                stdout=subprocess.PIPE,
+                text=True,
+                process_group=0,
+            )
+            processes.add(child)
+            child.stdout.readline()
+            os.kill(os.getpid(), signal.SIGINT)
+            code = child.wait(timeout=20)
+            processes.remove(child)
+            return StackRun(stack, code == 0, 0.1, f"exit status {code}")
+
+        return run
+
+    monkeypatch.setattr(waves, "subprocess_runner", fake_runner)
+    assert main(["up", "--env", "local", "--layout", "per-region", "--yes"]) == 130
+    out = capsys.readouterr().out
+    assert "local-us-east-1: FAILED (exit status 130)" in out
+    assert "not started: local-eu-west-1, local-ap-southeast-2" in out
+    assert "Interrupted: each stack above says which of its paths landed" in out

@@ -12,6 +12,7 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pulumi.automation import ConfigValue, Deployment, EngineEvent, OutputValue, UpdateSummary
@@ -127,6 +128,10 @@ class FakeStack:
         pending_operations: list[dict[str, Any]] | None = None,
     ) -> None:
         self._outputs = outputs or {}
+        # The engine command the workspace runs (ops/interrupt.py swaps it during an update).
+        self.workspace = SimpleNamespace(
+            pulumi_command=SimpleNamespace(command="pulumi", version=None)
+        )
         self.pending_operations = pending_operations or []
         self._history = history or []
         self.config = copy.deepcopy(config or {})
