@@ -16,6 +16,7 @@ COMMANDS = (
     "local",
     "up",
     "timeline",
+    "logs",
     "calibrate",
     "pipelines",
 )

@@ -168,7 +168,7 @@ class UpdateRecorder:
             with self._lock:
                 self.events.append(event)
                 if self._sink is None:
-                    self._sink = _private_file(self._partial)
+                    self._sink = private_file(self._partial)
                 self._sink.write(json.dumps(event_json(event)) + "\n")
                 self._sink.flush()
             if on_event:
@@ -195,7 +195,7 @@ class UpdateRecorder:
         self._partial.replace(self.path)
 
 
-def _private_file(path: Path) -> Any:
+def private_file(path: Path) -> Any:
     """`path` opened for writing, readable by its owner only (events carry resource inputs and
     outputs), in folders that are too."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -133,14 +133,20 @@ def failed_service_paths(
     return failed
 
 
-def mark_held(results: list[PathResult], plan: Plan) -> None:
-    """Name, for every path that did not finish its release, the failed path it waits for (the
-    nearest through the plan's edges); paths the events never reached are added as held."""
+def path_waits(plan: Plan) -> dict[str, list[str]]:
+    """The paths each path waits for, through the plan's edges."""
     waits: dict[str, list[str]] = {}
     # The plan leaves out that every path of a region waits for the region's infrastructure.
     inside = [(p.id, p.region) for p in plan.paths if p.region and p.id != p.region]
     for path, waits_for in [*plan.edges, *inside]:
         waits.setdefault(path, []).append(waits_for)
+    return waits
+
+
+def mark_held(results: list[PathResult], plan: Plan) -> None:
+    """Name, for every path that did not finish its release, the failed path it waits for (the
+    nearest through the plan's edges); paths the events never reached are added as held."""
+    waits = path_waits(plan)
     paths = [p.id for p in plan.paths]
     by_id = {r.id: r for r in results}
     failed = {r.id for r in results if r.failed}

@@ -9,8 +9,10 @@ Then each failed path goes back by itself (`--on-failure rollback`, the default;
 `ops.recovery`): a service path to the release it had before, a path this update created is
 removed again, a failed migration with a `down` runs it. The stack file is not changed.
 
-Without `--yes` it previews first, prints the report by deploy path and asks. Afterwards it
-prints each path's result: changed, unchanged, failed, held (and for which path), rolled back,
+Without `--yes` it previews first, prints the report by deploy path and asks. While the update
+runs it shows every path's state (`--output`: a live table at a terminal, one line per change of
+a path's state elsewhere, or one JSON object per change; see ops/live/). Afterwards it prints
+each path's result: changed, unchanged, failed, held (and for which path), rolled back,
 with when it started and finished.
 
 Exit status: 0 when the update succeeded, 1 when it failed or the preview says it must not
@@ -23,17 +25,21 @@ environment's region stacks wave by wave instead (see ops/waves.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from pulumi import automation as auto
 
+from deploypaths.plan import Plan
 from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import ConfigError, parse_settings
-from ops import UserError, automation, events, leftovers, waves
+from ops import UserError, automation, events, kube_events, leftovers, waves
 from ops.engine_output import WithoutHeldTracebacks
 from ops.interrupt import INTERRUPTED, cancel_on_interrupt
+from ops.live import terminal
+from ops.live.paths import PathStates
 from ops.path_results import (
     PathResult,
     mark_held,
@@ -93,6 +99,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="run the update again up to N times when a provider process dies under it "
         "(default: 1)",
+    )
+    parser.add_argument(
+        "--output",
+        choices=terminal.OUTPUTS,
+        default="auto",
+        help="how paths are shown while the update runs: live (a table redrawn in place), "
+        "plain (a line per change of a path's state), json (an object per change, on standard "
+        "output), none (the engine's own lines only); auto (default): live at a terminal, plain "
+        "elsewhere",
     )
     parser.add_argument("--refresh", action="store_true", help="refresh the state first")
     parser.add_argument("--yes", action="store_true", help="deploy without previewing and asking")
@@ -166,8 +181,28 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if value is not None
     }
+    read = stack_settings(args.stack)
+    plan = plan_for_config(read[0], args.stack, load_latency(None)) if read else None
+    if args.output == "json":
+        # Standard output is the JSON stream's alone: everything else goes to standard error.
+        json_out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _update(args, stack, plan, options, policy, json_out)
+    return _update(args, stack, plan, options, policy, sys.stdout)
+
+
+def _update(
+    args: argparse.Namespace,
+    stack: auto.Stack,
+    plan: Plan | None,
+    options: dict[str, Any],
+    policy: dict[str, list[str]],
+    out: TextIO,
+) -> int:
     for attempt in range(1, args.retries + 2):
-        recorder, error, interrupted = _up_once(stack, args.stack, options, policy)
+        states = PathStates(plan) if plan else None
+        view = terminal.choose(args.output, states, out=out)
+        recorder, error, interrupted = _up_once(stack, args.stack, options, policy, view)
         failure = automation.failure_text(error) if error else None
         busy = automation.lock_holder(str(error or ""))
         if busy:
@@ -184,6 +219,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"{crash}; running the update again (retry {attempt} of {args.retries})")
     if crash:
         print(f"{crash} ({args.retries} retries spent)", file=sys.stderr)
+    code = _conclude(args, stack, plan, options, policy, recorder, update, failure, interrupted)
+    read = stack_settings(args.stack)
+    if update is not None and recorder.path is not None and read is not None:
+        kept = kube_events.keep(recorder.path, read[1], since=update.origin, say=print)
+        if kept:
+            print(
+                f"Kubernetes events kept: {kept} (python -m ops logs --stack {args.stack} --path P)"
+            )
+    return code
+
+
+def _conclude(
+    args: argparse.Namespace,
+    stack: auto.Stack,
+    plan: Plan | None,
+    options: dict[str, Any],
+    policy: dict[str, list[str]],
+    recorder: events.UpdateRecorder,
+    update: events.Update | None,
+    failure: str | None,
+    interrupted: bool,
+) -> int:
+    """What became of the update and of each path (the failed ones put back first), and the
+    exit status that says it."""
     if update is None:
         if failure:
             print(f"The update failed: {failure}", file=sys.stderr)
@@ -192,9 +251,8 @@ def run(args: argparse.Namespace) -> int:
     results = path_results(update)
     title = f"Update {recorder.number} of stack {args.stack}"
     if interrupted:
-        read = stack_settings(args.stack)
-        if read:
-            mark_interrupted(results, plan_for_config(read[0], args.stack, load_latency(None)))
+        if plan:
+            mark_interrupted(results, plan)
         print(render_summary(update, results, f"{title}, interrupted"))
         print(
             "Interrupted: the paths marked interrupted are not done; the next `ops up` finishes "
@@ -202,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     if failure or update.failed:
-        handle_failure(args, stack, update, recorder.number or 0, results, options, policy)
+        handle_failure(args, stack, update, recorder.number or 0, results, options, policy, plan)
         if args.on_failure == "rollback":
             title += ", then the failed paths put back"
     print(render_summary(update, results, title))
@@ -221,16 +279,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _up_once(
-    stack: auto.Stack, stack_name: str, options: dict[str, Any], policy: dict[str, list[str]]
+    stack: auto.Stack,
+    stack_name: str,
+    options: dict[str, Any],
+    policy: dict[str, list[str]],
+    view: terminal.View,
 ) -> tuple[events.UpdateRecorder, auto.CommandError | None, bool]:
-    """One `up`, recorded: the recorder, the engine's error (None: it succeeded) and whether
-    Ctrl-C cut it short."""
+    """One `up`, recorded and shown: the recorder, the engine's error (None: it succeeded) and
+    whether Ctrl-C cut it short."""
     recorder = events.UpdateRecorder(stack, stack_name)
-    output = WithoutHeldTracebacks(print)
+    output = WithoutHeldTracebacks(view.engine_line)
     failure = None
-    with cancel_on_interrupt(stack) as interrupted:
+    with cancel_on_interrupt(stack) as interrupted, view:
         try:
-            recorder.up(on_output=output, color="never", **options, **policy)
+            recorder.up(
+                on_output=output,
+                on_event=lambda event: view.event(events.event_json(event)),
+                color="never",
+                **options,
+                **policy,
+            )
         except auto.CommandError as error:
             failure = error
         finally:
@@ -259,14 +327,15 @@ def handle_failure(
     results: list[PathResult],
     options: dict[str, Any],
     policy: dict[str, list[str]],
+    plan: Plan | None,
 ) -> None:
     """Names what each unfinished path waits for, then (unless `--on-failure leave`) puts the
     failed paths back (ops.recovery)."""
     read = stack_settings(args.stack)
-    if read is None:
+    if read is None or plan is None:
         return
-    flat, settings = read
-    mark_held(results, plan_for_config(flat, args.stack, load_latency(None)))
+    settings = read[1]
+    mark_held(results, plan)
     if args.on_failure != "rollback":
         return
     output = WithoutHeldTracebacks(print)

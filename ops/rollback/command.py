@@ -43,6 +43,7 @@ from pulumi import automation as auto
 
 from deploypaths.stack_config import project_defaults
 from ops import UserError, automation, events, leftovers
+from ops.live import terminal
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.rollback.decision import RollbackPlan, operator_name, plan_rollback
@@ -78,6 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "wait for a failed one keeps deploying)",
     )
     parser.add_argument("--no-policy", action="store_true", help="deploy without the policy pack")
+    parser.add_argument(
+        "--output",
+        choices=terminal.OUTPUTS,
+        default="auto",
+        help="how paths are shown while the rollback runs (as `ops up --output`)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -144,15 +151,18 @@ def run(args: argparse.Namespace) -> int:
             print("Not confirmed; the configuration is restored.")
             return 1
         deploying = True
+        view = terminal.for_stack(args.output, args.stack)
         try:
-            events.UpdateRecorder(stack, args.stack).up(
-                message=plan.message,
-                on_output=print,
-                color="never",
-                continue_on_error=not args.stop_on_first_error,
-                **target_options,
-                **policy,
-            )
+            with view:
+                events.UpdateRecorder(stack, args.stack).up(
+                    message=plan.message,
+                    on_output=view.engine_line,
+                    on_event=lambda event: view.event(events.event_json(event)),
+                    color="never",
+                    continue_on_error=not args.stop_on_first_error,
+                    **target_options,
+                    **policy,
+                )
         except auto.CommandError as error:
             busy = automation.lock_holder(str(error))
             if busy:

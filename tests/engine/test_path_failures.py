@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -145,6 +146,19 @@ def test_a_service_that_never_gets_ready_goes_back_alone_while_the_others_land(s
     assert image_of(now["catalog"]).endswith("catalog:5.1.0") and is_rolled_out(now["catalog"])
     assert image_of(now["search-canary"]).endswith("search:1.13.1")
     assert "orders-add-index" in " ".join(scenario.first.jobs())
+    # While it ran, a line per change of a path's state (no terminal: plain lines).
+    for said in (
+        "path auth@us-east-1: rolling out after",
+        "path catalog@us-east-1: done after",
+        "path orders@us-east-1: held: waits for auth@us-east-1",
+    ):
+        assert said in output, f"no {said!r}:\n{output}"
+    assert re.search(r"path auth@us-east-1: failed after \S+ \(plan \S+\): .*auth", output)
+    # Its story, the Kubernetes Events of its Deployment and ReplicaSets included.
+    story = stack.project.ops("logs", "--stack", STACK, "--path", "auth@us-east-1")
+    assert story.returncode == 0, story.stderr
+    assert "auth-us-east-1-deployment (Deployment): update, failed" in story.stdout, story.stdout
+    assert "Deployment/auth in us-east-1: Normal ScalingReplicaSet" in story.stdout, story.stdout
     # The preview after the rollback shows the failed and held paths pending, not the landed.
     pending = stack.handle.preview(color="never", diff=True).stdout
     assert "auth-us-east-1-deployment" in pending

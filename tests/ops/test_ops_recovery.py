@@ -112,7 +112,11 @@ def test_with_on_failure_leave_nothing_is_put_back(project, fake_stacks, file_ba
     fake_stacks["local"] = stack
     assert main(["up", "--stack", "local", "--yes", "--on-failure", "leave"]) == 1
     assert len(stack.called("up")) == 1
-    auth = next(line for line in capsys.readouterr().out.splitlines() if "auth@us-east-1 " in line)
+    auth = next(
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("auth@us-east-1 ")
+    )
     assert " failed " in auth, auth
 
 

@@ -114,7 +114,9 @@ def test_a_failed_update_is_recorded_summarised_and_exits_1_without_a_traceback(
     assert captured.err.strip() == "The update failed: auth@us-east-1 (see above)"
     assert "timed out waiting to be Ready" in captured.out
     assert "auth@us-east-1                               failed" in captured.out
-    held = next(line for line in captured.out.splitlines() if "orders@us-east-1 " in line)
+    held = next(
+        line for line in captured.out.splitlines() if line.strip().startswith("orders@us-east-1 ")
+    )
     assert " held " in held and held.endswith("held: waits for auth@us-east-1"), held
 
 
