@@ -14,6 +14,7 @@ one failed, 2 for an operator mistake, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from deploypaths.stack_config import StackFileError, load_stack_file, namespace_
 from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, automation
 from ops.interrupt import INTERRUPTED
+from ops.live import terminal
 
 DEFAULT_MAX_PARALLEL = 4
 
@@ -153,9 +155,10 @@ class StackProcesses:
 
 
 def subprocess_runner(
-    options: Sequence[str], say: Callable[[str], None], processes: StackProcesses
+    options: Sequence[str], show: Callable[[str, str], None], processes: StackProcesses
 ) -> RunStack:
-    """One `python -m ops up --stack S --yes` process per stack, its lines prefixed with S."""
+    """One `python -m ops up --stack S --yes` process per stack, each line it prints shown as
+    `show(S, line)`."""
 
     def run(stack: str) -> StackRun:
         command = [sys.executable, "-m", "ops", "up", "--stack", stack, "--yes", *options]
@@ -172,7 +175,7 @@ def subprocess_runner(
             processes.add(process)
             assert process.stdout is not None
             for line in process.stdout:
-                say(f"[{stack}] {line.rstrip()}")
+                show(stack, line.rstrip())
             code = process.wait()
             processes.remove(process)
         return StackRun(stack, code == 0, time.monotonic() - started, f"exit status {code}")
@@ -207,6 +210,8 @@ def child_options(args: argparse.Namespace) -> list[str]:
         options += ["--retries", str(args.retries)]
     if args.message:
         options += ["--message", args.message]
+    if args.output != "auto":
+        options += ["--output", args.output]
     return options
 
 
@@ -234,14 +239,28 @@ def run(args: argparse.Namespace) -> int:
         f"{max_parallel} at once."
     )
     running = StackProcesses()
+    options = child_options(args)
+    live = args.output == "live" or (args.output == "auto" and sys.stdout.isatty())
+    table = terminal.StacksView() if live else None
+    if table is not None:
+        # Each stack reports its paths as JSON objects, which the one table shows.
+        options = [*options, "--output", "json"]
+
+    def show(stack: str, line: str) -> None:
+        if table is not None:
+            table.line(stack, line)
+        else:
+            say(f"[{stack}] {line}")
+
     previous = signal.signal(signal.SIGINT, running.interrupt)
     try:
-        rollout = roll_out(
-            waves,
-            subprocess_runner(child_options(args), say, running),
-            max_parallel=max_parallel,
-            say=say,
-        )
+        with table or contextlib.nullcontext():
+            rollout = roll_out(
+                waves,
+                subprocess_runner(options, show, running),
+                max_parallel=max_parallel,
+                say=say if table is None else table.lines.append,
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
     say(summary(rollout, waves))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from deploypaths.identity import urn_name
@@ -70,6 +70,14 @@ class PathState:
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "replicas": list(self.replicas) if self.replicas else None}
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> PathState:
+        """A path's state as `as_json` wrote it (another process's `ops up --output json`)."""
+        known = {f.name for f in fields(cls)}
+        state = cls(**{key: value for key, value in record.items() if key in known})
+        state.replicas = tuple(state.replicas) if state.replicas else None  # type: ignore[assignment]
+        return state
 
 
 @dataclass

@@ -156,6 +156,48 @@ class LiveView(_Watching):
             return render_table(self.states.ordered(), self.now(), self.console.size.height)
 
 
+class StacksView:
+    """`ops up --layout per-region` at a terminal: the paths of every region stack's `ops up
+    --output json` in one live table; the stacks' other lines are shown once it is done."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.paths: dict[tuple[str, str], PathState] = {}
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+        self.live = Live(
+            get_renderable=self.render,
+            console=self.console,
+            refresh_per_second=REFRESHES_PER_SECOND,
+        )
+
+    def line(self, stack: str, text: str) -> None:
+        """One line a stack's process printed."""
+        with self.lock:
+            try:
+                record = json.loads(text) if text.startswith("{") else None
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and "id" in record:
+                self.paths[(stack, record["id"])] = PathState.from_json(record)
+            else:
+                self.lines.append(f"[{stack}] {text}")
+
+    def render(self) -> RenderableType:
+        with self.lock:
+            paths = sorted(self.paths.values(), key=lambda p: (p.wave or 0, p.region or "", p.id))
+        return render_table(paths, time.time(), self.console.size.height)
+
+    def __enter__(self) -> StacksView:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.stop()
+        for line in self.lines:
+            print(line)
+
+
 def render_table(paths: Iterable[PathState], now: float, height: int = 50) -> RenderableType:
     table = Table(box=None, pad_edge=False, expand=False)
     for column in ("wave", "path", "kind", "state", "time / plan", "", "last message"):

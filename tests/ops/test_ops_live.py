@@ -157,3 +157,21 @@ def test_auto_is_live_at_a_terminal_and_plain_elsewhere(created):
     assert isinstance(terminal.choose("auto", states, tty=False), terminal.PlainView)
     assert isinstance(terminal.choose("json", states), terminal.JsonView)
     assert isinstance(terminal.choose("live", None), terminal.EngineOnly)
+
+
+def test_per_region_one_table_gathers_every_stacks_paths(created, capsys):
+    plan = created[1]
+    states = PathStates(plan)
+    auth = states.paths["auth@us-east-1"]
+    auth.state, auth.replicas, auth.started = "rolling out", (1, 2), 0.0
+    console = Console(file=io.StringIO(), width=160, height=40, record=True)
+    table = terminal.StacksView(console=console)
+    table.line("local-us-east-1", json.dumps(auth.as_json()))
+    table.line("local-eu-west-1", "Updating (local-eu-west-1):")
+    restored = table.paths[("local-us-east-1", "auth@us-east-1")]
+    assert restored == auth
+    console.print(table.render())
+    assert "rolling out 1/2 replicas" in console.export_text()
+    with table:
+        pass
+    assert "[local-eu-west-1] Updating (local-eu-west-1):" in capsys.readouterr().out

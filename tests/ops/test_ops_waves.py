@@ -120,7 +120,7 @@ def test_ops_up_per_region_runs_the_environments_region_stacks(monkeypatch, caps
     def fake_runner(options, say, processes):
         def run(stack: str) -> StackRun:
             started.append((stack, tuple(options)))
-            say(f"[{stack}] updating")
+            say(stack, "updating")
             return StackRun(stack, True, 0.5)
 
         return run
