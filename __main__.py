@@ -52,6 +52,12 @@ def secret_for(key: str, region: str) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value) if value else None
 
 
+def notification_endpoints() -> dict[str, pulumi.Output[str]]:
+    """The secret URL of each https notification (validated above), kept secret."""
+    entries = raw.get("notification_endpoints") or {}
+    return {name: pulumi.Output.secret(url) for name, url in entries.items() if url}
+
+
 def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
     """The region's secret kubeconfig, else its file in `kubernetes.kubeconfig_dir`."""
     secret, directory = secret_for("kubeconfigs", region), settings.kubernetes.kubeconfig_dir
@@ -96,6 +102,9 @@ for wave, members in enumerate(settings.waves):
                 gate=gate.watch if gate else None,
                 kubeconfig=kubeconfig_for(region),
                 database_url=secret_for("database_urls", region),
+                notifications=settings.notifications,
+                notification_endpoints=notification_endpoints(),
+                watching_gate=gate_name(wave + 1) if wave + 1 < len(settings.waves) else None,
             ),
         )
     if wave in gated:
@@ -120,6 +129,8 @@ for wave, members in enumerate(settings.waves):
                 },
                 rollout_timeout_seconds=settings.kubernetes.rollout_timeout_seconds,
                 poll_seconds=settings.gate_poll_seconds,
+                environment=settings.environment,
+                notify={region: watched[region].notify_targets for region in members},
             ),
         )
 

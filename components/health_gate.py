@@ -19,6 +19,7 @@ class _GateProvider(dynamic.ResourceProvider):
 
     def _watch(self, props: dict[str, Any]) -> None:
         poll = float(props["poll_seconds"])
+        self._record(props, "baking")
         try:
             readers = {
                 region: cluster_health.cluster_reader(
@@ -42,8 +43,33 @@ class _GateProvider(dynamic.ResourceProvider):
                 poll_seconds=poll,
             )
         except health.GateFailed as failure:
+            self._record(props, "failed")
             # Numbers reach a dynamic provider as floats: the wave is a whole number.
-            raise Exception(f"health gate after wave {int(props['wave'])}: {failure}") from None
+            wave = int(props["wave"])
+            message = f"health gate after wave {wave}: {failure}"
+            if props.get("monitoring") == "cloudwatch" and props.get("notify"):
+                unsent = health.notify_failure(
+                    str(props.get("gate") or f"gate-after-wave-{wave}"),
+                    wave,
+                    str(failure),
+                    props["notify"],
+                )
+                if unsent:
+                    message += f" (not notified: {'; '.join(unsent)})"
+            raise Exception(message) from None
+        self._record(props, "passed")
+
+    @staticmethod
+    def _record(props: dict[str, Any], state: str) -> None:
+        """The gate's state for the regions' dashboards (CloudWatch mode, environment known)."""
+        if (
+            props.get("monitoring") == "cloudwatch"
+            and props.get("environment")
+            and props.get("gate")
+        ):
+            health.record_state(
+                str(props["gate"]), str(props["environment"]), list(props["alarms"]), state
+            )
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         self._watch(props)
@@ -94,6 +120,13 @@ class GateWatchArgs:
     restart_threshold: int
     rollout_timeout_seconds: int
     clusters: dict[str, WatchedCluster]
+    # The gate's own name and environment, which its state metric is published under.
+    gate: str = ""
+    environment: str = ""
+    # Per watched region, the topics a failure is published to (`RegionPath.notify_targets`).
+    notify: pulumi.Input[Mapping[str, pulumi.Input[list[dict[str, Any]]]]] = field(
+        default_factory=dict
+    )
 
 
 class GateWatch(dynamic.Resource):
@@ -111,6 +144,9 @@ class GateWatch(dynamic.Resource):
             "monitoring": args.monitoring,
             "restart_threshold": args.restart_threshold,
             "rollout_timeout_seconds": args.rollout_timeout_seconds,
+            "gate": args.gate,
+            "environment": args.environment,
+            "notify": args.notify,
             "clusters": {
                 region: {
                     "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
@@ -135,6 +171,11 @@ class HealthGateArgs:
     clusters: dict[str, WatchedCluster] = field(default_factory=dict)
     rollout_timeout_seconds: int = 600
     poll_seconds: float = 30.0
+    # Where a failure is published and the state metric's dimension (monitoring cloudwatch).
+    environment: str = ""
+    notify: pulumi.Input[Mapping[str, pulumi.Input[list[dict[str, Any]]]]] = field(
+        default_factory=dict
+    )
 
 
 class HealthGate(pulumi.ComponentResource):
@@ -159,6 +200,9 @@ class HealthGate(pulumi.ComponentResource):
                 restart_threshold=args.restart_threshold,
                 rollout_timeout_seconds=args.rollout_timeout_seconds,
                 clusters=args.clusters,
+                gate=name,
+                environment=args.environment,
+                notify=args.notify,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=args.waits_for),
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -21,9 +22,11 @@ from components.feature_flags import (
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
 from components.network_policy import callers, default_deny
+from components.notifications import Notifications, NotificationsArgs, path_topics
 from components.outputs import tolerant
 from components.pod_security import NAMESPACE_LABELS
 from components.region_cluster import Cluster, ClusterArgs
+from components.region_dashboard import DashboardRow, RegionDashboard, RegionDashboardArgs
 from components.region_database import Database, DatabaseArgs, master_password
 from components.region_network import Network, NetworkArgs
 from components.service_path import (
@@ -41,6 +44,7 @@ from deploypaths.settings import (
     KubernetesSettings,
     Migration,
     MonitoringSettings,
+    Notification,
     Service,
 )
 
@@ -73,6 +77,13 @@ class RegionPathArgs:
     kubeconfig: pulumi.Input[str] | None = None
     database_url: pulumi.Input[str] | None = None
     render_root: str = "rendered"
+    # Who hears of this region's alarms and failed gates (monitoring cloudwatch), and the
+    # secret URL of each https entry, by name.
+    notifications: tuple[Notification, ...] = ()
+    notification_endpoints: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The gate that watches this region's paths before the next wave (None: the last wave); the
+    # dashboard shows its state.
+    watching_gate: str | None = None
 
 
 class RegionPath(pulumi.ComponentResource):
@@ -84,6 +95,10 @@ class RegionPath(pulumi.ComponentResource):
     completion: list[pulumi.Resource]
     composite_alarm_names: pulumi.Output[list[str]]
     alarm_topic_arn: pulumi.Output[str] | None
+    # The topics a failed gate publishes to, each for every path or for some paths' alarms
+    # (`health.notify_failure`); empty without CloudWatch.
+    notify_targets: pulumi.Output[list[dict[str, Any]]]
+    dashboard: RegionDashboard | None
     # What the next wave's gate reads through the API server (None in render mode).
     kubeconfig: pulumi.Output[str] | None
     deployment_names: list[str]
@@ -139,7 +154,14 @@ class RegionPath(pulumi.ComponentResource):
             name, args, database, aws_provider, k8s_opts, namespace
         )
         self.alarm_topic_arn = None
+        self.dashboard = None
         monitoring_for = None
+        notifications = None
+        cluster_name: pulumi.Input[str] = f"{args.environment}-{region}"
+        # The entries for every path, and those of owners with paths here: an owner without
+        # any gets no topic in this region.
+        owners_here = {service.owner for service in args.services}
+        notified = tuple(e for e in args.notifications if e.owner is None or e.owner in owners_here)
         if args.monitoring.mode == "cloudwatch":
             topic = aws.sns.Topic(
                 f"{name}-alarms",
@@ -147,16 +169,31 @@ class RegionPath(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=aws_provider),
             )
             self.alarm_topic_arn = topic.arn
-            cluster_name = cluster.cluster_name if cluster else f"{args.environment}-{region}"
+            if cluster:
+                cluster_name = cluster.cluster_name
+            if notified:
+                notifications = Notifications(
+                    f"{name}-notifications",
+                    NotificationsArgs(
+                        region=region,
+                        topic_arn=topic.arn,
+                        entries=notified,
+                        endpoints=args.notification_endpoints,
+                        tags=self._tags,
+                    ),
+                    aws_opts,
+                )
+            owner_topics = notifications.owner_topic_arns if notifications else {}
 
-            def monitoring_for(service: str) -> Monitoring:
+            def monitoring_for(service: Service) -> Monitoring:
                 return Monitoring(
                     cluster_name=cluster_name,
                     namespace=args.kubernetes.namespace,
                     topic_arn=topic.arn,
+                    also_notify=tuple(path_topics(notified, service.owner, region, owner_topics)),
                     restart_threshold=args.monitoring.restart_threshold,
-                    alarm_prefix=f"{args.environment}-{service}-{region}",
-                    tags=args.tags(path_id(service, region)),
+                    alarm_prefix=_alarm_prefix(args, service.name),
+                    tags=args.tags(path_id(service.name, region)),
                 )
 
         paths_opts = pulumi.ResourceOptions(
@@ -165,6 +202,9 @@ class RegionPath(pulumi.ComponentResource):
             | ({"aws": aws_provider} if aws_provider else {}),
         )
         self._build_paths(args, paths_opts, namespace, database_secret, monitoring_for)
+        self.notify_targets = self._notify_targets(args, notified, notifications)
+        if self.alarm_topic_arn is not None and args.services:
+            self.dashboard = self._dashboard(name, args, cluster_name, aws_opts)
         self.register_outputs(
             tolerant(
                 {
@@ -173,11 +213,83 @@ class RegionPath(pulumi.ComponentResource):
                     "completion": self.completion,
                     "composite_alarm_names": self.composite_alarm_names,
                     "alarm_topic_arn": self.alarm_topic_arn,
+                    "notify_targets": self.notify_targets,
+                    "dashboard": self.dashboard,
                     "kubeconfig": self.kubeconfig,
                     "deployment_names": self.deployment_names,
                 }
             )
         )
+
+    def _dashboard(
+        self,
+        name: str,
+        args: RegionPathArgs,
+        cluster_name: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> RegionDashboard:
+        """The region's dashboard. It names each path's alarm by the ARN it will have (account
+        and partition from the region's topic) rather than taking it from the alarm: a resource
+        of the region that waited for its paths' resources would make the region path wait for
+        the paths that wait for it."""
+        assert self.alarm_topic_arn is not None
+        arn = self.alarm_topic_arn.apply(lambda topic: topic.split(":"))
+
+        def alarm_arn(service: str) -> pulumi.Output[str]:
+            alarm = f"{_alarm_prefix(args, service)}-health"
+            return arn.apply(lambda p: f"arn:{p[1]}:cloudwatch:{args.region}:{p[4]}:alarm:{alarm}")
+
+        return RegionDashboard(
+            f"{name}-paths",
+            RegionDashboardArgs(
+                region=args.region,
+                environment=args.environment,
+                cluster_name=cluster_name,
+                namespace=args.kubernetes.namespace,
+                rows=tuple(
+                    DashboardRow(
+                        service=service.name,
+                        deployments=tuple(
+                            deployment_name(service, t.name) for t in tracks(service)
+                        ),
+                        composite_alarm_arn=alarm_arn(service.name),
+                    )
+                    for service in args.services
+                ),
+                gate=args.watching_gate,
+            ),
+            opts,
+        )
+
+    def _notify_targets(
+        self,
+        args: RegionPathArgs,
+        notified: tuple[Notification, ...],
+        notifications: Notifications | None,
+    ) -> pulumi.Output[list[dict[str, Any]]]:
+        """Where a failed gate tells of this region: its topic, for every path; each owner's
+        topic and each owner's SNS topic, for that owner's paths; the other SNS topics, for all."""
+        if self.alarm_topic_arn is None:
+            return pulumi.Output.from_input([])
+        owner_topics = notifications.owner_topic_arns if notifications else {}
+        alarms_of: dict[str | None, list[pulumi.Output[str]]] = {}
+        for service in args.services:
+            alarm = self.services[service.name].composite_alarm_name
+            if alarm is not None:
+                alarms_of.setdefault(service.owner, []).append(alarm)
+        targets: list[Any] = [{"topic_arn": self.alarm_topic_arn, "every": True, "alarms": []}]
+        for owner, arn in owner_topics.items():
+            targets.append({"topic_arn": arn, "every": False, "alarms": alarms_of.get(owner, [])})
+        for entry in (e for e in notified if e.protocol == "sns"):
+            targets.append(
+                {
+                    "topic_arn": entry.topic_arns[args.region],
+                    "every": entry.owner is None,
+                    "alarms": alarms_of.get(entry.owner, []) if entry.owner else [],
+                }
+            )
+        resolved: pulumi.Output[list[dict[str, Any]]] = pulumi.Output.from_input(targets)
+        return resolved
 
     @staticmethod
     def _kubeconfig(args: RegionPathArgs, cluster: Cluster | None) -> pulumi.Output[str] | None:
@@ -289,7 +401,7 @@ class RegionPath(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
         namespace: pulumi.Output[str],
         database_secret: pulumi.Output[str] | None,
-        monitoring_for: Callable[[str], Monitoring] | None,
+        monitoring_for: Callable[[Service], Monitoring] | None,
     ) -> None:
         """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
         region = args.region
@@ -340,7 +452,7 @@ class RegionPath(pulumi.ComponentResource):
                     database_secret=database_secret,
                     waits_for=waits_for,
                     callers=callers(service, services.values()),
-                    monitoring=monitoring_for(service.name) if monitoring_for else None,
+                    monitoring=monitoring_for(service) if monitoring_for else None,
                     flags_as_config_map=not flags_via_appconfig,
                     extra_env=_appconfig_env(args.environment, service.name)
                     if flags_via_appconfig and service.flags
@@ -401,6 +513,11 @@ def _alarm_name(path: ServicePath) -> pulumi.Output[str]:
     # Monitoring is on whenever flags go through AppConfig, so every path has its alarm.
     assert path.composite_alarm_name is not None
     return path.composite_alarm_name
+
+
+def _alarm_prefix(args: RegionPathArgs, service: str) -> str:
+    """What a path's alarms are named after; its composite alarm is `<prefix>-health`."""
+    return f"{args.environment}-{service}-{args.region}"
 
 
 def _needs_aws(args: RegionPathArgs) -> bool:

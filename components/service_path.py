@@ -38,6 +38,9 @@ class Monitoring:
     # it starts, watching it.
     namespace: str
     topic_arn: pulumi.Input[str]
+    # Topics the alarm notifies besides the region's: its owner's, and existing SNS topics
+    # named in `notifications` (see components/notifications.py).
+    also_notify: tuple[pulumi.Input[str], ...] = ()
     restart_threshold: int
     alarm_prefix: str
     tags: dict[str, str]
@@ -360,8 +363,8 @@ class ServicePath(pulumi.ComponentResource):
             alarm_name=f"{monitoring.alarm_prefix}-health",
             alarm_description=f"{service.name} is unhealthy in this region",
             alarm_rule=rule,
-            alarm_actions=[monitoring.topic_arn],
-            ok_actions=[monitoring.topic_arn],
+            alarm_actions=[monitoring.topic_arn, *monitoring.also_notify],
+            ok_actions=[monitoring.topic_arn, *monitoring.also_notify],
             tags=monitoring.tags,
             opts=opts,
         )

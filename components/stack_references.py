@@ -29,6 +29,9 @@ class WatchedRegion(Protocol):
     @property
     def completion(self) -> list[pulumi.Resource]: ...
 
+    @property
+    def notify_targets(self) -> pulumi.Output[list[dict[str, Any]]]: ...
+
 
 class ReferencedRegion:
     """A region of the previous wave, read from its region stack's outputs (its Deployments'
@@ -42,6 +45,10 @@ class ReferencedRegion:
             lambda exported: trusted_watch(stack, exported, release)
         )
         self.composite_alarm_names: pulumi.Output[list[str]] = watch.apply(lambda w: w["alarms"])
+        # Where a failed gate says so (a stack exported before notifications had none).
+        self.notify_targets: pulumi.Output[list[dict[str, Any]]] = watch.apply(
+            lambda w: w.get("notify", [])
+        )
         self.deployment_names = [
             deployment_name(service, track.name)
             for service in settings.services_in(region)
@@ -71,12 +78,13 @@ def trusted_watch(stack: str, exported: Any, release: str) -> dict[str, Any]:
 
 def export_for_next_wave(settings: Settings, region: str, path: WatchedRegion) -> None:
     """A region stack's outputs for the gate in front of the next wave: the release it shipped,
-    its alarm names, and its kubeconfig as a secret."""
+    its alarm names, the topics its failure goes to, and its kubeconfig as a secret."""
     pulumi.export(
         GATE_OUTPUT,
         {
             "release": wave_release(settings, settings.wave_of(region)),
             "alarms": path.composite_alarm_names,
+            "notify": path.notify_targets,
         },
     )
     if path.kubeconfig is not None:

@@ -1,4 +1,5 @@
-"""The health gate's bake: a wave's health, polled for the bake time; its CloudWatch source."""
+"""The health gate's bake: a wave's health, polled for the bake time; its CloudWatch source; and
+what the gate tells operators: its state as a metric, its failure on the regions' topics."""
 
 from __future__ import annotations
 
@@ -23,6 +24,94 @@ def cloudwatch_client(region: str) -> Any:
 
     # boto3 honours AWS_ENDPOINT_URL, which is how tests point this at a local moto server.
     return boto3.client("cloudwatch", region_name=region)
+
+
+def sns_client(region: str) -> Any:
+    import boto3
+
+    return boto3.client("sns", region_name=region)
+
+
+# The gate's state as a CloudWatch metric, which the regions' dashboards show.
+GATE_NAMESPACE = "deploypaths"
+GATE_METRIC = "GateState"
+GATE_STATES = {"passed": 0, "baking": 1, "failed": 2}
+
+
+def record_state(
+    gate: str,
+    environment: str,
+    regions: Iterable[str],
+    state: str,
+    *,
+    client_for: Callable[[str], Any] = cloudwatch_client,
+) -> list[str]:
+    """Put the gate's state in each watched region; the problems doing so (never raises: a
+    dashboard that lags must not decide a release)."""
+    problems = []
+    for region in regions:
+        try:
+            client_for(region).put_metric_data(
+                Namespace=GATE_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": GATE_METRIC,
+                        "Dimensions": [
+                            {"Name": "Environment", "Value": environment},
+                            {"Name": "Gate", "Value": gate},
+                        ],
+                        "Value": GATE_STATES[state],
+                    }
+                ],
+            )
+        except Exception as error:  # noqa: BLE001 - reported, never decides the gate
+            problems.append(f"{region}: {error}")
+    return problems
+
+
+def failure_notice(gate: str, wave: int, failure: str) -> tuple[str, str]:
+    """The subject and text of the message a failed gate publishes."""
+    subject = f"deploypaths: {gate} failed, wave {wave + 1} held back"
+    problems = "\n".join(f"- {problem}" for problem in failure.split("; "))
+    text = (
+        f"The health gate {gate} found wave {wave} unhealthy and stopped the release: the "
+        f"regions after it keep their previous release.\n\n{problems}\n"
+    )
+    # SNS takes subjects of at most 100 printable ASCII characters.
+    return subject[:100], text
+
+
+def notify_failure(
+    gate: str,
+    wave: int,
+    failure: str,
+    targets: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    client_for: Callable[[str], Any] = sns_client,
+) -> list[str]:
+    """Publish the failure to each region's topics: those for every path, and those for some
+    paths (an owner's) when one of their alarms is among the failure's problems. Returns the
+    problems publishing (never raises: the gate's own failure is what the update reports)."""
+    subject, text = failure_notice(gate, wave, failure)
+    problems = []
+    for region, region_targets in targets.items():
+        client = None
+        for target in region_targets:
+            # `alarm_check` words each alarm's problem `<region>: <name> <what>`.
+            named = any(f"{region}: {name} " in failure for name in target.get("alarms") or [])
+            if not (target.get("every") or named):
+                continue
+            try:
+                client = client or client_for(region)
+                client.publish(
+                    TopicArn=target["topic_arn"],
+                    Subject=subject,
+                    Message=text,
+                    MessageAttributes={"gate": {"DataType": "String", "StringValue": gate}},
+                )
+            except Exception as error:  # noqa: BLE001 - reported with the gate's failure
+                problems.append(f"{target['topic_arn']}: {error}")
+    return problems
 
 
 def alarms_in_alarm(client: Any, names: Sequence[str]) -> list[str]:

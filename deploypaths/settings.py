@@ -6,8 +6,10 @@ run as the model validator of `Settings` (`deploypaths.config.references`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -48,12 +50,22 @@ from deploypaths.config.fields import (
     ProjectFolder,
     RegionCode,
     Replicas,
+    Secret,
     SecretMap,
     TagValue,
     integer,
     not_allowed,
+    text,
 )
-from deploypaths.config.problems import Problem, explained, problem_error, unknown_key
+from deploypaths.config.problems import (
+    NAMESPACE,
+    Problem,
+    explained,
+    listing,
+    problem_error,
+    unknown_key,
+)
+from deploypaths.stack_config import SECRET_PLACEHOLDER
 
 Phase = Literal["expand", "contract"]
 # The phases whose change has an inverse a migration may declare as `down`. Written out rather
@@ -307,6 +319,9 @@ class Service(ConfigModel):
         Verify | None,
         Field(description="a mapping with an image (and args)", exclude_if=_unset),
     ] = None
+    # The team whose `notifications` hear of this path's alarms (besides those for every path).
+    # Never in dumps: who gets paged is not what ships, so a new owner is no new release.
+    owner: Annotated[DnsName | None, Field(exclude=True)] = None
 
     @model_validator(mode="after")
     def _strategy_has_its_release(self) -> Service:
@@ -385,6 +400,88 @@ Wave = Annotated[
 ]
 
 
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}")
+# Never shown in a message: an `endpoint` may be an HTTPS URL with a token, written by mistake.
+Endpoint = Annotated[
+    str, Field(json_schema_extra={"secret": True}, description="an email address (a string)")
+]
+TOPIC_ARN = r"^arn:aws[a-z-]{0,20}:sns:[a-z0-9-]{1,30}:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+TopicArn = Annotated[
+    str,
+    text(TOPIC_ARN, "an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:oncall"),
+]
+# CloudWatch runs at most this many actions per alarm state (`alarm_actions`, `ok_actions`).
+MAX_ALARM_ACTIONS = 5
+
+
+class Notification(ConfigModel):
+    """Who hears of alarms and failed gates: an email address, an HTTPS endpoint (its URL is
+    secret config) or an existing SNS topic per region; for every path, or one owner's."""
+
+    name: DnsName
+    protocol: Literal["email", "https", "sns"]
+    endpoint: Endpoint | None = None
+    topic_arns: Annotated[
+        dict[RegionCode, TopicArn],
+        Field(description="a mapping of region to the SNS topic ARN alarms there notify"),
+    ] = {}
+    # Only the paths of services with this owner; unset: every path.
+    owner: DnsName | None = None
+
+    @model_validator(mode="after")
+    def _has_its_endpoint(self) -> Notification:
+        problems = []
+        if self.protocol == "email" and self.endpoint is None:
+            problems.append(
+                Problem(("endpoint",), "is required when protocol is email (an email address)")
+            )
+        if (
+            self.protocol == "email"
+            and self.endpoint is not None
+            and not (len(self.endpoint) <= 254 and EMAIL.fullmatch(self.endpoint))
+        ):
+            problems.append(
+                Problem(
+                    ("endpoint",),
+                    "got a value that is no email address (not shown: it may be a secret); "
+                    "allowed: an email address like oncall@example.com",
+                )
+            )
+        if self.protocol == "https" and self.endpoint is not None:
+            problems.append(
+                Problem(
+                    ("endpoint",),
+                    "got a value (not shown: an HTTPS endpoint may carry a token); allowed: none "
+                    "for https, whose URL is secret config: pulumi config set --secret --path "
+                    f"'{NAMESPACE}:notification_endpoints.{self.name}' https://...",
+                )
+            )
+        if self.protocol == "sns" and self.endpoint is not None:
+            problems.append(
+                Problem(("endpoint",), "got a value; allowed: none for sns (set topic_arns)")
+            )
+        if self.protocol == "sns" and not self.topic_arns:
+            problems.append(
+                Problem(("topic_arns",), "is required when protocol is sns (region: topic ARN)")
+            )
+        if self.protocol != "sns" and self.topic_arns:
+            problems.append(
+                Problem(("topic_arns",), f"got a mapping; allowed: none for {self.protocol}")
+            )
+        for region, arn in self.topic_arns.items():
+            if arn.split(":")[3] != region:
+                problems.append(
+                    Problem(
+                        ("topic_arns", region),
+                        f"got {arn!r}; allowed: a topic in {region} (an alarm notifies topics "
+                        "of its own region only)",
+                    )
+                )
+        if problems:
+            raise problem_error(problems, "entry")
+        return self
+
+
 def _some(entries: Any, info: ValidationInfo) -> Any:
     """A list that needs entries has some, unless a second look left out all it had."""
     left_out_all = references.Where.of(info.context).left_out_all(str(info.field_name))
@@ -434,6 +531,22 @@ class Settings(ConfigModel):
     ] = ()
     kubeconfigs: SecretMap = {}
     database_urls: SecretMap = {}
+    notifications: Annotated[
+        tuple[Notification, ...],
+        AsTuple,
+        Field(description="a list"),
+    ] = ()
+    # The URL of each https notification, by its name: it may carry a token.
+    notification_endpoints: Annotated[
+        dict[str, Secret | None],
+        Field(
+            repr=False,
+            exclude=True,
+            json_schema_extra={"secret": True},
+            description="a mapping of notification name to its HTTPS URL (set with --secret "
+            "--path)",
+        ),
+    ] = {}
 
     _stack: str = PrivateAttr(default="")
 
@@ -444,6 +557,7 @@ class Settings(ConfigModel):
         settings = references.resolved(self, where.stack)
         settings._stack = where.stack
         problems = references.problems(self, settings, where)
+        problems += _notification_problems(settings, where)
         if problems:
             raise problem_error(problems, "Settings")
         return settings
@@ -491,3 +605,141 @@ class Settings(ConfigModel):
 
     def wave_of(self, region: str) -> int:
         return next(index for index, wave in enumerate(self.waves) if region in wave)
+
+
+def _notification_problems(settings: Settings, where: references.Where) -> list[Problem]:
+    """`notifications` fit the rest of the config: unique names, owners some service has, a
+    topic for every region, a secret https URL for each https entry, and no alarm that would
+    have to notify more topics than CloudWatch allows."""
+    entries = settings.notifications
+    found: list[Problem] = []
+    if entries and settings.monitoring.mode != "cloudwatch":
+        found.append(
+            Problem(
+                ("notifications",),
+                f"got {len(entries)} entries; allowed: notifications with monitoring.mode "
+                f"cloudwatch only ({settings.monitoring.mode} creates no alarms or topics)",
+                across=True,
+            )
+        )
+    owners = sorted({s.owner for s in settings.services if s.owner})
+    regions = references.unique(settings.region_names)
+    first: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        at = where.at("notifications", index)
+        if entry.name in first:
+            found.append(
+                Problem(
+                    ("notifications", at, "name"),
+                    f"got {entry.name!r}; allowed: a unique name; notifications"
+                    f"[{first[entry.name]}] already has it",
+                    across=True,
+                )
+            )
+        first.setdefault(entry.name, at)
+        if entry.owner is not None and entry.owner not in owners:
+            found.append(
+                Problem(
+                    ("notifications", at, "owner"),
+                    f"got {entry.owner!r}; allowed: the owner of a service ({listing(owners)})",
+                    across=True,
+                )
+            )
+        for region in entry.topic_arns:
+            if region not in regions:
+                found.append(
+                    Problem(
+                        ("notifications", at, "topic_arns", region),
+                        f"got {region!r}; allowed: one of the configured regions "
+                        f"({listing(regions)})",
+                        across=True,
+                    )
+                )
+        missing = [r for r in regions if r not in entry.topic_arns]
+        if entry.protocol == "sns" and entry.topic_arns and missing:
+            found.append(
+                Problem(
+                    ("notifications", at, "topic_arns"),
+                    f"has no topic for {listing(missing)}; allowed: a topic for every "
+                    "configured region (an alarm notifies topics of its own region only)",
+                    across=True,
+                )
+            )
+    found += _endpoint_problems(settings, where)
+    found += _action_problems(settings, owners)
+    return found
+
+
+def _endpoint_problems(settings: Settings, where: references.Where) -> list[Problem]:
+    """Each https notification has its secret URL, an https:// one; the values are never shown."""
+    if "notification_endpoints" in where.dropped_keys:
+        return []
+    https = [entry.name for entry in settings.notifications if entry.protocol == "https"]
+    endpoints = settings.notification_endpoints
+    found = []
+    missing = [name for name in https if not endpoints.get(name)]
+    if missing:
+        found.append(
+            Problem(
+                ("notification_endpoints",),
+                f"needs a secret entry for {listing(missing)} (pulumi config set "
+                f"--secret --path '{NAMESPACE}:notification_endpoints.{missing[0]}' https://...)",
+                across=True,
+            )
+        )
+    for name, url in endpoints.items():
+        if name not in https:
+            if where.was_left_out("notifications", name):
+                continue  # its entry is wrong, and said so
+            found.append(
+                Problem(
+                    ("notification_endpoints", name),
+                    f"got {name!r}; allowed: the name of an https notification ({listing(https)})",
+                    across=True,
+                )
+            )
+        elif url and url != SECRET_PLACEHOLDER and not _https_url(url):
+            found.append(
+                Problem(
+                    ("notification_endpoints", name),
+                    "got a value that is no https:// URL (not shown: it is secret); allowed: an "
+                    "https:// URL with a host",
+                    across=True,
+                )
+            )
+    return found
+
+
+def _https_url(url: str) -> bool:
+    parts = urlsplit(url) if url.isprintable() and url.isascii() else None
+    return parts is not None and parts.scheme == "https" and bool(parts.hostname)
+
+
+def _action_problems(settings: Settings, owners: list[str]) -> list[Problem]:
+    """What a path's composite alarm notifies must fit in CloudWatch's actions per state."""
+    found = []
+    for owner in [None, *owners]:
+        topics = alarm_topics(settings.notifications, owner)
+        if len(topics) > MAX_ALARM_ACTIONS:
+            whose = f"owner {owner}'s paths" if owner else "paths without an owner"
+            found.append(
+                Problem(
+                    ("notifications",),
+                    f"{whose} would notify {len(topics)} topics per alarm (the region's, "
+                    f"{', '.join(topics[1:])}); allowed: at most {MAX_ALARM_ACTIONS} (CloudWatch's "
+                    "limit of actions per alarm)",
+                    across=True,
+                )
+            )
+    return found
+
+
+def alarm_topics(entries: tuple[Notification, ...], owner: str | None) -> list[str]:
+    """What a path of this owner notifies, by name: the region's topic (`region`), its owner's
+    topic (`owner:<owner>`) if some email or https entry listens to that owner only, and the
+    SNS topics of the entries for every path or for that owner (`sns:<entry>`)."""
+    topics = ["region"]
+    if owner is not None and any(e.owner == owner and e.protocol != "sns" for e in entries):
+        topics.append(f"owner:{owner}")
+    topics += [f"sns:{e.name}" for e in entries if e.protocol == "sns" and e.owner in (None, owner)]
+    return topics

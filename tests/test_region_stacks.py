@@ -138,7 +138,7 @@ def test_a_region_stack_exports_what_the_next_gate_reads_its_kubeconfig_secret(l
     for run in runs:
         watch = run.exports[layout.GATE_OUTPUT]
         assert watch["release"] == wave_release(settings, run.wave), run.stack
-        assert set(watch) == {"release", "alarms"}, run.stack
+        assert set(watch) == {"release", "alarms", "notify"}, run.stack
         if settings.kubernetes.mode == "render":
             assert layout.KUBECONFIG_OUTPUT not in run.exports
         else:

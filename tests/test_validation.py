@@ -24,7 +24,8 @@ DIGEST = "sha256:" + "ab" * 32
 DNS_LABEL = "allowed: a DNS-1123 label (lowercase letters, digits, '-', at most 40)"
 SERVICE_KEYS = (
     "name, image, replicas, port, regions, requires, after, callers, strategy, canary, blue_green, "
-    "flags, cpu, memory, health_path, read_only_root_filesystem, service_account_token, verify"
+    "flags, cpu, memory, health_path, read_only_root_filesystem, service_account_token, verify, "
+    "owner"
 )
 VERIFY = "registry.example.com/shop/orders-smoke:7.4.1"
 DOWN = "registry.example.com/shop/migrate:0042-down"

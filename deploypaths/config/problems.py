@@ -26,7 +26,7 @@ MAX_LISTED = 8
 # The error type of a problem already put in words (its key path is the error's location).
 PROBLEM = "config_problem"
 # Lists whose entries have a `name`: a key path names the entry, `services[2] (payments)`.
-NAMED_ENTRIES = ("regions", "services", "migrations")
+NAMED_ENTRIES = ("regions", "services", "migrations", "notifications")
 SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DNS_NAME = re.compile(DNS_LABEL)
 

@@ -81,6 +81,10 @@ def test_the_watch_gets_what_the_provider_reads(cloudwatch):
         "monitoring": "cloudwatch",
         "restart_threshold": 5,
         "rollout_timeout_seconds": 480,
+        # The gate's state metric and failure notices (not configured here).
+        "gate": "gate-after-wave-0",
+        "environment": "",
+        "notify": {},
         "clusters": {},
     }, watch.name
 

@@ -171,6 +171,7 @@ def test_eks_mode_builds_the_regions_infrastructure(eks_mode):
             ("deploypaths:index:Database", REGION),
             ("deploypaths:index:FeatureFlags", f"{REGION}-flags"),
             ("aws:sns/topic:Topic", f"{REGION}-alarms"),
+            ("deploypaths:index:RegionDashboard", f"{REGION}-paths"),
             ("kubernetes:core/v1:Namespace", f"{REGION}-namespace"),
             (NETWORK_POLICY, f"{REGION}-default-deny"),
             ("kubernetes:core/v1:Secret", f"{REGION}-database"),
@@ -253,8 +254,10 @@ def test_kubeconfig_mode_registers_what_it_exposes(kubeconfig_mode):
     region = region_of(monitor)
     outputs = monitor.outputs[region.urn]
     # No topic without CloudWatch: None, which the engine does not store.
-    assert component.alarm_topic_arn is None
-    assert set(outputs) == declared_outputs(RegionPath) - {"alarm_topic_arn"}, region.name
+    assert component.alarm_topic_arn is None and component.dashboard is None
+    assert set(outputs) == declared_outputs(RegionPath) - {"alarm_topic_arn", "dashboard"}, (
+        region.name
+    )
     assert outputs["kubeconfig"] == KUBECONFIG, region.name
     assert outputs["composite_alarm_names"] == [], region.name
     assert outputs["deployment_names"] == ["orders", "orders-canary", "billing"], region.name

@@ -15,9 +15,18 @@ NEW_COMPONENTS = {
     "deploypaths:index:Network",
     "deploypaths:index:Cluster",
     "deploypaths:index:Database",
+    # Each region's dashboard and notifications (issue 19).
+    "deploypaths:index:RegionDashboard",
+    "deploypaths:index:Notifications",
 }
-# Resources added since, with no earlier URN to keep: who may reach the pods (issue 18).
-NEW_RESOURCES = {"kubernetes:networking.k8s.io/v1:NetworkPolicy"}
+# Resources added since, with no earlier URN to keep: who may reach the pods (issue 18), each
+# region's dashboard and who hears of its alarms (issue 19).
+NEW_RESOURCES = {
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:sns/topic:Topic",
+}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
