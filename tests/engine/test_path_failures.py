@@ -155,7 +155,11 @@ def test_a_service_that_never_gets_ready_goes_back_alone_while_the_others_land(s
         assert said in output, f"no {said!r}:\n{output}"
     assert re.search(r"path auth@us-east-1: failed after \S+ \(plan \S+\): .*auth", output)
     # Its story, the Kubernetes Events of its Deployment and ReplicaSets included.
-    story = stack.project.ops("logs", "--stack", STACK, "--path", "auth@us-east-1")
+    number = re.search(r"^Events: .* --update (\d+)\)$", output, re.MULTILINE)
+    assert number, output
+    story = stack.project.ops(
+        "logs", "--stack", STACK, "--path", "auth@us-east-1", "--update", number[1]
+    )
     assert story.returncode == 0, story.stderr
     assert "auth-us-east-1-deployment (Deployment): update, failed" in story.stdout, story.stdout
     assert "Deployment/auth in us-east-1: Normal ScalingReplicaSet" in story.stdout, story.stdout
