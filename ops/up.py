@@ -219,7 +219,9 @@ def _update(
         print(f"{crash}; running the update again (retry {attempt} of {args.retries})")
     if crash:
         print(f"{crash} ({args.retries} retries spent)", file=sys.stderr)
-    code = _conclude(args, stack, plan, options, policy, recorder, update, failure, interrupted)
+    code = _conclude(
+        args, stack, plan, options, policy, recorder, update, failure, interrupted, view
+    )
     read = stack_settings(args.stack)
     if update is not None and recorder.path is not None and read is not None:
         kept = kube_events.keep(recorder.path, read[1], since=update.origin, say=print)
@@ -240,6 +242,7 @@ def _conclude(
     update: events.Update | None,
     failure: str | None,
     interrupted: bool,
+    view: terminal.View,
 ) -> int:
     """What became of the update and of each path (the failed ones put back first), and the
     exit status that says it."""
@@ -261,6 +264,9 @@ def _conclude(
         return INTERRUPTED
     if failure or update.failed:
         handle_failure(args, stack, update, recorder.number or 0, results, options, policy, plan)
+        for result in results:
+            if result.recovered:
+                view.put_back(result.id, result.recovered, result.reason or "")
         if args.on_failure == "rollback":
             title += ", then the failed paths put back"
     print(render_summary(update, results, title))

@@ -21,9 +21,16 @@ from deploypaths.mock_run import PROJECT_DIR
 from deploypaths.validation import ConfigError
 from ops import UserError
 from ops.live.paths import (
+    APPLYING,
+    BAKING,
+    DONE,
     FAILED,
     HELD,
     INTERRUPTED,
+    MIGRATING,
+    ROLLING_OUT,
+    UNCHANGED,
+    VERIFYING,
     WAITING,
     PathState,
     PathStates,
@@ -33,14 +40,17 @@ from ops.plan import load_latency, make_plan
 OUTPUTS = ("auto", "live", "plain", "json", "none")
 # At most this many redraws a second: a 10,000-resource update sends hundreds of events a second.
 REFRESHES_PER_SECOND = 4
+# A path's message is its progress while it runs; after, the reason it ended as it did.
+ACTIVE = frozenset({WAITING, APPLYING, ROLLING_OUT, MIGRATING, VERIFYING, BAKING, DONE, UNCHANGED})
 # Paths to show expanded, whatever else is going on.
 ALWAYS_SHOWN = frozenset({FAILED, HELD, INTERRUPTED})
-STYLES = {"done": "green", "unchanged": "dim", FAILED: "bold red", HELD: "yellow"}
+STYLES = {DONE: "green", UNCHANGED: "dim", FAILED: "bold red", HELD: "yellow"}
 
 
 class View(Protocol):
     def event(self, event: Mapping[str, Any]) -> None: ...
     def engine_line(self, line: str) -> None: ...
+    def put_back(self, path_id: str, state: str, why: str) -> None: ...
     def __enter__(self) -> View: ...
     def __exit__(self, *exc: object) -> None: ...
 
@@ -51,7 +61,7 @@ def describe(path: PathState) -> str:
         return f"waiting for {', '.join(path.waiting_for)}"
     if path.state == HELD and path.waiting_for:
         return f"held: waits for {path.waiting_for[0]}"
-    if path.replicas and path.state == "rolling out":
+    if path.replicas and path.state == ROLLING_OUT:
         return f"rolling out {path.replicas[0]}/{path.replicas[1]} replicas"
     return path.state
 
@@ -85,6 +95,14 @@ class _Watching:
     def changed(self, path: PathState) -> None:
         """One path's state changed."""
 
+    def put_back(self, path_id: str, state: str, why: str) -> None:
+        """What the failure handling did to a failed path once the update had ended (`rolled
+        back`, `removed`, `down ran`; ops/recovery.py)."""
+        path = self.states.paths.get(path_id)
+        if path is not None:
+            path.state, path.message = state, why
+            self.changed(path)
+
     def __enter__(self) -> _Watching:
         return self
 
@@ -101,7 +119,7 @@ class PlainView(_Watching):
         elapsed = path.elapsed(self.states.latest)
         estimate = f" (plan {clock(path.estimate_seconds)})" if path.estimate_seconds else ""
         line = f"path {path.id}: {describe(path)} after {clock(elapsed)}{estimate}"
-        if path.state in (FAILED, HELD) and path.message:
+        if path.state not in ACTIVE and path.message:
             line += f": {path.message}"
         print(line, file=self.out, flush=True)
 
@@ -260,6 +278,9 @@ class EngineOnly:
 
     def engine_line(self, line: str) -> None:
         print(line, flush=True)
+
+    def put_back(self, path_id: str, state: str, why: str) -> None:
+        pass
 
     def __enter__(self) -> EngineOnly:
         return self

@@ -175,3 +175,13 @@ def test_per_region_one_table_gathers_every_stacks_paths(created, capsys):
     with table:
         pass
     assert "[local-eu-west-1] Updating (local-eu-west-1):" in capsys.readouterr().out
+
+
+def test_a_path_put_back_after_the_update_gets_its_line(created):
+    out = io.StringIO()
+    with terminal.PlainView(PathStates(created[1]), out=out) as watching:
+        pass
+    watching.put_back("auth@us-east-1", "rolled back", "back to the release of update 1")
+    assert out.getvalue().splitlines()[-1].startswith(
+        "path auth@us-east-1: rolled back after 0:00 (plan 3:06): back to the release of update 1"
+    )
