@@ -151,6 +151,7 @@ def test_a_service_that_never_gets_ready_goes_back_alone_while_the_others_land(s
         "path auth@us-east-1: rolling out after",
         "path catalog@us-east-1: done after",
         "path orders@us-east-1: held: waits for auth@us-east-1",
+        "path auth@us-east-1: rolled back after",
     ):
         assert said in output, f"no {said!r}:\n{output}"
     assert re.search(r"path auth@us-east-1: failed after \S+ \(plan \S+\): .*auth", output)
