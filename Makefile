@@ -11,7 +11,7 @@ ENGINE := source scripts/engine-env &&
 LOCAL := $(ENGINE) export PULUMI_BACKEND_URL=file://$(CURDIR)/.state \
 	PULUMI_CONFIG_PASSPHRASE=$${PULUMI_CONFIG_PASSPHRASE:-deploypaths-local} &&
 
-.PHONY: all venv setup plan clusters up down test lint clean drills
+.PHONY: all venv browser setup plan clusters up down test lint clean drills
 
 all: setup plan up
 
@@ -36,6 +36,14 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 setup: venv
 	scripts/install-engine
 
+# Headless Chromium and its driver from Debian's packages, for the dashboard page's browser test
+# (tests/engine/test_dashboard_page.py); Selenium is pointed at them and downloads nothing.
+browser:
+	@test -x /usr/bin/chromedriver || { \
+	  sudo=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 plan: $(VENV)/.installed
 	$(PY) -m ops plan --stack prod
 
@@ -54,7 +62,7 @@ up: clusters
 down: venv
 	$(ENGINE) $(PY) -m ops local down --stack local
 
-test: setup lint $(CHECKOV_VENV)/.installed
+test: setup browser lint $(CHECKOV_VENV)/.installed
 	$(ENGINE) $(PY) -m pytest
 
 # What fails here fails by races: the failure scenarios and the fault drills on the local

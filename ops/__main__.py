@@ -19,6 +19,7 @@ COMMANDS = (
     "logs",
     "calibrate",
     "pipelines",
+    "dashboard",
 )
 
 

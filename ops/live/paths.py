@@ -258,7 +258,7 @@ class PathStates:
 
     def _failed(self, path_id: str) -> bool:
         path = self.paths.get(path_id)
-        return path is not None and path.state in (FAILED, HELD)
+        return path is not None and path.state == FAILED
 
     def _open_waits(self, path_id: str) -> list[str]:
         return [

@@ -182,6 +182,7 @@ def test_a_path_put_back_after_the_update_gets_its_line(created):
     with terminal.PlainView(PathStates(created[1]), out=out) as watching:
         pass
     watching.put_back("auth@us-east-1", "rolled back", "back to the release of update 1")
-    assert out.getvalue().splitlines()[-1].startswith(
+    last = out.getvalue().splitlines()[-1]
+    assert last == (
         "path auth@us-east-1: rolled back after 0:00 (plan 3:06): back to the release of update 1"
-    )
+    ), last
