@@ -414,7 +414,7 @@ class UpdateView:
     def changed(self) -> list[dict[str, Any]]:
         """The paths whose state, replicas or message changed since the last call."""
         changed = []
-        for path in self.states.paths.values():
+        for path in self.states.take_touched():
             now = self.path_json(path)
             if self._sent.get(path.id) != now:
                 self._sent[path.id] = now

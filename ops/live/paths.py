@@ -114,6 +114,11 @@ class PathStates:
         self.latest = 0.0
         self.ended = False
         self.failed = False
+        # The paths any event touched (state, replicas, message, what they wait for) since the
+        # reader last took them (`take_touched`): a page sends those, not every path.
+        self.touched: set[str] = set()
+        # Each path the event being applied touched, with its state before it.
+        self._before: dict[str, str] = {}
         for path in self.paths.values():
             path.waiting_for = self._open_waits(path.id)
 
@@ -129,7 +134,7 @@ class PathStates:
         changed (not merely their replicas or message)."""
         when = float(event.get("timestamp") or 0)
         self.latest = max(self.latest, when)
-        before = {path_id: path.state for path_id, path in self.paths.items()}
+        self._before = {}
         for key in ("resourcePreEvent", "resOutputsEvent", "resOpFailedEvent"):
             body = event.get(key)
             if body and not body.get("planning"):
@@ -138,7 +143,9 @@ class PathStates:
             self._diagnostic(event["diagnosticEvent"])
         if "summaryEvent" in event or "cancelEvent" in event:
             self.finish()
-        changed = [p for path_id, p in self.paths.items() if p.state != before[path_id]]
+        changed = [
+            self.paths[i] for i, state in self._before.items() if self.paths[i].state != state
+        ]
         if changed:
             self._refresh_waits()
         return changed
@@ -153,6 +160,7 @@ class PathStates:
         for path in self.paths.values():
             if path.ended:
                 continue
+            self._touch(path)
             if self._in_flight.get(path.id):
                 path.state = INTERRUPTED
             elif path.started is None:
@@ -163,6 +171,15 @@ class PathStates:
                 path.state = DONE if path.changed else UNCHANGED
             changed.append(path)
         return changed
+
+    def _touch(self, path: PathState) -> None:
+        self._before.setdefault(path.id, path.state)
+        self.touched.add(path.id)
+
+    def take_touched(self) -> list[PathState]:
+        """The paths touched since the last call."""
+        touched, self.touched = self.touched, set()
+        return [self.paths[path_id] for path_id in sorted(touched)]
 
     # --- events --------------------------------------------------------------------------
 
@@ -175,6 +192,7 @@ class PathStates:
         path = self.paths.get(owner) if owner else None
         if path is None or not resource.custom:
             return
+        self._touch(path)
         self.started = when if self.started is None else min(self.started, when)
         flying = self._in_flight.setdefault(path.id, set())
         if key == "resourcePreEvent":
@@ -208,6 +226,7 @@ class PathStates:
         message = str(diagnostic.get("message") or "").strip()
         if path is None or not message:
             return
+        self._touch(path)
         if diagnostic.get("severity") == "error":
             path.message = events.reason_line(message)
             return
@@ -277,7 +296,10 @@ class PathStates:
     def _refresh_waits(self) -> None:
         for path in self.paths.values():
             if path.state == WAITING:
-                path.waiting_for = self._open_waits(path.id)
+                waits = self._open_waits(path.id)
+                if waits != path.waiting_for:
+                    path.waiting_for = waits
+                    self.touched.add(path.id)
 
 
 def _releases(kind: str, resource_type: str) -> bool:

@@ -446,10 +446,13 @@ def stop_api_server(project: Sandbox, region: str) -> StoppedServer:
 
 def start_api_server(stopped: StoppedServer, view: ClusterView) -> None:
     """Starts it again as it ran (kwokctl's pid file updated, so `ops local down` stops it)."""
-    stopped.process = subprocess.Popen(
-        stopped.argv, cwd=stopped.cwd, env=stopped.env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # Its log beside the pid file, for when a drill finds the restarted server gone.
+    folder = stopped.pid_file.parent if stopped.pid_file else Path(stopped.cwd)
+    with open(folder / "kube-apiserver-restarted.log", "ab") as log:
+        stopped.process = subprocess.Popen(
+            stopped.argv, cwd=stopped.cwd, env=stopped.env, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     if stopped.pid_file is not None:
         stopped.pid_file.write_text(str(stopped.process.pid))
     wait_until(lambda: bool(view.core.list_namespace().items), "the API server serves again")
