@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from pulumi import automation as auto
@@ -183,26 +184,35 @@ def run(args: argparse.Namespace) -> int:
     }
     read = stack_settings(args.stack)
     plan = plan_for_config(read[0], args.stack, load_latency(None)) if read else None
+    deploy = Deploy(args, stack, read[1] if read else None, plan, options, policy)
     if args.output == "json":
         # Standard output is the JSON stream's alone: everything else goes to standard error.
         json_out = sys.stdout
         with contextlib.redirect_stdout(sys.stderr):
-            return _update(args, stack, plan, options, policy, json_out)
-    return _update(args, stack, plan, options, policy, sys.stdout)
+            return _update(deploy, json_out)
+    return _update(deploy, sys.stdout)
 
 
-def _update(
-    args: argparse.Namespace,
-    stack: auto.Stack,
-    plan: Plan | None,
-    options: dict[str, Any],
-    policy: dict[str, list[str]],
-    out: TextIO,
-) -> int:
+@dataclass(frozen=True)
+class Deploy:
+    """One `ops up` of one stack: what the operator asked, the stack, its settings and plan
+    (None when the stack file cannot be read offline: the update then says what is wrong), the
+    engine's options and the policy pack's."""
+
+    args: argparse.Namespace
+    stack: auto.Stack
+    settings: Settings | None
+    plan: Plan | None
+    options: dict[str, Any]
+    policy: dict[str, list[str]]
+
+
+def _update(deploy: Deploy, out: TextIO) -> int:
+    args, plan = deploy.args, deploy.plan
     for attempt in range(1, args.retries + 2):
         states = PathStates(plan) if plan else None
         view = terminal.choose(args.output, states, out=out)
-        recorder, error, interrupted = _up_once(stack, args.stack, options, policy, view)
+        recorder, error, interrupted = _up_once(deploy, view)
         failure = automation.failure_text(error) if error else None
         busy = automation.lock_holder(str(error or ""))
         if busy:
@@ -219,12 +229,9 @@ def _update(
         print(f"{crash}; running the update again (retry {attempt} of {args.retries})")
     if crash:
         print(f"{crash} ({args.retries} retries spent)", file=sys.stderr)
-    code = _conclude(
-        args, stack, plan, options, policy, recorder, update, failure, interrupted, view
-    )
-    read = stack_settings(args.stack)
-    if update is not None and recorder.path is not None and read is not None:
-        kept = kube_events.keep(recorder.path, read[1], since=update.origin, say=print)
+    code = _conclude(deploy, recorder, update, failure, interrupted, view)
+    if update is not None and recorder.path is not None and deploy.settings is not None:
+        kept = kube_events.keep(recorder.path, deploy.settings, since=update.origin, say=print)
         if kept:
             print(
                 f"Kubernetes events kept: {kept} (python -m ops logs --stack {args.stack} --path P)"
@@ -233,11 +240,7 @@ def _update(
 
 
 def _conclude(
-    args: argparse.Namespace,
-    stack: auto.Stack,
-    plan: Plan | None,
-    options: dict[str, Any],
-    policy: dict[str, list[str]],
+    deploy: Deploy,
     recorder: events.UpdateRecorder,
     update: events.Update | None,
     failure: str | None,
@@ -246,6 +249,7 @@ def _conclude(
 ) -> int:
     """What became of the update and of each path (the failed ones put back first), and the
     exit status that says it."""
+    args = deploy.args
     if update is None:
         if failure:
             print(f"The update failed: {failure}", file=sys.stderr)
@@ -254,8 +258,8 @@ def _conclude(
     results = path_results(update)
     title = f"Update {recorder.number} of stack {args.stack}"
     if interrupted:
-        if plan:
-            mark_interrupted(results, plan)
+        if deploy.plan:
+            mark_interrupted(results, deploy.plan)
         print(render_summary(update, results, f"{title}, interrupted"))
         print(
             "Interrupted: the paths marked interrupted are not done; the next `ops up` finishes "
@@ -263,7 +267,7 @@ def _conclude(
         )
         return INTERRUPTED
     if failure or update.failed:
-        handle_failure(args, stack, update, recorder.number or 0, results, options, policy, plan)
+        handle_failure(deploy, update, recorder.number or 0, results)
         for result in results:
             if result.recovered:
                 view.put_back(result.id, result.recovered, result.reason or "")
@@ -285,25 +289,21 @@ def _conclude(
 
 
 def _up_once(
-    stack: auto.Stack,
-    stack_name: str,
-    options: dict[str, Any],
-    policy: dict[str, list[str]],
-    view: terminal.View,
+    deploy: Deploy, view: terminal.View
 ) -> tuple[events.UpdateRecorder, auto.CommandError | None, bool]:
     """One `up`, recorded and shown: the recorder, the engine's error (None: it succeeded) and
     whether Ctrl-C cut it short."""
-    recorder = events.UpdateRecorder(stack, stack_name)
+    recorder = events.UpdateRecorder(deploy.stack, deploy.args.stack)
     output = WithoutHeldTracebacks(view.engine_line)
     failure = None
-    with cancel_on_interrupt(stack) as interrupted, view:
+    with cancel_on_interrupt(deploy.stack) as interrupted, view:
         try:
             recorder.up(
                 on_output=output,
                 on_event=lambda event: view.event(events.event_json(event)),
                 color="never",
-                **options,
-                **policy,
+                **deploy.options,
+                **deploy.policy,
             )
         except auto.CommandError as error:
             failure = error
@@ -326,35 +326,27 @@ def _recorded(recorder: events.UpdateRecorder) -> events.Update | None:
 
 
 def handle_failure(
-    args: argparse.Namespace,
-    stack: auto.Stack,
-    update: events.Update,
-    number: int,
-    results: list[PathResult],
-    options: dict[str, Any],
-    policy: dict[str, list[str]],
-    plan: Plan | None,
+    deploy: Deploy, update: events.Update, number: int, results: list[PathResult]
 ) -> None:
     """Names what each unfinished path waits for, then (unless `--on-failure leave`) puts the
     failed paths back (ops.recovery)."""
-    read = stack_settings(args.stack)
-    if read is None or plan is None:
+    args = deploy.args
+    if deploy.settings is None or deploy.plan is None:
         return
-    settings = read[1]
-    mark_held(results, plan)
+    mark_held(results, deploy.plan)
     if args.on_failure != "rollback":
         return
     output = WithoutHeldTracebacks(print)
     recoverer = Recoverer(
-        stack=stack,
+        stack=deploy.stack,
         stack_name=args.stack,
-        settings=settings,
+        settings=deploy.settings,
         say=print,
         options={
             "on_output": output,
             "color": "never",
-            **{k: v for k, v in options.items() if k == "parallel"},
-            **policy,
+            **{k: v for k, v in deploy.options.items() if k == "parallel"},
+            **deploy.policy,
         },
     )
     try:

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.request import Request, urlopen
-
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from components.health_gate import _GateProvider
 from deploypaths import health
+from tests.support.moto_server import moto_endpoint
 
 REGION = "eu-west-1"
 
 
 @pytest.fixture
 def cloudwatch(monkeypatch):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    # moto keeps its state per process, not per server: start every test from nothing.
-    urlopen(Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("cloudwatch", region_name=REGION)
-    yield client
-    server.stop()
+    with moto_endpoint(monkeypatch):
+        yield boto3.client("cloudwatch", region_name=REGION)
 
 
 def path_alarm(client, name: str, state: str) -> None:

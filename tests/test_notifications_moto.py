@@ -6,16 +6,15 @@ read back; and a failed health gate publishing to them."""
 from __future__ import annotations
 
 import json
-from urllib.request import Request, urlopen
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from components.health_gate import _GateProvider
 from components.notifications import listening_owners, subscriptions
 from deploypaths import health
 from deploypaths.settings import Notification, alarm_topics
+from tests.support.moto_server import moto_endpoint
 
 REGION = "eu-west-1"
 ENTRIES = (
@@ -31,20 +30,11 @@ OWNERS = {ORDERS: None, PAYMENTS: "payments-team", SEARCH: "discovery"}
 
 @pytest.fixture
 def aws(monkeypatch):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    # moto keeps its state per process, not per server: start every test from nothing.
-    urlopen(Request(f"http://{host}:{port}/moto-api/reset", method="POST")).close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield {
-        service: boto3.client(service, region_name=REGION)
-        for service in ("sns", "sqs", "cloudwatch")
-    }
-    server.stop()
+    with moto_endpoint(monkeypatch):
+        yield {
+            service: boto3.client(service, region_name=REGION)
+            for service in ("sns", "sqs", "cloudwatch")
+        }
 
 
 def inbox(aws, topic_arn: str, name: str) -> str:
