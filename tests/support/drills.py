@@ -448,7 +448,8 @@ def start_api_server(stopped: StoppedServer, view: ClusterView) -> None:
     """Starts it again as it ran (kwokctl's pid file updated, so `ops local down` stops it)."""
     # Its log beside the pid file, for when a drill finds the restarted server gone.
     folder = stopped.pid_file.parent if stopped.pid_file else Path(stopped.cwd)
-    with open(folder / "kube-apiserver-restarted.log", "ab") as log:
+    descriptor = os.open(folder / "kube-apiserver-restarted.log", os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "ab") as log:
         stopped.process = subprocess.Popen(
             stopped.argv, cwd=stopped.cwd, env=stopped.env, start_new_session=True,
             stdout=log, stderr=subprocess.STDOUT,
