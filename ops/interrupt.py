@@ -105,7 +105,8 @@ class _Reader(threading.Thread):
 
     def __init__(self, stream: Any, callback: Callable[[str], Any] | None) -> None:
         super().__init__(daemon=True)
-        self.stream, self.callback, self.lines = stream, callback, []
+        self.stream, self.callback = stream, callback
+        self.lines: list[str] = []
         self.start()
 
     def run(self) -> None:
