@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None
     }
     read = stack_settings(args.stack)
-    plan = plan_for_config(read[0], args.stack, load_latency(None)) if read else None
+    plan = _offline_plan(read[0], args.stack) if read else None
     deploy = Deploy(args, stack, read[1] if read else None, plan, options, policy)
     if args.output == "json":
         # Standard output is the JSON stream's alone: everything else goes to standard error.
@@ -353,6 +353,16 @@ def handle_failure(
         apply_recovery(results, recoverer.recover(update, number, results))
     finally:
         output.flush()
+
+
+def _offline_plan(flat: dict[str, str], stack: str) -> Plan | None:
+    """The stack's plan, for the view and the failure handling; None when it cannot be made
+    offline (a later wave's region stack reads its previous wave's stacks, which only the engine
+    can): the update then goes on with the engine's own lines."""
+    try:
+        return plan_for_config(flat, stack, load_latency(None))
+    except UserError:
+        return None
 
 
 def stack_settings(stack: str) -> tuple[dict[str, str], Settings] | None:
