@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from pulumi import automation as auto
 
+from deploypaths import layout as stack_layout
 from deploypaths.plan import Plan
 from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None
     }
     read = stack_settings(args.stack)
-    plan = _offline_plan(read[0], args.stack) if read else None
+    plan = _offline_plan(read[0], args.stack, read[1]) if read else None
     deploy = Deploy(args, stack, read[1] if read else None, plan, options, policy)
     if args.output == "json":
         # Standard output is the JSON stream's alone: everything else goes to standard error.
@@ -355,14 +357,22 @@ def handle_failure(
         output.flush()
 
 
-def _offline_plan(flat: dict[str, str], stack: str) -> Plan | None:
-    """The stack's plan, for the view and the failure handling; None when it cannot be made
-    offline (a later wave's region stack reads its previous wave's stacks, which only the engine
-    can): the update then goes on with the engine's own lines."""
+def _offline_plan(flat: dict[str, str], stack: str, settings: Settings) -> Plan | None:
+    """The stack's plan, for the view and the failure handling; a region stack's is its regions'
+    part of the environment's (it reads the previous wave's stacks, which only the engine can).
+    None when it cannot be made offline: the update then goes on with the engine's own lines."""
+    layout = stack_layout.of_stack(stack, namespace_values(flat))
     try:
-        return plan_for_config(flat, stack, load_latency(None))
+        whole = plan_for_config(flat, layout.environment_stack, load_latency(None))
     except UserError:
         return None
+    if layout.region is None:
+        return whole
+    declared = set(layout.declared_regions(settings.waves))
+    paths = [p for p in whole.paths if p.region in declared]
+    kept = {p.id for p in paths}
+    edges = [(a, b) for a, b in whole.edges if a in kept and b in kept]
+    return dataclasses.replace(whole, stack=stack, paths=paths, edges=edges)
 
 
 def stack_settings(stack: str) -> tuple[dict[str, str], Settings] | None:
