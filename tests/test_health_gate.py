@@ -7,7 +7,7 @@ import pytest
 
 from components.health_gate import _GateProvider
 from deploypaths import health
-from tests.support.moto_server import moto_endpoint
+from tests.support.moto_server import moto_endpoint, path_alarm
 
 REGION = "eu-west-1"
 
@@ -16,23 +16,6 @@ REGION = "eu-west-1"
 def cloudwatch(monkeypatch):
     with moto_endpoint(monkeypatch):
         yield boto3.client("cloudwatch", region_name=REGION)
-
-
-def path_alarm(client, name: str, state: str) -> None:
-    """A path's health alarm in the moto server, in the given state. moto implements no
-    PutCompositeAlarm, so the stand-in is a metric alarm of the same name; the gate reads both
-    kinds through the same DescribeAlarms call."""
-    client.put_metric_alarm(
-        AlarmName=name,
-        MetricName="pod_number_of_container_restarts",
-        Namespace="ContainerInsights",
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=3,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    client.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test says {state}")
 
 
 def gate_props(release: str = "r1") -> dict:

@@ -14,7 +14,7 @@ from components.health_gate import _GateProvider
 from components.notifications import listening_owners, subscriptions
 from deploypaths import health
 from deploypaths.settings import Notification, alarm_topics
-from tests.support.moto_server import moto_endpoint
+from tests.support.moto_server import moto_endpoint, path_alarm
 
 REGION = "eu-west-1"
 ENTRIES = (
@@ -109,22 +109,6 @@ def test_an_alarm_reaches_every_path_entry_and_its_owners_only(aws):
         "payments-pager": [PAYMENTS],
         "search-mail": [SEARCH],
     }
-
-
-def path_alarm(client, name: str, state: str) -> None:
-    """A path's health alarm in the moto server (moto has no composite alarms: a metric alarm
-    of the same name, which the gate reads through the same DescribeAlarms call)."""
-    client.put_metric_alarm(
-        AlarmName=name,
-        MetricName="service_number_of_running_pods",
-        Namespace="ContainerInsights",
-        Statistic="Minimum",
-        Period=60,
-        EvaluationPeriods=3,
-        Threshold=1,
-        ComparisonOperator="LessThanThreshold",
-    )
-    client.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test says {state}")
 
 
 def gate_props(topics: dict[str, str]) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
@@ -27,3 +28,20 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def path_alarm(client: Any, name: str, state: str) -> None:
+    """A path's health alarm in the moto server, in the given state. moto implements no
+    PutCompositeAlarm, so the stand-in is a metric alarm of the same name; the gate reads both
+    kinds through the same DescribeAlarms call."""
+    client.put_metric_alarm(
+        AlarmName=name,
+        MetricName="pod_number_of_container_restarts",
+        Namespace="ContainerInsights",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=3,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    client.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"test says {state}")
