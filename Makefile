@@ -13,6 +13,19 @@ LOCAL := $(ENGINE) export PULUMI_BACKEND_URL=file://$(CURDIR)/.state \
 
 .PHONY: all venv browser setup plan clusters up down test lint clean drills
 
+# What `make` needs installed first, checked before anything runs: Python for the venv (every goal
+# but `browser`), and Go for the engine the goals that build or run it need. A missing or too old
+# one stops make with one line (scripts/check-prerequisites says which versions, and why).
+GO_GOALS := all setup clusters up test drills
+PREREQUISITES := $(if $(filter-out browser,$(or $(MAKECMDGOALS),all)),python) \
+	$(if $(filter $(GO_GOALS),$(or $(MAKECMDGOALS),all)),go)
+ifneq ($(strip $(PREREQUISITES)),)
+MISSING := $(shell PYTHON='$(PYTHON)' scripts/check-prerequisites $(PREREQUISITES) 2>&1)
+ifneq ($(MISSING),)
+$(error $(MISSING))
+endif
+endif
+
 all: setup plan up
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -74,7 +87,7 @@ drills: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy deploypaths components policy __main__.py
+	$(VENV)/bin/mypy deploypaths components policy __main__.py ops benchmarks
 
 clean: venv
 	$(ENGINE) $(PY) -m ops local delete --stack local

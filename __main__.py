@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pulumi
 
+from components import stack_references as references
 from components.health_gate import HealthGate, HealthGateArgs, WatchedCluster
-from components.region_path import RegionPath, RegionPathArgs
-from components.stack_references import ReferencedRegion, WatchedRegion, export_for_next_wave
+from components.region_path import ALL, INFRASTRUCTURE, SERVICES, RegionPath, RegionPathArgs
+from components.stack_references import ReferencedRegion, WatchedRegion
 from deploypaths import layout as stack_layout
-from deploypaths import stack_config
-from deploypaths.naming import gate_name, tags, wave_release
+from deploypaths import releases, stack_config
+from deploypaths.naming import gate_name, service_wave_release, tags, wave_release
 from deploypaths.validation import ConfigError, parse_settings
 
 # Registration keeps every resource, Output and input alive until the program ends, so the
@@ -39,9 +40,14 @@ signal.signal(signal.SIGINT, end_on_interrupt)
 raw = stack_config.from_runtime()
 # A region stack (`<env>-<region>`) runs on its environment's config (see deploypaths/layout.py).
 layout = stack_layout.of_stack(pulumi.get_stack(), raw)
+PROJECT_DIR = Path(__file__).resolve().parent
 try:
+    # The teams' release files (`releases/<service>.yaml`) over the stack file's services.
+    raw = releases.apply(
+        raw, layout.environment_stack, PROJECT_DIR, releases.environments_of(PROJECT_DIR)
+    )
     settings = parse_settings(raw, stack=layout.environment_stack)
-except ConfigError as error:
+except (releases.ReleaseFileError, ConfigError) as error:
     # A user mistake, not a bug: the message lists every problem, a traceback would hide it.
     raise pulumi.RunError(str(error)) from None
 
@@ -63,7 +69,7 @@ def kubeconfig_for(region: str) -> pulumi.Output[str] | None:
     secret, directory = secret_for("kubeconfigs", region), settings.kubernetes.kubeconfig_dir
     if settings.kubernetes.mode != "kubeconfig" or secret or not directory:
         return secret
-    path = Path(__file__).resolve().parent / directory / f"{region}.yaml"
+    path = PROJECT_DIR / directory / f"{region}.yaml"
     if not path.is_file():
         raise pulumi.RunError(
             f"kubernetes.kubeconfig_dir: no kubeconfig for {region} at {path}; for the local "
@@ -76,8 +82,25 @@ gate = None
 regions: dict[str, RegionPath] = {}
 # What each gate watches: this stack's regions, or the previous wave's region stacks.
 watched: dict[str, WatchedRegion] = {}
-declared, gated = layout.declared_regions(settings.waves), layout.gated_waves(settings.waves)
+service = layout.service
+# A service stack (`layout: per-service`) runs its service in the regions the config names.
+runs_in = next((s.regions for s in settings.services if s.name == service), ())
+declared = layout.declared_regions(settings.waves, runs_in)
+gated = layout.gated_waves(settings.waves, runs_in)
 referenced = layout.referenced_regions(settings.waves)
+part = SERVICES if service else INFRASTRUCTURE if layout.infrastructure_only else ALL
+# A service stack reads each region's infrastructure stack, and holds every region until its
+# requirements are met in all of them: nothing is half-deployed.
+infrastructure = (
+    {region: references.read_infrastructure(settings, region) for region in declared}
+    if service
+    else {}
+)
+hold = (
+    references.service_stack_guard(settings, service, {r: i[1] for r, i in infrastructure.items()})
+    if service
+    else None
+)
 for wave, members in enumerate(settings.waves):
     for region in members:
         if region in referenced:
@@ -105,6 +128,13 @@ for wave, members in enumerate(settings.waves):
                 notifications=settings.notifications,
                 notification_endpoints=notification_endpoints(),
                 watching_gate=gate_name(wave + 1) if wave + 1 < len(settings.waves) else None,
+                part=part,
+                service=service,
+                infrastructure=infrastructure[region][0] if service else None,
+                hold=hold,
+                contract_hold=references.contract_guard(settings, region)
+                if layout.infrastructure_only
+                else None,
             ),
         )
     if wave in gated:
@@ -112,7 +142,9 @@ for wave, members in enumerate(settings.waves):
             gate_name(wave + 1),
             HealthGateArgs(
                 wave=wave + 1,
-                release=wave_release(settings, wave),
+                release=service_wave_release(settings, service, wave)
+                if service
+                else wave_release(settings, wave),
                 alarms={region: watched[region].composite_alarm_names for region in members},
                 bake_minutes=settings.gate_bake_minutes,
                 waits_for=[r for region in members for r in watched[region].completion],
@@ -147,5 +179,11 @@ pulumi.export(
     "alarm_topics",
     {region: path.alarm_topic_arn for region, path in regions.items() if path.alarm_topic_arn},
 )
-if layout.region is not None:
-    export_for_next_wave(settings, layout.region, regions[layout.region])
+if layout.per_region:
+    assert layout.region is not None
+    references.export_for_next_wave(settings, layout.region, regions[layout.region])
+if layout.infrastructure_only:
+    assert layout.region is not None
+    references.export_infrastructure(settings, layout.region, regions[layout.region])
+if service:
+    references.export_released(settings, service, regions)

@@ -202,7 +202,7 @@ class Bench:
         def up() -> None:
             try:
                 finished["done"] = self.sandbox.ops(*self.up_args)
-            except Exception as error:  # noqa: BLE001 - reported below, the poll must stop
+            except OSError as error:  # no interpreter to run: reported below, the poll stops
                 finished["error"] = error
 
         started = time.perf_counter()
@@ -263,7 +263,8 @@ def landed_finishes(results: Sequence[PathResult], wave: Sequence[str]) -> dict[
         if r.kind == "service"
         and r.result == "changed"
         and r.finish is not None
-        and r.id.rpartition("@")[2] in wave
+        and r.path is not None
+        and r.path.region in wave
     }
 
 

@@ -68,7 +68,9 @@ def measure(request: Mapping[str, Any]) -> dict[str, Any]:
         )
     except RecursionError as problem:
         error = f"RecursionError: {problem}\n{_innermost_frames(problem)}"
-    except Exception as problem:  # noqa: BLE001 - reported to the benchmark, not raised
+    # Broad on purpose: the measured program may fail in any way, and its failure is the
+    # measurement's result (reported to the benchmark, not raised).
+    except Exception as problem:  # noqa: BLE001
         error = f"{type(problem).__name__}: {problem}"
     finally:
         if profiler:
@@ -158,7 +160,9 @@ def main() -> int:
     request = json.load(sys.stdin)
     try:
         result = measure(request)
-    except Exception as problem:  # noqa: BLE001 - the warm-up failed: report, do not crash
+    # Broad on purpose: this worker's only output is its result line, so whatever the warm-up
+    # raised becomes a failed result the parent can read instead of a traceback it cannot.
+    except Exception as problem:  # noqa: BLE001
         result = failed(request["kind"], f"warm-up failed: {type(problem).__name__}: {problem}")
     sys.stdout.write("\n" + json.dumps(result) + "\n")
     return 0

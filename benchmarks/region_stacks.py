@@ -79,7 +79,9 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def mock_figures(config: dict[str, str], waves: list[list[str]], warmup: dict[str, str]) -> dict:
+def mock_figures(
+    config: dict[str, str], waves: list[list[str]], warmup: dict[str, str]
+) -> dict[str, Any]:
     single = measure({"stack": ENVIRONMENT, "config": config, "warmup": warmup, "exports": {}})
     print(
         f"  {ENVIRONMENT}: {single['resources']} resources, {single['seconds']:.2f}s",
@@ -132,9 +134,11 @@ def engine_previews(
                 started = time.perf_counter()
                 # Render mode writes files only; skipping the checkpoint after every step keeps
                 # the single stack's up from being quadratic in its resources.
-                handles[stack].workspace.env_vars["PULUMI_SKIP_CHECKPOINTS"] = "true"
+                workspace = handles[stack].workspace
+                env_vars = workspace.env_vars
+                workspace.env_vars = {**env_vars, "PULUMI_SKIP_CHECKPOINTS": "true"}
                 handles[stack].up(color="never")
-                del handles[stack].workspace.env_vars["PULUMI_SKIP_CHECKPOINTS"]
+                workspace.env_vars = env_vars
                 print(f"  up {stack}: {time.perf_counter() - started:.1f}s", file=sys.stderr)
             previews["deployed preview"] = {
                 stack: _timed_preview(handles[stack], "deployed preview", unchanged=True)
@@ -162,7 +166,7 @@ def _decoded(value: str) -> Any:
         return value
 
 
-def report(figures: dict, previews: dict[str, Previews]) -> list[str]:
+def report(figures: dict[str, Any], previews: dict[str, Previews]) -> list[str]:
     single = figures["single"]
     header = f"{'stack':<28} {'resources':>9} {'share':>6} {'register s':>10} {'vs share':>8}"
     first = (

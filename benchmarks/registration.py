@@ -29,14 +29,24 @@ import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from benchmarks.child_process import run_child
 from benchmarks.measurement import failed
 from benchmarks.topology import SECRET_KEYS, Size, generate
 
 LADDER = ("2x15x3/2", "4x30x6/3", "8x60x9/3")
-MODES: dict[str, dict[str, str]] = {
+
+
+class Modes(TypedDict):
+    """The mode arguments of `topology.generate`."""
+
+    kubernetes_mode: str
+    database_mode: str
+    monitoring_mode: str
+
+
+MODES: dict[str, Modes] = {
     "render": {"kubernetes_mode": "render", "database_mode": "none", "monitoring_mode": "none"},
     "cloud": {"kubernetes_mode": "eks", "database_mode": "aurora", "monitoring_mode": "cloudwatch"},
 }
@@ -163,9 +173,9 @@ def measure_row(
                 path = profile / f"{stem}-{kind}.prof"
                 run_measurement({"kind": kind, "profile": str(path), **request, **common})
                 print(f"  profile written to {path} (cProfile, main thread)", file=sys.stderr)
-    program = _fastest(programs)
-    assert program is not None  # the loop above runs at least once
-    return Row(label, mode, str(size), program, _fastest(floors), _fastest(replays))
+    fastest = _fastest(programs)
+    assert fastest is not None  # the loop above runs at least once
+    return Row(label, mode, str(size), fastest, _fastest(floors), _fastest(replays))
 
 
 def _fastest(results: list[dict[str, Any]]) -> dict[str, Any] | None:

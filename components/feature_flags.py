@@ -10,9 +10,9 @@ import pulumi_aws as aws
 
 from components.iam import assume_role_policy
 from components.outputs import tolerant
+from deploypaths.config.settings import FlagDeliverySettings, Service
 from deploypaths.health import any_in_alarm
 from deploypaths.identity import FEATURE_FLAGS
-from deploypaths.settings import FlagDeliverySettings, Service
 
 
 def application_name(environment: str) -> str:

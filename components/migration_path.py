@@ -9,10 +9,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.outputs import tolerant
+from components.ownership import owner_annotations, owner_labels
 from components.run_once_job import RunOnce, run_once_job
+from deploypaths.config.settings import Migration
 from deploypaths.identity import MIGRATION_PATH
 from deploypaths.naming import down_job_name, job_name
-from deploypaths.settings import Migration
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +82,11 @@ class MigrationPath(pulumi.ComponentResource):
             job_name=self.job_name,
             namespace=args.namespace,
             labels=labels,
-            annotations={"deploypaths/phase": args.migration.phase},
+            job_labels=owner_labels(args.migration.owner),
+            annotations={
+                "deploypaths/phase": args.migration.phase,
+                **owner_annotations(args.migration.owner),
+            },
             container="migrate",
             image=image,
             # Only the down Job has args: the change's Job keeps its inputs.

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from deploypaths.settings import Service
+from deploypaths.config.settings import Service
 
 # The namespace's policy; a service's is `<service>-ingress`, so no service name can take it.
 DEFAULT_DENY = "default-deny"

@@ -11,8 +11,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.outputs import tolerant
+from deploypaths.config.settings import Notification, alarm_topics
 from deploypaths.identity import PACKAGE
-from deploypaths.settings import Notification, alarm_topics
 
 NOTIFICATIONS = f"{PACKAGE}:index:Notifications"
 

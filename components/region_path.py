@@ -36,9 +36,7 @@ from components.service_path import (
     deployment_name,
     tracks,
 )
-from deploypaths.identity import REGION_PATH, barrier_name
-from deploypaths.naming import component_name, path_id
-from deploypaths.settings import (
+from deploypaths.config.settings import (
     DatabaseSettings,
     FlagDeliverySettings,
     KubernetesSettings,
@@ -47,6 +45,8 @@ from deploypaths.settings import (
     Notification,
     Service,
 )
+from deploypaths.identity import REGION_PATH, barrier_name, flags_id
+from deploypaths.naming import component_name, path_id
 
 DATABASE_SECRET = "database-connection"
 
@@ -84,6 +84,33 @@ class RegionPathArgs:
     # The gate that watches this region's paths before the next wave (None: the last wave); the
     # dashboard shows its state.
     watching_gate: str | None = None
+    # `layout: per-service` (deploypaths/layout.py): the region's infrastructure without its
+    # services (INFRASTRUCTURE), or services whose infrastructure another stack holds
+    # (SERVICES, with that stack's exports in `infrastructure`).
+    part: str = "all"
+    # A service stack's one service (the others of `services` only say who calls it).
+    service: str | None = None
+    infrastructure: RegionInfrastructure | None = None
+    # What the region's providers wait for besides the gate: a service stack's guards, which
+    # fail an update before any of its resources is declared (deploypaths/service_guard.py).
+    hold: pulumi.Output[Any] | None = None
+    # What the contract and down migrations of a per-service infrastructure stack wait for: every
+    # service of the region on its release, read from the service stacks (their guard).
+    contract_hold: pulumi.Output[Any] | None = None
+
+
+ALL, INFRASTRUCTURE, SERVICES = "all", "infrastructure", "services"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionInfrastructure:
+    """What a per-service environment's region stack exports for its service stacks
+    (components/stack_references.py reads it back)."""
+
+    kubeconfig: pulumi.Output[str] | None
+    alarm_topic_arn: pulumi.Output[str] | None
+    cluster_name: pulumi.Input[str]
+    owner_topic_arns: pulumi.Output[dict[str, str]]
 
 
 class RegionPath(pulumi.ComponentResource):
@@ -99,6 +126,8 @@ class RegionPath(pulumi.ComponentResource):
     # (`health.notify_failure`); empty without CloudWatch.
     notify_targets: pulumi.Output[list[dict[str, Any]]]
     dashboard: RegionDashboard | None
+    cluster_name: pulumi.Input[str]
+    owner_topic_arns: pulumi.Output[dict[str, str]]
     # What the next wave's gate reads through the API server (None in render mode).
     kubeconfig: pulumi.Output[str] | None
     deployment_names: list[str]
@@ -113,8 +142,13 @@ class RegionPath(pulumi.ComponentResource):
             parent=self, depends_on=[args.gate] if args.gate else None
         )
         aws_provider = (
-            aws.Provider(f"{name}-aws", region=region, opts=held_back) if _needs_aws(args) else None
+            aws.Provider(f"{name}-aws", region=_held(args, region), opts=held_back)
+            if _needs_aws(args)
+            else None
         )
+        if args.part == SERVICES:
+            self._services_only(name, args, held_back, aws_provider)
+            return
         aws_opts = pulumi.ResourceOptions(
             parent=self, providers={"aws": aws_provider} if aws_provider else None
         )
@@ -160,7 +194,7 @@ class RegionPath(pulumi.ComponentResource):
         cluster_name: pulumi.Input[str] = f"{args.environment}-{region}"
         # The entries for every path, and those of owners with paths here: an owner without
         # any gets no topic in this region.
-        owners_here = {service.owner for service in args.services}
+        owners_here = {service.team for service in args.services}
         notified = tuple(e for e in args.notifications if e.owner is None or e.owner in owners_here)
         if args.monitoring.mode == "cloudwatch":
             topic = aws.sns.Topic(
@@ -190,7 +224,7 @@ class RegionPath(pulumi.ComponentResource):
                     cluster_name=cluster_name,
                     namespace=args.kubernetes.namespace,
                     topic_arn=topic.arn,
-                    also_notify=tuple(path_topics(notified, service.owner, region, owner_topics)),
+                    also_notify=tuple(path_topics(notified, service.team, region, owner_topics)),
                     restart_threshold=args.monitoring.restart_threshold,
                     alarm_prefix=_alarm_prefix(args, service.name),
                     tags=args.tags(path_id(service.name, region)),
@@ -201,8 +235,13 @@ class RegionPath(pulumi.ComponentResource):
             providers={"kubernetes": k8s_provider}
             | ({"aws": aws_provider} if aws_provider else {}),
         )
-        self._build_paths(args, paths_opts, namespace, database_secret, monitoring_for)
+        self._build_paths(name, args, paths_opts, namespace, database_secret, monitoring_for)
         self.notify_targets = self._notify_targets(args, notified, notifications)
+        # What a per-service environment's service stacks read of the region (its export).
+        self.cluster_name = cluster_name
+        self.owner_topic_arns = pulumi.Output.all(
+            **(notifications.owner_topic_arns if notifications else {})
+        )
         if self.alarm_topic_arn is not None and args.services:
             self.dashboard = self._dashboard(name, args, cluster_name, aws_opts)
         self.register_outputs(
@@ -217,6 +256,8 @@ class RegionPath(pulumi.ComponentResource):
                     "dashboard": self.dashboard,
                     "kubeconfig": self.kubeconfig,
                     "deployment_names": self.deployment_names,
+                    "cluster_name": self.cluster_name,
+                    "owner_topic_arns": self.owner_topic_arns,
                 }
             )
         )
@@ -273,10 +314,10 @@ class RegionPath(pulumi.ComponentResource):
             return pulumi.Output.from_input([])
         owner_topics = notifications.owner_topic_arns if notifications else {}
         alarms_of: dict[str | None, list[pulumi.Output[str]]] = {}
-        for service in args.services:
+        for service in (s for s in args.services if s.name in self.services):
             alarm = self.services[service.name].composite_alarm_name
             if alarm is not None:
-                alarms_of.setdefault(service.owner, []).append(alarm)
+                alarms_of.setdefault(service.team, []).append(alarm)
         targets: list[Any] = [{"topic_arn": self.alarm_topic_arn, "every": True, "alarms": []}]
         for owner, arn in owner_topics.items():
             targets.append({"topic_arn": arn, "every": False, "alarms": alarms_of.get(owner, [])})
@@ -397,21 +438,27 @@ class RegionPath(pulumi.ComponentResource):
 
     def _build_paths(
         self,
+        name: str,
         args: RegionPathArgs,
         opts: pulumi.ResourceOptions,
         namespace: pulumi.Output[str],
         database_secret: pulumi.Output[str] | None,
         monitoring_for: Callable[[Service], Monitoring] | None,
     ) -> None:
-        """Declares exactly the edges a safe release needs (see README, "Synchronization")."""
+        """Declares exactly the edges a safe release needs (docs/how-a-release-runs.md,
+        "Synchronization")."""
         region = args.region
 
         def migration_path(migration: Migration, waits_for: list[pulumi.Resource]) -> MigrationPath:
+            after_services = migration.phase == "contract" or migration.name in undone
             path = MigrationPath(
                 component_name(migration.name, region),
                 MigrationPathArgs(
                     migration=migration,
-                    namespace=namespace,
+                    # The services' own stacks' guard (per-service) holds what runs after them.
+                    namespace=_after(args.contract_hold, namespace)
+                    if after_services
+                    else namespace,
                     database_secret=database_secret,
                     waits_for=waits_for,
                     down=migration.name in undone,
@@ -429,44 +476,14 @@ class RegionPath(pulumi.ComponentResource):
         ):
             previous_job = [migration_path(migration, previous_job).job]
 
-        self.services = {}
         services = {service.name: service for service in args.services}
-        # AppConfig needs alarms to watch and a real cluster to serve; otherwise flags reach
-        # the pods as a mounted ConfigMap.
-        flags_via_appconfig = (
-            args.monitoring.mode == "cloudwatch" and args.kubernetes.mode != "render"
-        )
-        order = TopologicalSorter({name: s.after for name, s in services.items()}).static_order()
-        for service in (services[name] for name in order):
-            # A requirement this region undoes runs after the services (below), never before.
-            waits_for: list[pulumi.Resource] = [
-                self.migrations[m].job for m in service.requires if m not in undone
-            ]
-            for other in service.after:
-                waits_for.extend(self.services[other].released)
-            self.services[service.name] = ServicePath(
-                component_name(service.name, region),
-                ServicePathArgs(
-                    service=service,
-                    namespace=namespace,
-                    database_secret=database_secret,
-                    waits_for=waits_for,
-                    callers=callers(service, services.values()),
-                    monitoring=monitoring_for(service) if monitoring_for else None,
-                    flags_as_config_map=not flags_via_appconfig,
-                    extra_env=_appconfig_env(args.environment, service.name)
-                    if flags_via_appconfig and service.flags
-                    else {},
-                    rollout_timeout_seconds=args.kubernetes.rollout_timeout_seconds,
-                ),
-                opts,
-            )
+        self._service_paths(args, opts, namespace, database_secret, monitoring_for, self.migrations)
         flag_deployments: list[pulumi.Resource] = []
         flagged = tuple(s for s in services.values() if s.flags)
-        if flags_via_appconfig and flagged:
+        if _flags_via_appconfig(args) and flagged:
             assert self.alarm_topic_arn is not None
             flags = FeatureFlags(
-                f"{region}-flags",
+                f"{name}-flags",
                 FeatureFlagsArgs(
                     environment=args.environment,
                     services=flagged,
@@ -474,7 +491,7 @@ class RegionPath(pulumi.ComponentResource):
                     rollouts={s.name: list(self.services[s.name].deployments) for s in flagged},
                     topic_arn=self.alarm_topic_arn,
                     delivery=args.flag_delivery,
-                    tags=args.tags(f"flags@{region}"),
+                    tags=args.tags(flags_id(region)),
                 ),
                 opts,
             )
@@ -499,14 +516,164 @@ class RegionPath(pulumi.ComponentResource):
         # AppConfig deployments start a gradual rollout and return; AppConfig itself rolls a
         # bad flag back on the region's alarm, which is what the gate watches too.
         self.completion = [services_ready, *previous_job, *flag_deployments]
+
+    def _service_paths(
+        self,
+        args: RegionPathArgs,
+        opts: pulumi.ResourceOptions,
+        namespace: pulumi.Input[str],
+        database_secret: pulumi.Input[str] | None,
+        monitoring_for: Callable[[Service], Monitoring] | None,
+        migrations: Mapping[str, MigrationPath],
+    ) -> None:
+        """The region's service paths, each after the expand migrations it requires (those of
+        this stack) and the services it names in `after`; none in an infrastructure stack."""
+        self.services = {}
+        services = {service.name: service for service in args.services}
+        declared = {
+            name: s
+            for name, s in services.items()
+            if args.part != INFRASTRUCTURE and args.service in (None, name)
+        }
+        undone = set(args.down_migrations)
+        flags_via_appconfig = _flags_via_appconfig(args)
         self.deployment_names = [
             deployment_name(service, track.name)
-            for service in services.values()
+            for service in declared.values()
             for track in tracks(service)
         ]
+        graph = {name: [o for o in s.after if o in declared] for name, s in declared.items()}
+        order = TopologicalSorter(graph).static_order()
+        for service in (declared[name] for name in order):
+            # A requirement this region undoes runs after the services (below), never before;
+            # in a service stack the guards stand for the edges to other stacks' paths.
+            waits_for: list[pulumi.Resource] = [
+                migrations[m].job for m in service.requires if m not in undone and m in migrations
+            ]
+            for other in (o for o in service.after if o in self.services):
+                waits_for.extend(self.services[other].released)
+            self.services[service.name] = ServicePath(
+                component_name(service.name, args.region),
+                ServicePathArgs(
+                    service=service,
+                    namespace=namespace,
+                    database_secret=database_secret,
+                    waits_for=waits_for,
+                    callers=callers(service, services.values()),
+                    monitoring=monitoring_for(service) if monitoring_for else None,
+                    flags_as_config_map=not flags_via_appconfig,
+                    extra_env=_appconfig_env(args.environment, service.name)
+                    if flags_via_appconfig and service.flags
+                    else {},
+                    rollout_timeout_seconds=args.kubernetes.rollout_timeout_seconds,
+                ),
+                opts,
+            )
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]
         ).apply(sorted)
+
+    def _services_only(
+        self,
+        name: str,
+        args: RegionPathArgs,
+        held_back: pulumi.ResourceOptions,
+        aws_provider: aws.Provider | None,
+    ) -> None:
+        """A service stack's part of the region: its providers and its service paths, on the
+        cluster, namespace, database Secret and alarm topic that the region's infrastructure
+        stack holds and exports (`args.infrastructure`)."""
+        infrastructure = args.infrastructure
+        assert infrastructure is not None, f"{name}: a service stack reads its infrastructure"
+        self.kubeconfig = infrastructure.kubeconfig
+        if args.kubernetes.mode == "render" or infrastructure.kubeconfig is None:
+            k8s_provider = self._kubernetes_provider(name, args, held_back, None)
+        else:
+            kubeconfig = _after(args.hold, infrastructure.kubeconfig)
+            k8s_provider = k8s.Provider(
+                f"{name}-k8s",
+                kubeconfig=pulumi.Output.secret(kubeconfig),
+                delete_unreachable=False,
+                opts=held_back,
+            )
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            providers={"kubernetes": k8s_provider}
+            | ({"aws": aws_provider} if aws_provider else {}),
+        )
+        self.alarm_topic_arn = topic_arn = infrastructure.alarm_topic_arn
+        self.dashboard = None
+        monitoring_for = None
+        if args.monitoring.mode == "cloudwatch" and topic_arn is not None:
+            owners = {s.team for s in args.services if s.team}
+            notified = tuple(e for e in args.notifications if e.owner is None or e.owner in owners)
+            owner_topics = {
+                owner: _topic_of(infrastructure.owner_topic_arns, owner)
+                for owner in owners
+                if any(e.owner == owner and e.protocol != "sns" for e in notified)
+            }
+
+            def monitoring_for(service: Service) -> Monitoring:
+                return Monitoring(
+                    cluster_name=infrastructure.cluster_name,
+                    namespace=args.kubernetes.namespace,
+                    topic_arn=topic_arn,
+                    also_notify=tuple(
+                        path_topics(notified, service.team, args.region, owner_topics)
+                    ),
+                    restart_threshold=args.monitoring.restart_threshold,
+                    alarm_prefix=_alarm_prefix(args, service.name),
+                    tags=args.tags(path_id(service.name, args.region)),
+                )
+
+        database_secret = DATABASE_SECRET if args.database.mode != "none" else None
+        self._service_paths(
+            args, opts, args.kubernetes.namespace, database_secret, monitoring_for, {}
+        )
+        self.migrations = {}
+        self.completion = [r for path in self.services.values() for r in path.released]
+        self.notify_targets = pulumi.Output.from_input(
+            [{"topic_arn": topic_arn, "every": True, "alarms": []}] if topic_arn else []
+        )
+        self.register_outputs(
+            tolerant(
+                {
+                    "services": self.services,
+                    "completion": self.completion,
+                    "composite_alarm_names": self.composite_alarm_names,
+                    "kubeconfig": self.kubeconfig,
+                    "deployment_names": self.deployment_names,
+                }
+            )
+        )
+
+
+def _topic_of(owner_topic_arns: pulumi.Output[dict[str, str]], owner: str) -> pulumi.Output[str]:
+    return owner_topic_arns.apply(lambda topics: topics[owner])
+
+
+def _flags_via_appconfig(args: RegionPathArgs) -> bool:
+    """AppConfig needs alarms to watch and a real cluster to serve; otherwise flags reach the
+    pods as a mounted ConfigMap. A per-service environment's flags travel with their service's
+    path as that ConfigMap: the region-wide AppConfig alarm would name alarms of other stacks."""
+    return (
+        args.monitoring.mode == "cloudwatch"
+        and args.kubernetes.mode != "render"
+        and args.part == ALL
+    )
+
+
+def _held(args: RegionPathArgs, value: str) -> pulumi.Input[str]:
+    """`value`, once the service stack's guards passed (itself when nothing holds the region)."""
+    return _after(args.hold, value)
+
+
+def _after(hold: pulumi.Output[Any] | None, value: pulumi.Input[str]) -> pulumi.Input[str]:
+    """`value`, once `hold` resolved: a guard that fails the update before what takes `value`
+    is declared (itself when nothing holds it)."""
+    if hold is None:
+        return value
+    return pulumi.Output.all(hold, value).apply(lambda held: held[1])
 
 
 def _alarm_name(path: ServicePath) -> pulumi.Output[str]:

@@ -37,6 +37,8 @@ class RunOnce:
     image: str
     timeout_minutes: int
     annotations: dict[str, str] = field(default_factory=dict)
+    # On the Job alone, never its (immutable) pod template: who owns it (components/ownership).
+    job_labels: dict[str, str] = field(default_factory=dict)
     # Left out when None, so a Job deployed before args existed keeps its inputs (no diff).
     args: list[str] | None = None
     env: list[dict[str, Any]] = field(default_factory=list)
@@ -68,7 +70,7 @@ def run_once_job(
     metadata: dict[str, Any] = {
         "name": run.job_name,
         "namespace": run.namespace,
-        "labels": run.labels,
+        "labels": {**run.labels, **run.job_labels},
     }
     secret_env = any("secret_ref" in source for source in run.env_from)
     findings = accepted_findings(images=[run.image], secret_env=secret_env)

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.network_policy import pod_labels, service_ingress, verify_labels
 from components.outputs import tolerant
+from components.ownership import owner_annotations, owner_labels
 from components.pod_security import (
     IMAGE_PULL_POLICY,
     SCRATCH_MOUNT,
@@ -22,11 +23,11 @@ from components.pod_security import (
     pod_security_context,
 )
 from components.run_once_job import RunOnce, run_once_job
+from deploypaths.config.settings import Service
 from deploypaths.health import any_in_alarm
 from deploypaths.identity import SERVICE_PATH
 from deploypaths.naming import verify_job_name
 from deploypaths.rollout import rollout_annotations
-from deploypaths.settings import Service
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +201,8 @@ class ServicePath(pulumi.ComponentResource):
             job_name=verify_job_name(service),
             namespace=args.namespace,
             labels=verify_labels(service.name),
+            job_labels=owner_labels(service.owner),
+            annotations=owner_annotations(service.owner),
             container="verify",
             image=service.verify.image,
             args=list(service.verify.args),
@@ -249,10 +252,12 @@ class ServicePath(pulumi.ComponentResource):
             metadata={
                 "name": k8s_name,
                 "namespace": args.namespace,
-                "labels": labels,
+                # Who owns it on the Deployment alone: a new owner rolls no pod.
+                "labels": {**labels, **owner_labels(service.owner)},
                 "annotations": {
                     **rollout_annotations(track.replicas, args.rollout_timeout_seconds),
                     **accepted_findings(images=[track.image], secret_env=bool(env_from)),
+                    **owner_annotations(service.owner),
                 },
             },
             spec={

@@ -47,6 +47,8 @@ FLAGS_ID_PREFIX = "flags@"
 # An AWS region code at the end of a name: the fallback for a region the configuration dropped.
 AWS_REGION = re.compile(r"^(?P<head>.+)-(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)$")
 URN_PREFIX = "urn:pulumi:"
+STACK_TYPE = "pulumi:pulumi:Stack"
+PROVIDER_PREFIX = "pulumi:providers:"
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,17 @@ class Urn:
         return cls(head[len(URN_PREFIX) :], project, tuple(qualified_type.split("$")), name)
 
     def format(self) -> str:
-        return f"{URN_PREFIX}{self.stack}::{self.project}::{'$'.join(self.types)}::{self.name}"
+        return f"{stack_prefix(self.stack)}{self.project}::{'$'.join(self.types)}::{self.name}"
+
+
+def stack_prefix(stack: str) -> str:
+    """What every URN of `stack` starts with: `urn:pulumi:<stack>::`."""
+    return f"{URN_PREFIX}{stack}::"
+
+
+def stack_urn(stack: str, project: str) -> str:
+    """The URN of a stack's root resource, which every other resource descends from."""
+    return Urn(stack, project, (STACK_TYPE,), f"{project}-{stack}").format()
 
 
 def service_path_urn(stack: str, project: str, service: str, region: str) -> str:

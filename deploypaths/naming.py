@@ -7,8 +7,8 @@ import hashlib
 import json
 from typing import Any
 
-from deploypaths.identity import component_name, gate_name, path_id
-from deploypaths.settings import Migration, Service, Settings
+from deploypaths.config.settings import Migration, Service, Settings
+from deploypaths.identity import PathIdentity, component_name, gate_name, path_id
 
 __all__ = [
     "component_name",
@@ -17,6 +17,7 @@ __all__ = [
     "job_name",
     "path_id",
     "service_release",
+    "service_wave_release",
     "short_hash",
     "tags",
     "verify_job_name",
@@ -51,8 +52,15 @@ def verify_job_name(service: Service) -> str:
 
 
 def tags(settings: Settings, path: str) -> dict[str, str]:
-    """The tags every AWS resource carries, so cost, ownership and policy can find its path."""
-    return {"environment": settings.environment, "path": path, "owner": settings.owner}
+    """The tags every AWS resource carries, so cost, ownership and policy can find its path: a
+    service path's owner is its service's team, anything else the stack's."""
+    identity = PathIdentity.parse_id(path)
+    team = next(
+        (s.team for s in settings.services if s.name == identity.name and s.team),
+        None,
+    )
+    owner = team if identity.kind == "service" and team else settings.owner
+    return {"environment": settings.environment, "path": path, "owner": owner}
 
 
 def service_release(service: Service) -> dict[str, Any]:
@@ -71,6 +79,16 @@ def wave_release(settings: Settings, wave: int) -> str:
                 for m in settings.migrations
             ],
         }
+        for region in settings.waves[wave]
+    }
+    return short_hash(release)
+
+
+def service_wave_release(settings: Settings, service: str, wave: int) -> str:
+    """A fingerprint of what one service ships in a wave: the gate of its own stack (`layout:
+    per-service`) watches again only when that changes."""
+    release = {
+        region: [service_release(s) for s in settings.services_in(region) if s.name == service]
         for region in settings.waves[wave]
     }
     return short_hash(release)

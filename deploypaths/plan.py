@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from deploypaths.config.settings import Settings
 from deploypaths.identity import (
     COMPONENT_KINDS,
     PATH_KINDS,
@@ -32,7 +33,6 @@ from deploypaths.identity import (
 from deploypaths.recording import Recording
 from deploypaths.rollout import rollout_steps
 from deploypaths.schedule import Schedule, Task, grouped_minutes, schedule
-from deploypaths.settings import Settings
 from deploypaths.validation import parse_settings
 
 # The resources whose start is a path's release: what the path exists to roll out. A path kind
@@ -75,6 +75,8 @@ class PathTiming:
     # Whether a gated resource (any resource, for a kind with none) has times: a path whose
     # update stopped before its Deployments or Job has a lead-in at most.
     released: bool = False
+    # The team that owns a service or migration path (its `owner`), if it has one.
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Plan:
                     "lead_in_minutes": round(p.lead_in, 2),
                     "resources": p.resources,
                     "critical": p.critical,
+                    "owner": p.owner,
                 }
                 for p in self.paths
             ],
@@ -207,6 +210,7 @@ def path_timings(
                 wave=settings.wave_of(region) + 1 if region else None,
                 start=math.inf,
                 lead_in=math.inf,
+                owner=_team(settings, owner, kind),
             ),
         )
         if not node.custom or urn not in times:
@@ -345,6 +349,12 @@ def row_order(path: PathTiming) -> tuple[float, str, bool, float, str]:
     if path.kind == "gate":
         return (gate_wave(path.id) + 0.5, "", False, path.start, path.id)
     return (path.wave or 0, path.region or "", path.kind != "region", path.start, path.id)
+
+
+def _team(settings: Settings, path: str, kind: str) -> str | None:
+    """The team owning a service or migration path (None for other kinds, or no owner)."""
+    owner = settings.owner_of(kind, PathIdentity.parse_id(path).name)
+    return owner.team if owner else None
 
 
 def _kind(owner: str, type_: str, regions: tuple[str, ...]) -> str:

@@ -2,9 +2,10 @@
 
 The provider's own Deployment await can report an update done while the old ReplicaSet still
 serves (it reads status written before the controller saw the new template, and a rollback that
-reuses an old ReplicaSet looks finished before it scales up; see README, "Rollouts that really
-wait"). `pulumi.com/waitFor` replaces that await: every condition must hold on one object whose
-`observedGeneration` has caught up with its `generation`, which the provider checks itself.
+reuses an old ReplicaSet looks finished before it scales up; see docs/local-clusters.md,
+"Rollouts that really wait"). `pulumi.com/waitFor` replaces that await: every condition must
+hold on one object whose `observedGeneration` has caught up with its `generation`, which the
+provider checks itself.
 """
 
 from __future__ import annotations

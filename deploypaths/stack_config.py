@@ -24,11 +24,19 @@ def decode(value: str) -> Any:
         return value
 
 
+# Keys of the namespace that only the ops commands read (Pulumi.yaml describes them): the
+# latency file `ops plan` and `ops timeline` predict with. The program never sees them.
+OPS_KEYS = ("latency",)
+
+
 def namespace_values(flat: Mapping[str, str]) -> dict[str, Any]:
-    """`{"deploypaths:regions": "[...]"}` -> `{"regions": [...]}` (other namespaces dropped)."""
+    """`{"deploypaths:regions": "[...]"}` -> `{"regions": [...]}` (other namespaces and the ops
+    commands' own keys dropped)."""
     prefix = f"{NAMESPACE}:"
     return {
-        key[len(prefix) :]: decode(value) for key, value in flat.items() if key.startswith(prefix)
+        key[len(prefix) :]: decode(value)
+        for key, value in flat.items()
+        if key.startswith(prefix) and key[len(prefix) :] not in OPS_KEYS
     }
 
 

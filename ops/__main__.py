@@ -15,6 +15,7 @@ COMMANDS = (
     "rollback",
     "local",
     "up",
+    "release",
     "timeline",
     "logs",
     "calibrate",

@@ -59,7 +59,7 @@ def engine_variables(home: Path) -> dict[str, str]:
     }
 
 
-def _workspace_options() -> auto.LocalWorkspaceOptions:
+def workspace_options() -> auto.LocalWorkspaceOptions:
     home, env = engine_env(os.environ)
     command = auto.PulumiCommand(root=str(home)) if home else None
     return auto.LocalWorkspaceOptions(env_vars=env or None, pulumi_command=command)
@@ -73,9 +73,9 @@ def select(stack: str) -> auto.Stack:
     try:
         if region_stack:
             return auto.create_or_select_stack(
-                stack, work_dir=str(PROJECT_DIR), opts=_workspace_options()
+                stack, work_dir=str(PROJECT_DIR), opts=workspace_options()
             )
-        return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=_workspace_options())
+        return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=workspace_options())
     except FileNotFoundError:
         raise UserError(
             "the Pulumi CLI is not installed: run `make setup` (or scripts/install-engine)"

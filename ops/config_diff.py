@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from deploypaths.config.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Service, Settings
 from deploypaths.identity import PathIdentity
-from deploypaths.naming import path_id
-from deploypaths.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Service, Settings
 from deploypaths.stack_config import SECRET_PLACEHOLDER, namespace_values
 from deploypaths.validation import parse_settings
 
@@ -87,15 +86,15 @@ def migration_fields(migration: Migration) -> dict[str, Any]:
     return {"image": migration.image, "phase": migration.phase}
 
 
-def path_fields(settings: Settings) -> dict[str, tuple[str, dict[str, Any]]]:
-    """`{"orders@eu-west-1": ("service", {...}), "orders-add-status@eu-west-1": ("migration",
-    {...})}` for every path of every region, after the region's overrides."""
-    paths: dict[str, tuple[str, dict[str, Any]]] = {}
+def path_fields(settings: Settings) -> dict[PathIdentity, dict[str, Any]]:
+    """What every service and migration path of every region ships, after the region's
+    overrides."""
+    paths: dict[PathIdentity, dict[str, Any]] = {}
     for region in settings.region_names:
         for service in settings.services_in(region):
-            paths[path_id(service.name, region)] = ("service", service_fields(service))
+            paths[PathIdentity("service", service.name, region)] = service_fields(service)
         for migration in settings.migrations:
-            paths[path_id(migration.name, region)] = ("migration", migration_fields(migration))
+            paths[PathIdentity("migration", migration.name, region)] = migration_fields(migration)
     return paths
 
 
@@ -108,19 +107,13 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class PathChange:
-    path: str
-    kind: str  # "service" | "migration"
+    path: PathIdentity  # a service or migration path
     change: str  # "added" | "removed" | "changed"
     fields: tuple[FieldChange, ...] = ()
 
     @property
-    def subject(self) -> str:
-        """The service or migration name (the path without its region)."""
-        return PathIdentity.parse_id(self.path).name
-
-    @property
-    def region(self) -> str:
-        return PathIdentity.parse_id(self.path).region
+    def kind(self) -> str:
+        return self.path.kind
 
 
 def diff_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[FieldChange, ...]:
@@ -137,16 +130,14 @@ def diff_paths(before: Settings | None, after: Settings) -> list[PathChange]:
     old = path_fields(before) if before else {}
     new = path_fields(after)
     changes = []
-    for path, (kind, fields) in new.items():
+    for path, fields in new.items():
         if path not in old:
-            changes.append(PathChange(path, kind, "added"))
+            changes.append(PathChange(path, "added"))
         else:
-            changed = diff_fields(old[path][1], fields)
+            changed = diff_fields(old[path], fields)
             if changed:
-                changes.append(PathChange(path, kind, "changed", changed))
-    changes += [
-        PathChange(path, kind, "removed") for path, (kind, _) in old.items() if path not in new
-    ]
+                changes.append(PathChange(path, "changed", changed))
+    changes += [PathChange(path, "removed") for path in old if path not in new]
     return changes
 
 

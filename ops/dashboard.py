@@ -25,7 +25,7 @@ DEFAULT_PORT = 8419
 SHUTDOWN_SECONDS = 1
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "dashboard",
         help="serve a page with the live Gantt of a stack's updates",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote, urlparse
 
 from pulumi import automation as auto
@@ -88,13 +88,13 @@ def _json_name(attribute: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def backend_url(stack: Any) -> str | None:
+def backend_url(stack: auto.Stack) -> str | None:
     """Where the stack's state lives: PULUMI_BACKEND_URL, else what the CLI is logged in to."""
     if os.environ.get("PULUMI_BACKEND_URL"):
         return os.environ["PULUMI_BACKEND_URL"]
     try:
         return stack.workspace.who_am_i().url
-    except Exception:  # noqa: BLE001 - no CLI, no login: the project folder is used instead
+    except (auto.CommandError, FileNotFoundError):  # no login, or no CLI: the project folder
         return None
 
 
@@ -141,7 +141,7 @@ class UpdateRecorder:
         self.path: Path | None = None
         self.number: int | None = None
         self._lock = threading.Lock()
-        self._sink: Any = None
+        self._sink: TextIO | None = None
         self._partial: Path | None = None
 
     def up(
@@ -162,13 +162,14 @@ class UpdateRecorder:
     ) -> Any:
         before = update_count(self.stack)
         keep_interrupted(self.directory)
-        self._partial = self.directory / f"{before + 1}.{os.getpid()}{SUFFIX}{PARTIAL}"
+        partial = self.directory / f"{before + 1}.{os.getpid()}{SUFFIX}{PARTIAL}"
+        self._partial = partial
 
         def record(event: auto.EngineEvent) -> None:
             with self._lock:
                 self.events.append(event)
                 if self._sink is None:
-                    self._sink = private_file(self._partial)
+                    self._sink = private_file(partial)
                 self._sink.write(json.dumps(event_json(event)) + "\n")
                 self._sink.flush()
             if on_event:
@@ -188,14 +189,16 @@ class UpdateRecorder:
             self._sink = None
         try:
             after = update_count(self.stack)
-        except Exception:  # noqa: BLE001 - keep the events under the number expected
+        # Broad on purpose: this runs in the update's `finally`, where any error asking the
+        # backend would replace the update's own; the events then keep the number expected.
+        except Exception:  # noqa: BLE001
             after = before + 1
         self.number = max(after, before + 1)
         self.path = self.directory / f"{self.number}{SUFFIX}"
         self._partial.replace(self.path)
 
 
-def private_file(path: Path) -> Any:
+def private_file(path: Path) -> TextIO:
     """`path` opened for writing, readable by its owner only (events carry resource inputs and
     outputs), in folders that are too."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +296,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             event = json.loads(line)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             raise UserError(
                 f"corrupt event file {path}: line {number} is not JSON ({error.msg})"
             ) from None

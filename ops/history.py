@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from pulumi.automation import UpdateSummary
+
 from ops import UserError, automation, events
 from ops.report_history import (
     DEFAULT_PAGE_SIZE,
@@ -25,7 +27,7 @@ from ops.report_history import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "history",
         help="list a stack's updates and the paths each one changed",
@@ -48,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def load_saved(path: Path) -> list:
+def load_saved(path: Path) -> list[UpdateSummary]:
     try:
         document = json.loads(path.read_text())
         return [summary_from_json(entry) for entry in document]

@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes import client, config
 
-from deploypaths.settings import Settings
+from deploypaths.config.settings import Settings
 from ops import automation, events
 
 SUFFIX = ".kube-events.jsonl"
@@ -51,7 +52,13 @@ def keep(
         kubeconfig = (project or automation.PROJECT_DIR) / directory / f"{region}.yaml"
         try:
             kept += list(_region_events(kubeconfig, region, settings.kubernetes.namespace, since))
-        except Exception as error:  # noqa: BLE001 - any failure to read a cluster is reported
+        except (  # a cluster that cannot be read is reported: no kubeconfig, or no answer
+            OSError,
+            yaml.YAMLError,
+            config.ConfigException,
+            client.ApiException,
+            urllib3.exceptions.HTTPError,
+        ) as error:
             say(f"Kubernetes events of {region} not kept: {_first_line(error)}")
     target = path_for(recording)
     with events.private_file(target) as sink:

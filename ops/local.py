@@ -91,8 +91,8 @@ def clusters_of(stack: str, project: Path = PROJECT_DIR) -> list[Cluster]:
     except yaml.YAMLError as error:
         raise UserError(f"{path} is not YAML: {error}") from None
     regions = (document.get("config") or {}).get("deploypaths:regions") or []
-    names = [
-        r.get("name") for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)
+    names: list[str] = [
+        r["name"] for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)
     ]
     if not names:
         raise UserError(f"{path} names no regions (deploypaths:regions)")
@@ -131,7 +131,9 @@ def kwokctl_config(port: int | None) -> str:
     return yaml.safe_dump(configuration, sort_keys=False) + "---\n" + STAGES.read_text()
 
 
-def kwokctl(project: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
+def kwokctl(
+    project: Path, *args: str, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [str(binaries_dir() / "kwokctl"), *args]
     if config is not None:
         command += ["--config", str(config)]
@@ -151,7 +153,7 @@ def kwokctl(project: Path, *args: str, config: Path | None = None) -> subprocess
         ) from None
 
 
-def last_line(result: subprocess.CompletedProcess) -> str:
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
     return lines[-1].strip() if lines else f"exit code {result.returncode}"
 
@@ -271,7 +273,8 @@ def down(clusters: Sequence[Cluster], *, delete: bool) -> list[str]:
             remove(cluster)
             failed = cluster.folder.exists()
         else:
-            failed = kwokctl(cluster.project, "stop", "cluster", "--name", cluster.name).returncode
+            stop = kwokctl(cluster.project, "stop", "cluster", "--name", cluster.name)
+            failed = stop.returncode != 0
         if failed:
             failures.append(cluster.name)
         lines.append(f"{cluster.region}: {'deleted' if delete else 'stopped'} ({cluster.name})")
@@ -291,7 +294,7 @@ def status(clusters: Sequence[Cluster]) -> list[str]:
     return lines
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "local",
         help="start, stop or show the local clusters of a stack (one per region)",

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deploypaths.identity import urn_name
+from deploypaths.identity import PathIdentity, urn_name
 from deploypaths.plan import owner_paths
 from ops import UserError, events, kube_events
 from ops.timeline import add_common_arguments, stack_events_dir
@@ -52,7 +52,7 @@ def path_lines(
         said = message
         name = urn_name(diagnostic["urn"])
         entries.append((event["timestamp"], f"{name}: {diagnostic.get('severity')}: {message}"))
-    names, region = _object_names(recorded, mine), path.rpartition("@")[2]
+    names, region = _object_names(recorded, mine), PathIdentity.parse_id(path).region
     for item in kube:
         if item.get("region") == region and kube_events.belongs_to(item, names):
             times = f" (x{item['count']})" if item.get("count", 1) > 1 else ""

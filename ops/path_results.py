@@ -11,7 +11,13 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from deploypaths.identity import COMPONENT_KINDS, PATH_KINDS, is_barrier_id, path_id
+from deploypaths.identity import (
+    COMPONENT_KINDS,
+    PATH_KINDS,
+    PathIdentity,
+    is_barrier_id,
+    path_id,
+)
 from deploypaths.plan import GATED_TYPES, Plan, owner_paths
 from ops import events
 
@@ -45,6 +51,17 @@ class PathResult:
     recovered: str | None = None
     # Ctrl-C stopped the update before this path finished.
     interrupted: bool = False
+
+    @property
+    def path(self) -> PathIdentity | None:
+        """The deploy path this is; None for a gate, a region's flags or its barrier."""
+        if self.kind == "region":
+            return PathIdentity.of_region(self.id)
+        if self.kind in ("service", "migration"):
+            return PathIdentity.parse_id(
+                self.id, kind="service" if self.kind == "service" else "migration"
+            )
+        return None
 
     @property
     def created(self) -> bool:

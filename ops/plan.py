@@ -4,6 +4,11 @@ A path's bar is its release: from when the first of its gated resources (a servi
 Deployments, a migration's Job, a region's flag deployments) may start to when the path is done.
 What a path creates before that, waiting for nothing of the release (a Service, a disruption
 budget, alarms), is its lead-in.
+
+The latency model: `--latency FILE` when given; else the stack's own, the file `ops calibrate`
+learnt from its recorded updates (out/latency-<stack>.json) or else the one its stack file names
+(`deploypaths:latency`, a path in the project: the local stack names local/latency.json); else
+the default model. The output says which.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
@@ -23,9 +27,13 @@ from deploypaths.plan import PathTiming, Plan, build_plan
 from deploypaths.recording import Recording
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
+from deploypaths.validation import NAMESPACE
 from ops import UserError
 
 LATENCY_QUANTILES = ("median", "p90")
+# The stack file's key naming the stack's latency file, relative to the project.
+LATENCY_KEY = f"{NAMESPACE}:latency"
+DEFAULT_MODEL = "the default latency model"
 
 
 def rows_by_wave(plan: Plan) -> list[tuple[str, list[PathTiming]]]:
@@ -42,7 +50,7 @@ def rows_by_wave(plan: Plan) -> list[tuple[str, list[PathTiming]]]:
     return sections
 
 
-def render_text(plan: Plan, picture: Path | None) -> str:
+def render_text(plan: Plan, picture: Path | None, *, latency: str | None = None) -> str:
     lines = [
         f"deploypaths plan: stack {plan.stack} (environment {plan.environment}), "
         f"{plan.resources} resources, {sum(len(w) for w in plan.waves)} region(s) in "
@@ -55,8 +63,8 @@ def render_text(plan: Plan, picture: Path | None) -> str:
         lines.append(heading)
         for path in rows:
             mark = "*" if path.critical else " "
-            label = f"{path.kind} {path.id}"
-            line = f"  {mark} {label:<46} {path.start:7.1f} -> {path.finish:7.1f} min"
+            label = f"{path.kind} {path.id}" + (f" ({path.owner})" if path.owner else "")
+            line = f"  {mark} {label:<52} {path.start:7.1f} -> {path.finish:7.1f} min"
             if path.kind != "gate":
                 line += f"  ({path.resources} resources"
                 if path.lead_in < path.start:
@@ -76,26 +84,74 @@ def render_text(plan: Plan, picture: Path | None) -> str:
         f"Estimated deploy time: {plan.critical_path_minutes:.1f} min in parallel paths. "
         "Baselines, the same latency model:",
     ]
+    if latency:
+        lines.insert(-1, f"Latency model: {latency}.")
     lines += [f"  {b.minutes:7.1f} min ({plan.speedup(b):.1f}x)  {b.label}" for b in plan.baselines]
     if picture:
         lines.append(f"Picture: {picture}")
     return "\n".join(lines)
 
 
-def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]:
+def calibrated_file(stack: str, project_dir: Path) -> Path:
+    """Where `ops calibrate --stack S` writes by default, run from the project."""
+    return project_dir / "out" / f"latency-{stack.rsplit('/', 1)[-1]}.json"
+
+
+def stack_latency(
+    stack: str, config: Mapping[str, str] | None, project_dir: Path
+) -> tuple[Path | None, str]:
+    """The stack's own latency file and where it comes from: the one `ops calibrate` learnt from
+    the stack's recorded updates, else the one the stack file names (`deploypaths:latency`,
+    relative to the project), else none (the default model)."""
+    calibrated = calibrated_file(stack, project_dir)
+    if calibrated.is_file():
+        return calibrated, f"{_shown(calibrated, project_dir)} (calibrated: ops calibrate)"
+    named = (config or {}).get(LATENCY_KEY)
+    if named:
+        return project_dir / named, f"{named} ({LATENCY_KEY})"
+    return None, DEFAULT_MODEL
+
+
+def _shown(path: Path, project_dir: Path) -> str:
+    return str(path.relative_to(project_dir)) if path.is_relative_to(project_dir) else str(path)
+
+
+def latency_model(
+    given: str | None,
+    quantile: str,
+    *,
+    stack: str,
+    config: Mapping[str, str] | None,
+    project_dir: Path,
+) -> tuple[dict[str, float], str]:
+    """The model a command predicts with and what it is: `--latency FILE` when given, else the
+    stack's own (`stack_latency`)."""
+    if given:
+        return load_latency(given, quantile), f"{given} (--latency)"
+    path, source = stack_latency(stack, config, project_dir)
+    if path is None:
+        return load_latency(None), source
+    return load_latency(str(path), quantile, what=source), source
+
+
+def load_latency(
+    path: str | None, quantile: str = "median", *, what: str | None = None
+) -> dict[str, float]:
     """The default model with a latency file over it: resource type (or `<type> <operation>`)
     -> minutes per rollout step, or -> an object of quantiles as `ops calibrate` writes
-    (`{"median": m, "p90": p, ...}`; `quantile` picks)."""
+    (`{"median": m, "p90": p, ...}`; `quantile` picks). `what` names the file in a refusal
+    (default: `--latency PATH`)."""
     model = dict(DEFAULT_LATENCY_MINUTES)
     if not path:
         return model
+    what = what or f"--latency {path}"
     try:
         overrides = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
-        raise UserError(f"--latency {path}: {error}") from None
+        raise UserError(f"{what}: {error}") from None
     expected = "expected a JSON object of resource type -> minutes >= 0"
     if not isinstance(overrides, dict):
-        raise UserError(f"--latency {path}: {expected}, not a JSON {type(overrides).__name__}")
+        raise UserError(f"{what}: {expected}, not a JSON {type(overrides).__name__}")
     bad = []
     for type_, value in overrides.items():
         minutes = value.get(quantile) if isinstance(value, dict) else value
@@ -105,7 +161,7 @@ def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]
             model[type_] = float(minutes)
     if bad:
         raise UserError(
-            f"--latency {path}: {expected} (or -> quantiles with a {quantile!r} key, as "
+            f"{what}: {expected} (or -> quantiles with a {quantile!r} key, as "
             f"`ops calibrate` writes); bad entries: {', '.join(bad)}"
         )
     return model
@@ -114,11 +170,14 @@ def load_latency(path: str | None, quantile: str = "median") -> dict[str, float]
 def make_plan(
     stack: str, stack_file: Path, model: dict[str, float], *, parallel: int | None = None
 ) -> Plan:
+    return plan_for_config(read_stack_file(stack_file), stack, model, parallel=parallel)
+
+
+def read_stack_file(stack_file: Path) -> dict[str, str]:
     try:
-        config = load_stack_file(stack_file, PROJECT_DIR)
+        return load_stack_file(stack_file, PROJECT_DIR)
     except StackFileError as error:
         raise UserError(str(error)) from None
-    return plan_for_config(config, stack, model, parallel=parallel)
 
 
 def plan_for_config(
@@ -149,19 +208,22 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no stack file {stack_file} (pass --stack NAME or --stack-file PATH)")
     if args.parallel is not None and args.parallel < 1:
         raise UserError(f"--parallel {args.parallel}: allowed 1 or more")
-    model = load_latency(args.latency, args.quantile)
-    plan = make_plan(args.stack, stack_file, model, parallel=args.parallel)
+    config = read_stack_file(stack_file)
+    model, latency = latency_model(
+        args.latency, args.quantile, stack=args.stack, config=config, project_dir=PROJECT_DIR
+    )
+    plan = plan_for_config(config, args.stack, model, parallel=args.parallel)
     picture = Path(args.picture or f"out/plan-{args.stack}.svg")
     picture.parent.mkdir(parents=True, exist_ok=True)
     write_svg(plan, picture)
     if args.json:
-        print(json.dumps({**plan.as_json(), "picture": str(picture)}, indent=2))
+        print(json.dumps({**plan.as_json(), "latency": latency, "picture": str(picture)}, indent=2))
     else:
-        print(render_text(plan, picture))
+        print(render_text(plan, picture, latency=latency))
     return 0
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="show what `pulumi up` would do, offline (mock runtime, no cloud, no CLI)",
@@ -183,7 +245,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--latency",
         help="JSON file of resource type -> minutes (or the quantiles `ops calibrate` writes), "
-        "over the default latency model",
+        "over the default latency model (default: the stack's own: out/latency-<stack>.json "
+        "from `ops calibrate`, else the file its `deploypaths:latency` names)",
     )
     parser.add_argument(
         "--quantile",

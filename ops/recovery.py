@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from deploypaths.config.settings import Settings
 from deploypaths.identity import PathIdentity
 from deploypaths.plan import owner_paths
-from deploypaths.settings import Settings
 from deploypaths.stack_config import decode, project_defaults
 from ops import UserError, automation, events
 from ops.path_results import PathResult, failed_service_paths, path_results
@@ -122,10 +122,10 @@ class Recoverer:
         with_down, without = {}, {}
         migrations = {m.name: m for m in self.settings.migrations}
         for result in results:
-            if result.kind != "migration" or not result.failed:
+            path = result.path
+            if path is None or path.kind != "migration" or not result.failed:
                 continue
-            name = PathIdentity.parse_id(result.id, kind="migration").name
-            migration = migrations.get(name)
+            migration = migrations.get(path.name)
             reason = result.reason or "its Job failed"
             if migration is not None and migration.down is not None:
                 with_down[result.id] = reason

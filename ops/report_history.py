@@ -17,8 +17,8 @@ from typing import Any
 
 from pulumi.automation import UpdateSummary
 
+from deploypaths.config.settings import Migration, Settings
 from deploypaths.identity import path_id
-from deploypaths.settings import Migration, Settings
 from deploypaths.validation import ConfigError
 from ops.config_diff import (
     FieldChange,
@@ -228,7 +228,7 @@ def grouped_changes(changes: Sequence[PathChange]) -> list[str]:
     bump shows once, with all its regions)."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for change in changes:
-        groups.setdefault((change.kind, change.change, change.fields), []).append(change.path)
+        groups.setdefault((change.kind, change.change, change.fields), []).append(change.path.id)
     lines = []
     for (kind, what, fields), paths in groups.items():
         where = ", ".join(paths)
@@ -274,7 +274,7 @@ def entry_lines(entry: HistoryEntry) -> list[str]:
             [
                 c
                 for c in entry.path_changes
-                if not (c.kind == "migration" and c.change != "changed" and c.subject in listed)
+                if not (c.kind == "migration" and c.change != "changed" and c.path.name in listed)
             ]
         )
     if entry.settings_changed:

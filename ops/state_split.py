@@ -19,17 +19,26 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploypaths.layout import region_stack
-from deploypaths.naming import gate_name
+from deploypaths.identity import (
+    HEALTH_GATE,
+    PROVIDER_PREFIX,
+    REGION_PATH,
+    SERVICE_PATH,
+    STACK_TYPE,
+    Urn,
+    component_name,
+    gate_name,
+    provider_urn,
+    stack_prefix,
+    stack_urn,
+    urn_name,
+)
+from deploypaths.layout import PER_SERVICE, region_stack, service_stack
 from ops import UserError
-
-STACK_TYPE = "pulumi:pulumi:Stack"
-REGION_PATH = "deploypaths:index:RegionPath"
-HEALTH_GATE = "deploypaths:index:HealthGate"
-PROVIDER_PREFIX = "pulumi:providers:"
 
 
 def _owner(resources: Mapping[str, dict[str, Any]], urn: str, type_: str) -> str | None:
@@ -37,15 +46,34 @@ def _owner(resources: Mapping[str, dict[str, Any]], urn: str, type_: str) -> str
     resource: dict[str, Any] | None = resources[urn]
     while resource is not None:
         if resource["type"] == type_:
-            return str(resource["urn"].rsplit("::", 1)[-1])
+            return urn_name(str(resource["urn"]))
         resource = resources.get(resource.get("parent") or "")
     return None
 
 
-def split(
-    deployment: Mapping[str, Any], *, environment_stack: str, waves: Sequence[Sequence[str]]
-) -> dict[str, dict[str, Any]]:
-    """Each region stack's deployment (the `deployment` part of a `pulumi stack export`)."""
+@dataclass(frozen=True)
+class _Source:
+    """An environment's single-stack state, read for a split."""
+
+    deployment: Mapping[str, Any]
+    resources: dict[str, dict[str, Any]]
+    root: dict[str, Any]
+    project: str
+    regions: dict[str, str | None]
+    gates: dict[str, str | None]
+
+    def state(self, stack: str, chosen: set[str]) -> dict[str, Any]:
+        """`stack`'s deployment: the chosen resources and the providers they use."""
+        used = {provider_urn(self.resources[urn].get("provider", "")) for urn in chosen}
+        chosen = chosen | {
+            urn for urn in used if urn in self.resources and _is_provider(self.resources[urn])
+        }
+        return _deployment(self.deployment, self.resources, chosen, self.root, stack, self.project)
+
+
+def _source(
+    deployment: Mapping[str, Any], environment_stack: str, waves: Sequence[Sequence[str]]
+) -> _Source:
     if deployment.get("pending_operations"):
         raise UserError(
             f"stack {environment_stack} has pending operations (an interrupted update): run "
@@ -55,10 +83,7 @@ def split(
     roots = [r for r in resources.values() if r["type"] == STACK_TYPE]
     if len(roots) != 1:
         raise UserError(f"stack {environment_stack}'s state has {len(roots)} root stacks, not 1")
-    root = roots[0]
-    project = root["urn"].split("::")[1]
     regions = {urn: _owner(resources, urn, REGION_PATH) for urn in resources}
-    gates = {urn: _owner(resources, urn, HEALTH_GATE) for urn in resources}
     known = {region for wave in waves for region in wave}
     strays = sorted({region for region in regions.values() if region and region not in known})
     if strays:
@@ -66,18 +91,73 @@ def split(
             f"stack {environment_stack} holds regions its config does not list: "
             f"{', '.join(strays)}; deploy the single stack once with the current config first"
         )
+    return _Source(
+        deployment=deployment,
+        resources=resources,
+        root=roots[0],
+        project=Urn.parse(roots[0]["urn"]).project,
+        regions=regions,
+        gates={urn: _owner(resources, urn, HEALTH_GATE) for urn in resources},
+    )
+
+
+def split(
+    deployment: Mapping[str, Any], *, environment_stack: str, waves: Sequence[Sequence[str]]
+) -> dict[str, dict[str, Any]]:
+    """Each region stack's deployment (the `deployment` part of a `pulumi stack export`)."""
+    source = _source(deployment, environment_stack, waves)
     split_states = {}
     for wave, members in enumerate(waves):
         for region in members:
-            stack = region_stack(environment_stack, region)
             chosen = {
                 urn
-                for urn in resources
-                if regions[urn] == region or (wave > 0 and gates[urn] == gate_name(wave))
+                for urn in source.resources
+                if source.regions[urn] == region
+                or (wave > 0 and source.gates[urn] == gate_name(wave))
             }
-            used = {resources[urn].get("provider", "").rsplit("::", 1)[0] for urn in chosen}
-            chosen |= {urn for urn in used if urn in resources and _is_provider(resources[urn])}
-            split_states[stack] = _deployment(deployment, resources, chosen, root, stack, project)
+            stack = region_stack(environment_stack, region)
+            split_states[stack] = source.state(stack, chosen)
+    return split_states
+
+
+def split_per_service(
+    deployment: Mapping[str, Any],
+    *,
+    environment_stack: str,
+    waves: Sequence[Sequence[str]],
+    services: Mapping[str, Sequence[str]],
+) -> dict[str, dict[str, Any]]:
+    """Each stack of a per-service environment (`services`: each service's regions): a region's
+    infrastructure stack gets the region's resources but its service paths; a service's stack
+    gets its paths in every region it runs in, with a copy of each region's component above
+    them (the URN's parent) and of the gates between its waves. The single stack's AppConfig
+    flags are left to the infrastructure stacks, whose first update removes them: a per-service
+    environment delivers flags with their service (components/region_path.py)."""
+    source = _source(deployment, environment_stack, waves)
+    paths = {urn: _owner(source.resources, urn, SERVICE_PATH) for urn in source.resources}
+    owner = {
+        component_name(service, region): service
+        for service, regions in services.items()
+        for region in regions
+    }
+    split_states = {}
+    for region in (region for wave in waves for region in wave):
+        chosen = {
+            urn for urn in source.resources if source.regions[urn] == region and paths[urn] is None
+        }
+        stack = region_stack(environment_stack, region)
+        split_states[stack] = source.state(stack, chosen)
+    for service, regions in services.items():
+        used = [w for w, wave in enumerate(waves) if set(wave) & set(regions)]
+        chosen = {
+            urn
+            for urn in source.resources
+            if ((path := paths[urn]) is not None and owner.get(path) == service)
+            or (source.resources[urn]["type"] == REGION_PATH and source.regions[urn] in regions)
+            or any(source.gates[urn] == gate_name(w + 1) for w in used[:-1])
+        }
+        stack = service_stack(environment_stack, service)
+        split_states[stack] = source.state(stack, chosen)
     return split_states
 
 
@@ -93,9 +173,9 @@ def _deployment(
     stack: str,
     project: str,
 ) -> dict[str, Any]:
-    old_prefix = root["urn"].split("::")[0] + "::"
-    new_prefix = f"urn:pulumi:{stack}::"
-    new_root = f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+    old_prefix = stack_prefix(Urn.parse(root["urn"]).stack)
+    new_prefix = stack_prefix(stack)
+    new_root = stack_urn(stack, project)
 
     def moved(urn: str) -> str:
         return new_root if urn == root["urn"] else new_prefix + urn[len(old_prefix) :]
@@ -133,7 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = parse_settings(raw, stack=args.env)
         exported = json.loads(args.source.read_text())
-        states = split(exported["deployment"], environment_stack=args.env, waves=settings.waves)
+        if settings.layout == PER_SERVICE:
+            states = split_per_service(
+                exported["deployment"],
+                environment_stack=args.env,
+                waves=settings.waves,
+                services={s.name: s.regions for s in settings.services},
+            )
+        else:
+            states = split(exported["deployment"], environment_stack=args.env, waves=settings.waves)
     except (OSError, ValueError, KeyError, StackFileError, ConfigError, UserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

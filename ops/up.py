@@ -34,11 +34,13 @@ from typing import Any, TextIO
 from pulumi import automation as auto
 
 from deploypaths import layout as stack_layout
-from deploypaths.plan import Plan
-from deploypaths.settings import Settings
+from deploypaths import parallelism
+from deploypaths.config.settings import Settings
+from deploypaths.parallelism import Parallelism
+from deploypaths.plan import PathTiming, Plan
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import ConfigError, parse_settings
-from ops import UserError, automation, events, kube_events, leftovers, waves
+from ops import UserError, automation, events, kube_events, leftovers, release, waves
 from ops.engine_output import WithoutHeldTracebacks
 from ops.interrupt import INTERRUPTED, cancel_on_interrupt
 from ops.live import terminal
@@ -56,7 +58,7 @@ from ops.preview.markdown import render
 from ops.recovery import ON_FAILURE, Recoverer, Recovery
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "up",
         help="deploy a stack and record the update's engine events",
@@ -67,9 +69,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", help="with --layout per-region: the environment to deploy")
     parser.add_argument(
         "--layout",
-        choices=("single", "per-region"),
+        choices=("single", "per-region", "per-service"),
         default="single",
-        help="per-region: the environment's region stacks, wave by wave (default: single)",
+        help="per-region: the environment's region stacks, wave by wave; per-service: its "
+        "infrastructure stacks wave by wave, then its service stacks (default: single)",
     )
     parser.add_argument(
         "--max-parallel",
@@ -78,7 +81,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"per-region: at most N stacks at once (default: {waves.DEFAULT_MAX_PARALLEL})",
     )
     parser.add_argument(
-        "--parallel", type=int, metavar="N", help="at most N resource operations at once"
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="at most N resource operations at once (default: the most the stack's plan runs at "
+        f"once, at most {parallelism.CAP}; the engine's own default when there is no plan)",
     )
     parser.add_argument(
         "--stop-on-first-error",
@@ -126,18 +133,20 @@ def _confirm(stack: str) -> bool:
 
 def layout_problems(args: argparse.Namespace) -> list[str]:
     """Every mistake in how the stack or environment and the layout were given."""
-    per_region = args.layout == "per-region"
+    per_region = args.layout in ("per-region", "per-service")
     problems = []
     if args.stack and args.env:
         problems.append("pass --stack S (one stack) or --env E (its region stacks), not both")
     if not args.stack and not args.env:
-        problems.append("pass --stack S, or --env E --layout per-region")
+        problems.append("pass --stack S, or --env E --layout per-region|per-service")
     if args.env and not per_region:
-        problems.append(f"--env needs --layout per-region (one stack is --stack {args.env})")
+        problems.append(
+            f"--env needs --layout per-region or per-service (one stack is --stack {args.env})"
+        )
     if args.stack and per_region:
-        problems.append("--layout per-region deploys an environment: pass --env, not --stack")
+        problems.append(f"--layout {args.layout} deploys an environment: pass --env, not --stack")
     if args.max_parallel is not None and not per_region:
-        problems.append("--max-parallel is for --layout per-region")
+        problems.append("--max-parallel is for --layout per-region or per-service")
     if args.max_parallel is not None and args.max_parallel < 1:
         problems.append(f"--max-parallel must be at least 1, not {args.max_parallel}")
     if args.on_failure not in ON_FAILURE:
@@ -159,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("; ".join(problems))
     if args.layout == "per-region":
         return waves.run(args)
+    if args.layout == "per-service":
+        return waves.run(
+            args, release.environment_stacks(release.load(args.env, automation.PROJECT_DIR))
+        )
     try:
         stack = leftovers.writable(args.stack, yes=args.yes)
     except leftovers.StackBusy as refusal:
@@ -174,18 +187,20 @@ def run(args: argparse.Namespace) -> int:
         if not _confirm(args.stack):
             print("Not confirmed; nothing was deployed.")
             return 1
+    read = stack_settings(args.stack)
+    plan = _offline_plan(read[0], args.stack, read[1]) if read else None
+    parallel = choose_parallel(args.parallel, plan)
+    print(parallel.line(), file=sys.stderr if args.output == "json" else sys.stdout)
     options = {
         key: value
         for key, value in {
-            "parallel": args.parallel,
+            "parallel": parallel.value,
             "continue_on_error": not args.stop_on_first_error,
             "refresh": args.refresh or None,
             "message": args.message,
         }.items()
         if value is not None
     }
-    read = stack_settings(args.stack)
-    plan = _offline_plan(read[0], args.stack, read[1]) if read else None
     deploy = Deploy(args, stack, read[1] if read else None, plan, options, policy)
     if args.output == "json":
         # Standard output is the JSON stream's alone: everything else goes to standard error.
@@ -366,13 +381,45 @@ def _offline_plan(flat: dict[str, str], stack: str, settings: Settings) -> Plan 
         whole = plan_for_config(flat, layout.environment_stack, load_latency(None))
     except UserError:
         return None
-    if layout.region is None:
+    if layout.region is None and layout.service is None:
         return whole
-    declared = set(layout.declared_regions(settings.waves))
-    paths = [p for p in whole.paths if p.region in declared]
+    runs_in = next((s.regions for s in settings.services if s.name == layout.service), ())
+    declared = set(layout.declared_regions(settings.waves, runs_in))
+    paths = [p for p in whole.paths if p.region in declared and _declares(layout, p)]
     kept = {p.id for p in paths}
     edges = [(a, b) for a, b in whole.edges if a in kept and b in kept]
     return dataclasses.replace(whole, stack=stack, paths=paths, edges=edges)
+
+
+def _declares(layout: stack_layout.StackLayout, path: PathTiming) -> bool:
+    """Whether a path of the environment's plan is this stack's (`layout: per-service`: a
+    service's paths are its stack's, every other path its region's infrastructure stack's)."""
+    if path.kind != "service":
+        return layout.service is None
+    return layout.declares_service(path.id.split("@")[0])
+
+
+def choose_parallel(given: int | None, plan: Plan | None) -> Parallelism:
+    """`--parallel` as given, else the widest step of the stack's plan (a region or service
+    stack's: its part of the environment's plan, see `_offline_plan`), else the engine's
+    default."""
+    if plan is None:
+        return parallelism.choose(given, None, source="no offline plan of the stack")
+    own = {urn for path in plan.paths for urn in path.urns}
+    times = [span for urn, span in plan.resource_times.items() if urn in own]
+    timed = sum(1 for start, finish in plan.resource_times.values() if finish > start)
+    whole = sum(1 for start, finish in times if finish > start) == timed
+    source = "the plan" if whole else f"{plan.stack}'s part of the environment's plan"
+    return parallelism.choose(given, times, source=source)
+
+
+def stack_parallelism(stack: str, given: int | None) -> Parallelism:
+    """`choose_parallel` for an update of the stack as its file reads now (`ops rollback`'s,
+    after it wrote the configuration it goes back to)."""
+    if given is not None:
+        return parallelism.choose(given, None)
+    read = stack_settings(stack)
+    return choose_parallel(None, _offline_plan(read[0], stack, read[1]) if read else None)
 
 
 def stack_settings(stack: str) -> tuple[dict[str, str], Settings] | None:

@@ -215,8 +215,9 @@ def child_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def run(args: argparse.Namespace) -> int:
-    waves = environment_waves(args.env)
+def run(args: argparse.Namespace, stack_waves: list[list[str]] | None = None) -> int:
+    """Deploy `stack_waves` (default: the environment's region stacks) wave by wave."""
+    waves = stack_waves or environment_waves(args.env)
     max_parallel = args.max_parallel or DEFAULT_MAX_PARALLEL
     stacks = [stack for wave in waves for stack in wave]
     if not args.yes:
@@ -237,6 +238,12 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"Deploying {args.env} as {len(stacks)} region stack(s) in {len(waves)} wave(s), at most "
         f"{max_parallel} at once."
+    )
+    say(
+        f"parallel: {args.parallel} in every stack (--parallel {args.parallel})"
+        if args.parallel is not None
+        else "parallel: each stack's own, the widest step of its part of the environment's plan "
+        "(--parallel N sets it for every stack)"
     )
     running = StackProcesses()
     options = child_options(args)

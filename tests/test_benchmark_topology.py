@@ -8,10 +8,10 @@ import pytest
 
 from benchmarks.measurement import failed, graph_figures, longest_chain, replay_entries
 from benchmarks.topology import REGION_CODES, SECRET_KEYS, Size, generate
+from deploypaths.config.settings import Settings
 from deploypaths.mock_run import run_program
 from deploypaths.recording import Recording, Registration
 from deploypaths.regions import KNOWN_REGIONS
-from deploypaths.settings import Settings
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import find_cycle, parse_settings
 

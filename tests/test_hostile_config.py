@@ -26,9 +26,9 @@ import yaml
 from hypothesis import HealthCheck, Phase, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
+from deploypaths.config.settings import Settings
 from deploypaths.mock_run import PROJECT_DIR
 from deploypaths.regions import KNOWN_REGIONS
-from deploypaths.settings import Settings
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import (
     KNOWN_KEYS,

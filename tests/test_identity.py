@@ -10,11 +10,16 @@ from deploypaths.identity import (
     UrnError,
     barrier_id,
     component_of_child,
+    flags_id,
     gate_name,
     gate_wave,
     id_region,
+    is_flags_id,
+    provider_urn,
     region_of_child,
     service_path_urn,
+    stack_prefix,
+    stack_urn,
     urn_key,
 )
 
@@ -97,3 +102,33 @@ def test_a_service_path_urn_names_its_region_path_parent():
         "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$"
         "deploypaths:index:ServicePath::orders-eu-west-1"
     )
+
+
+def test_a_stacks_root_urn_and_prefix_are_what_its_resources_urns_start_with():
+    root = stack_urn("prod-eu-west-1", "deploypaths")
+    assert (
+        root
+        == "urn:pulumi:prod-eu-west-1::deploypaths::pulumi:pulumi:Stack::deploypaths-prod-eu-west-1"
+    )
+    assert Urn.parse(root).project == "deploypaths"
+    assert root.startswith(stack_prefix("prod-eu-west-1"))
+    assert provider_urn(f"{root}::0a1b") == root and provider_urn("") == ""
+
+
+def test_a_regions_flags_have_a_plan_id_in_the_operators_form():
+    assert flags_id("eu-west-1") == "flags@eu-west-1"
+    assert is_flags_id(flags_id("eu-west-1")) and not is_flags_id("orders@eu-west-1")
+    assert id_region(flags_id("eu-west-1"), REGIONS) == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("orders@eu-west-1", "service", PathIdentity("service", "orders", "eu-west-1")),
+        ("add-col@us-east-1", "migration", PathIdentity("migration", "add-col", "us-east-1")),
+        ("eu-west-1", "service", PathIdentity("region", "eu-west-1", "eu-west-1")),
+    ],
+)
+def test_an_operator_id_parses_to_the_kind_asked_for_or_a_region(text, kind, expected):
+    path = PathIdentity.parse_id(text, kind=kind)
+    assert path == expected and path.id == text

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from deploypaths.config.problems import config_keys
+from deploypaths.config.settings import MAX_ALARM_ACTIONS, Notification, alarm_topics
 from deploypaths.mock_run import PROJECT_DIR
-from deploypaths.settings import MAX_ALARM_ACTIONS, Notification, alarm_topics
 from deploypaths.validation import ConfigError, parse_settings
 
 AUTH = "registry.example.com/shop/auth:3.2.0"
@@ -52,7 +52,7 @@ def test_every_kind_of_entry_validates():
         config(EMAIL, PAGER, CENTRAL, notification_endpoints={"pager": TOKEN_URL}), stack="prod"
     )
     assert [n.name for n in settings.notifications] == ["oncall", "pager", "central"]
-    assert settings.services[1].owner == "payments-team"
+    assert settings.services[1].team == "payments-team"
     # The URL is secret: never in a repr or a dump.
     assert TOKEN_URL not in repr(settings) and TOKEN_URL not in str(settings.model_dump())
 

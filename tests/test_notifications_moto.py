@@ -13,7 +13,7 @@ import pytest
 from components.health_gate import _GateProvider
 from components.notifications import listening_owners, subscriptions
 from deploypaths import health
-from deploypaths.settings import Notification, alarm_topics
+from deploypaths.config.settings import Notification, alarm_topics
 from tests.support.moto_server import moto_endpoint, path_alarm
 
 REGION = "eu-west-1"

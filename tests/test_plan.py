@@ -15,7 +15,7 @@ from deploypaths.plan import GATED_TYPES, Plan, build_plan, owner_paths
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES, Task, grouped_minutes, latency, schedule
 from deploypaths.stack_config import load_stack_file, namespace_values
 from ops import UserError
-from ops.plan import load_latency
+from ops.plan import DEFAULT_MODEL, latency_model, load_latency, stack_latency
 
 
 def run_plan(*args: str, cwd=PROJECT_DIR) -> subprocess.CompletedProcess:
@@ -231,7 +231,8 @@ def test_text_json_and_picture_show_the_same_release_bars(tmp_path):
     for path in document["paths"]:
         start, finish = path["start_minutes"], path["finish_minutes"]
         assert f"<title>{path['id']}: {start:.2f}-{finish:.2f} min</title>" in svg, path["id"]
-        label = re.escape(f"{path['kind']} {path['id']}")
+        owner = f" ({path['owner']})" if path["owner"] else ""
+        label = re.escape(f"{path['kind']} {path['id']}{owner}")
         assert re.search(rf"{label}\s+{start:.1f} ->\s+{finish:.1f} min", text), path["id"]
 
 
@@ -284,3 +285,70 @@ def test_a_verification_is_a_step_of_its_service_path_that_its_dependents_wait_f
     assert auth.finish == finish, auth.id
     assert orders.start >= finish, orders.id
     assert (orders.id, auth.id) in plan.edges
+
+
+def test_a_stack_plans_with_the_latency_file_its_stack_file_names(tmp_path, monkeypatch, capsys):
+    from ops.__main__ import main
+
+    # Not a file a developer calibrated in the checkout: none.
+    monkeypatch.setattr(
+        "ops.plan.calibrated_file", lambda stack, project_dir: tmp_path / f"latency-{stack}.json"
+    )
+    picture = str(tmp_path / "plan.svg")
+    assert main(["plan", "--stack", "local", "--json", "--picture", picture]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["latency"] == "local/latency.json (deploypaths:latency)"
+    local = json.loads((PROJECT_DIR / "local" / "latency.json").read_text())
+    deployment = "kubernetes:apps/v1:Deployment"
+    assert document["latency_model_minutes"][deployment] == local[deployment]
+    assert main(["plan", "--stack", "prod", "--json", "--picture", picture]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["latency"] == DEFAULT_MODEL
+    assert document["latency_model_minutes"][deployment] == DEFAULT_LATENCY_MINUTES[deployment]
+
+
+def test_the_stacks_calibrated_latency_file_comes_first_and_latency_wins_over_both(tmp_path):
+    deployment = "kubernetes:apps/v1:Deployment"
+    (tmp_path / "named.json").write_text(json.dumps({deployment: 0.2}))
+    config = {"deploypaths:latency": "named.json"}
+    assert stack_latency("local", config, tmp_path) == (
+        tmp_path / "named.json",
+        "named.json (deploypaths:latency)",
+    )
+    assert stack_latency("local", {"deploypaths:latency": ""}, tmp_path) == (None, DEFAULT_MODEL)
+    (tmp_path / "out").mkdir()
+    calibrated = tmp_path / "out" / "latency-local.json"
+    calibrated.write_text(json.dumps({deployment: {"median": 0.4, "p90": 0.6}}))
+    model, source = latency_model(None, "p90", stack="local", config=config, project_dir=tmp_path)
+    assert (model[deployment], source) == (
+        0.6,
+        "out/latency-local.json (calibrated: ops calibrate)",
+    )
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps({deployment: 0.9}))
+    model, source = latency_model(
+        str(given), "median", stack="local", config=config, project_dir=tmp_path
+    )
+    assert (model[deployment], source) == (0.9, f"{given} (--latency)")
+
+
+def test_a_missing_named_latency_file_is_refused_naming_the_key(tmp_path):
+    with pytest.raises(UserError, match=re.escape("missing.json (deploypaths:latency): ")):
+        latency_model(
+            None,
+            "median",
+            stack="local",
+            config={"deploypaths:latency": "missing.json"},
+            project_dir=tmp_path,
+        )
+
+
+def test_the_plan_names_each_service_and_migration_paths_owner():
+    text = run_plan("--stack", "prod").stdout
+    assert re.search(r"service orders@us-east-1 \(checkout\)\s+\d", text), text[:2000]
+    assert re.search(r"migration payments-add-currency@us-east-1 \(payments\)\s+\d", text)
+    assert re.search(r"region us-east-1\s+\d", text), "a region path has no owner of its own"
+    document = json.loads(run_plan("--stack", "prod", "--json").stdout)
+    owners = {path["id"]: path["owner"] for path in document["paths"]}
+    assert owners["auth@eu-west-1"] == "identity"
+    assert owners["us-east-1"] is None

@@ -41,12 +41,18 @@ def test_every_aws_resource_is_tagged_with_environment_path_and_owner(prod):
     recording = prod
     tagged = [r for r in recording.registrations.values() if "tags" in r.inputs]
     assert len(tagged) > 50
+    # A service path's resources carry its team; the rest the stack's `owner`.
+    teams = {"auth": "identity", "catalog": "catalog", "orders": "checkout", "payments": "payments"}
+    teams["search"] = "search"
     for registration in tagged:
         tags = registration.inputs["tags"]
         assert tags["environment"] == "prod", registration.name
-        assert tags["owner"] == "platform", registration.name
+        service = tags["path"].split("@")[0] if "@" in tags["path"] else None
+        assert tags["owner"] == teams.get(service or "", "platform"), registration.name
         assert tags["path"], registration.name
-    assert recording.named("orders-eu-west-1-health").inputs["tags"]["path"] == "orders@eu-west-1"
+    health = recording.named("orders-eu-west-1-health").inputs["tags"]
+    assert (health["path"], health["owner"]) == ("orders@eu-west-1", "checkout")
+    assert recording.named("eu-west-1-alarms").inputs["tags"]["owner"] == "platform"
 
 
 def test_database_password_reaches_pods_only_as_a_secret(prod):

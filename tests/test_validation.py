@@ -10,8 +10,8 @@ import pulumi
 import pytest
 
 from deploypaths.config.references import down_problem
+from deploypaths.config.settings import DOWN_PHASES, MigrationDown, Settings
 from deploypaths.mock_run import PROJECT_DIR
-from deploypaths.settings import DOWN_PHASES, MigrationDown, Settings
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, find_cycle, parse_settings
 from tests.support.refusal import assert_refused_with_nothing_registered, run_and_record
@@ -1097,7 +1097,7 @@ def test_find_cycle(graph: dict[str, list[str]], cycle: list[str] | None) -> Non
     assert find_cycle(graph) == cycle
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "local"])
 def test_the_stack_files_validate(stack: str) -> None:
     flat_config = load_stack_file(PROJECT_DIR / f"Pulumi.{stack}.yaml", PROJECT_DIR)
 

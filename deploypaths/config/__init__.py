@@ -1,3 +1,4 @@
-"""The stack configuration's rules: value types, whole-config checks, and the messages they give.
+"""The stack configuration: its models (`settings`), the values their fields hold (`fields`),
+the checks across the config (`references`) and the messages they give (`problems`).
 
-`deploypaths.settings` holds the models built from them; `parse.parse_settings` is the entry."""
+`parse.parse_settings` is the entry: each entry read on its own, then the checks across."""

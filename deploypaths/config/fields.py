@@ -1,5 +1,5 @@
 """The values config fields hold: each type with its constraints and, as its description, what
-a message says is allowed. The models in `deploypaths.settings` are built from these."""
+a message says is allowed. The models in `config.settings` are built from these."""
 
 from __future__ import annotations
 
@@ -37,15 +37,9 @@ AsTuple = BeforeValidator(_listed)
 # `{migration}-{hash}` Job names, so they stay well under the 63-character limit.
 MAX_NAME_LENGTH = 40
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_NAME_ALLOWED = f"a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})"
 DnsName = Annotated[
-    str,
-    Field(
-        pattern=DNS_LABEL,
-        max_length=MAX_NAME_LENGTH,
-        description=(
-            f"a DNS-1123 label (lowercase letters, digits, '-', at most {MAX_NAME_LENGTH})"
-        ),
-    ),
+    str, Field(pattern=DNS_LABEL, max_length=MAX_NAME_LENGTH, description=DNS_NAME_ALLOWED)
 ]
 Name = Annotated[str, Field(description="a name (string)")]
 Names = Annotated[tuple[Name, ...], AsTuple, Field(description="a list of names")]

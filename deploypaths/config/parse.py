@@ -1,12 +1,18 @@
-"""Raw stack configuration in, Settings or one ConfigError that lists every problem out."""
+"""Raw stack configuration in, Settings or one ConfigError that lists every problem out.
+
+Two passes, one way. First each entry of the named lists is read on its own, where it was
+written (`services[2] (payments)`), then the rest of the namespace with the entries read; then
+the checks across the config (`config.references`) run on what was read, and the Settings they
+passed are returned."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from deploypaths.config import references
 from deploypaths.config.limits import MAX_DEPTH, MAX_VALUES, Breach, check_tree
 from deploypaths.config.problems import (
     NAMESPACE,
@@ -18,21 +24,28 @@ from deploypaths.config.problems import (
     problems_of,
     show,
 )
-from deploypaths.config.references import Where
-from deploypaths.settings import Migration, Region, Service, Settings
+from deploypaths.config.settings import Migration, Notification, Region, Service, Settings
+
+Model = TypeVar("Model", bound=BaseModel)
 
 # Keys of the `deploypaths:` namespace, in the order Pulumi.yaml declares them.
 KNOWN_KEYS = config_keys(Settings)
-# The lists whose entries are models: an entry that cannot be read whole is left out.
+# The lists of named entries: each entry is read on its own, and one that cannot be read whole
+# is left out of the checks across the config.
 ENTRIES: dict[str, type[BaseModel]] = {
     "regions": Region,
-    "services": Service,
     "migrations": Migration,
+    "services": Service,
+    "notifications": Notification,
 }
-# A refused image is looked at again as this one, so its entry's references are still checked.
+# A refused image is read again as this one, so its entry's references are still checked.
 STAND_INS = {"image": "left-out.invalid/image:0"}
-# Each second look leaves out more; a config cannot need more looks than this.
-MAX_LOOKS = 8
+# Problems are listed as the config is read: unknown keys, then each key in Pulumi.yaml's order.
+ORDER: dict[int | str, int] = {
+    key: index
+    for index, (name, field) in enumerate(Settings.model_fields.items())
+    for key in (name, field.alias or name)
+}
 
 
 def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
@@ -43,116 +56,92 @@ def parse_settings(raw: Mapping[str, Any], *, stack: str) -> Settings:
     if oversized:
         # Reading such a value is what costs; report only the bound it breaks.
         raise ConfigError(stack, oversized)
+    written, found, refused, read = _read_config(raw)
+    if written is None:
+        raise ConfigError(stack, [f"{key_path(p.loc, raw)}: {p.message}" for p in found])
+    settings = references.resolved(written, stack)
+    # A problem about something refused, or what holds it, is that refusal's: said already.
+    found += [
+        problem
+        for problem in references.problems(written, settings, read)
+        if not any(_overlap(problem.loc, loc) for loc in refused)
+    ]
+    if found:
+        raise ConfigError(stack, [f"{key_path(p.loc, raw)}: {p.message}" for p in found])
+    return settings
+
+
+def _read_config(
+    raw: Mapping[Any, Any],
+) -> tuple[Settings | None, list[Problem], list[Location], references.Read]:
+    """The first pass: each named entry read on its own, then the namespace with the entries
+    that could be read. Returns what was read (None when a required key could not be), the
+    problems in the order of the keys, the locations refused, and where each entry was."""
+    data = dict(raw)
     found: list[Problem] = []
-    look = _Look(raw, stack)
-    for _ in range(MAX_LOOKS):
-        try:
-            settings = Settings.model_validate(look.data, context={"where": look.where})
-        except ValidationError as error:
-            problems = [look.as_written(problem) for problem in problems_of(error)]
-            found += [p for p in problems if not look.caused(p) and p not in found]
-            values = [p for p in problems if not p.across]
-            if not values or not look.leave_out(values):
-                break
+    refused: list[Location] = []
+    indices: dict[str, list[int]] = {}
+    names_left_out: dict[str, set[str]] = {}
+    for key, model in ENTRIES.items():
+        entries = data.get(key)
+        if not isinstance(entries, list | tuple):
+            continue  # reading the namespace says what is wrong with it
+        if not entries and Settings.model_fields[key].is_required():
+            found.append(Problem((key,), f"got {show(entries)}; allowed: a non-empty list"))
+            refused.append((key,))
+        kept = []
+        for index, entry in enumerate(entries):
+            value, problems, left_out = _read(model, entry, depth=1)
+            found += [Problem((key, index, *p.loc), p.message) for p in problems]
+            refused += [(key, index, *loc) for loc in left_out]
+            if value is not None:
+                kept.append(value)
+                indices.setdefault(key, []).append(index)
+            elif isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+                names_left_out.setdefault(key, set()).add(entry["name"])
+        data[key] = tuple(kept)
+    settings, problems, left_out = _read(Settings, data, depth=2)
+    found = sorted(found + problems, key=lambda p: ORDER.get(p.loc[0], -1) if p.loc else -1)
+    return settings, found, refused + left_out, references.Read(indices, names_left_out)
+
+
+def _read(
+    model: type[Model], data: Any, depth: int
+) -> tuple[Model | None, list[Problem], list[Location]]:
+    """`data` validated into `model`, its problems, and the locations left out of it. When values
+    are refused, it is validated once more without them (each `depth` keys deep: a refused image
+    stands in valid, anything else takes its default), so the rest still counts in the checks
+    across the config; the model is None when it cannot do without them."""
+    try:
+        return model.model_validate(data), [], []
+    except ValidationError as error:
+        found = problems_of(error)
+    if not isinstance(data, Mapping) or not all(p.loc for p in found):
+        return None, found, [()]
+    kept = dict(data)
+    left_out: list[Location] = []
+    for loc in (p.loc[:depth] for p in found):
+        if loc[0] in STAND_INS and loc[0] in model.model_fields:
+            kept[loc[0]] = STAND_INS[str(loc[0])]
+            left_out.append(loc[:1])
+        elif len(loc) > 1 and isinstance(kept.get(loc[0]), Mapping):
+            kept[loc[0]] = {k: v for k, v in kept[loc[0]].items() if k != loc[1]}
+            left_out.append(loc)
         else:
-            if not found:
-                return settings
-            break
-    raise ConfigError(stack, [f"{key_path(p.loc, raw)}: {p.message}" for p in found])
+            kept.pop(loc[0], None)
+            left_out.append(loc[:1])
+    try:
+        return model.model_validate(kept), found, left_out
+    except ValidationError as error:
+        again = problems_of(error)
+    found += [p for p in again if not any(_overlap(p.loc, loc) for loc in left_out)]
+    return None, found, [()]
 
 
-class _Look:
-    """The config as validated once more, without the values refused so far: so the checks
-    across the config still run, and every problem is reported at once."""
-
-    def __init__(self, raw: Mapping[str, Any], stack: str) -> None:
-        self.data: dict[Any, Any] = dict(raw)
-        self.positions: dict[str, list[int]] = {}
-        self.left_out: dict[str, set[str]] = {}
-        self.dropped: set[Location] = set()
-        self.stack = stack
-
-    @property
-    def where(self) -> Where:
-        return Where(
-            stack=self.stack,
-            positions=self.positions,
-            left_out=self.left_out,
-            dropped_keys=frozenset(str(loc[0]) for loc in self.dropped),
-        )
-
-    def as_written(self, problem: Problem) -> Problem:
-        """The problem with its entry's index as written, not as it is in this look."""
-        loc = problem.loc
-        if problem.across:
-            return problem  # the checks across the config name entries as written already
-        if len(loc) > 1 and isinstance(loc[1], int) and str(loc[0]) in self.positions:
-            index = self.positions[str(loc[0])][loc[1]]
-            return problem._replace(loc=(loc[0], index, *loc[2:]))
-        return problem
-
-    def caused(self, problem: Problem) -> bool:
-        """A problem of this look's own making: about something left out, or what held it."""
-        return any(
-            problem.loc[: len(loc)] == loc or loc[: len(problem.loc)] == problem.loc
-            for loc in self.dropped
-        )
-
-    def leave_out(self, problems: list[Problem]) -> bool:
-        """Leave out the values these problems are about (the field's default applies), or the
-        entries they make unusable; False when nothing is left to leave out."""
-        before = len(self.dropped)
-        for problem in problems:
-            loc = self.current(problem.loc)
-            if not loc:
-                continue
-            key = loc[0]
-            value = self.data.get(key)
-            if len(loc) == 1 or not isinstance(value, Mapping | list):
-                self._drop_key(key)
-            elif isinstance(value, list) and isinstance(loc[1], int):
-                self._drop_from_list(str(key), loc)
-            elif isinstance(value, Mapping):
-                self.data[key] = {k: v for k, v in value.items() if k != loc[1]}
-                self.dropped.add((key, loc[1]))
-        return len(self.dropped) > before
-
-    def current(self, loc: Location) -> Location | None:
-        """A location as written, in this look's lists (None: left out already)."""
-        if len(loc) > 1 and isinstance(loc[1], int) and str(loc[0]) in self.positions:
-            positions = self.positions[str(loc[0])]
-            if loc[1] not in positions:
-                return None
-            return (loc[0], positions.index(loc[1]), *loc[2:])
-        return loc
-
-    def _drop_key(self, key: int | str) -> None:
-        self.data.pop(key, None)
-        self.dropped.add((key,))
-
-    def _drop_from_list(self, key: str, loc: Location) -> None:
-        """An entry's refused image stands in valid, a refused optional field takes its default,
-        and an entry that is wrong otherwise is left out (its name remembered)."""
-        entries = list(self.data[key])
-        positions = self.positions.setdefault(key, list(range(len(entries))))
-        index = int(loc[1])
-        entry = entries[index]
-        model = ENTRIES.get(key)
-        name = str(loc[2]) if len(loc) > 2 else ""
-        field = model.model_fields.get(name) if model else None
-        if field is not None and isinstance(entry, Mapping) and name in STAND_INS:
-            entries[index] = {**entry, name: STAND_INS[name]}
-            self.dropped.add((key, positions[index], name))
-        elif field is not None and not field.is_required() and isinstance(entry, Mapping):
-            entries[index] = {k: v for k, v in entry.items() if k != name}
-            self.dropped.add((key, positions[index], name))
-        else:
-            entry_name = entry.get("name") if isinstance(entry, Mapping) else None
-            if isinstance(entry_name, str):
-                self.left_out.setdefault(key, set()).add(entry_name)
-            del entries[index]
-            self.dropped.add((key, positions.pop(index)))
-        self.data[key] = entries
+def _overlap(loc: Location, other: Location) -> bool:
+    """One location is the other, or holds it."""
+    shorter = min(len(loc), len(other))
+    return loc[:shorter] == other[:shorter]
 
 
 def _oversized(raw: Mapping[Any, Any]) -> list[str]:

@@ -36,8 +36,6 @@ Location = tuple[int | str, ...]
 class Problem(NamedTuple):
     loc: Location
     message: str
-    # Found by a check of the whole config, rather than of one value.
-    across: bool = False
 
 
 class ConfigError(Exception):
@@ -138,9 +136,7 @@ def problem_error(problems: Sequence[Problem], title: str) -> ValidationError:
     """Problems as a pydantic error, so a validator reports several at once, each where it is."""
     details: list[InitErrorDetails] = [
         {
-            "type": PydanticCustomError(
-                PROBLEM, "{message}", {"message": problem.message, "across": problem.across}
-            ),
+            "type": PydanticCustomError(PROBLEM, "{message}", {"message": problem.message}),
             "loc": problem.loc,
             "input": None,
         }
@@ -155,7 +151,7 @@ def problems_of(error: ValidationError) -> list[Problem]:
     for detail in error.errors(include_url=False):
         ctx = detail.get("ctx") or {}
         if detail["type"] == PROBLEM:
-            problems.append(Problem(tuple(detail["loc"]), ctx["message"], ctx["across"]))
+            problems.append(Problem(tuple(detail["loc"]), ctx["message"]))
         else:  # raised outside any model's own validation: a bug, said as plainly as possible
             problems.append(Problem(tuple(detail["loc"]), detail["msg"]))
     return problems
@@ -179,7 +175,7 @@ def explained(model: type[BaseModel], error: ValidationError) -> list[Problem]:
         kind = detail["type"]
         ctx = detail.get("ctx") or {}
         if kind == PROBLEM:
-            problems.append(Problem(loc, ctx["message"], ctx["across"]))
+            problems.append(Problem(loc, ctx["message"]))
             continue
         if not loc:
             problems.append(Problem(loc, f"got {show(detail['input'])}; allowed: a mapping"))

@@ -1,7 +1,7 @@
 """Turns raw stack configuration into Settings, or a ConfigError that lists every problem.
 
-The rules live in `deploypaths.config` and the models in `deploypaths.settings`; this is the
-interface the program and the ops commands import."""
+The rules and the models live in `deploypaths.config`; this is the interface the program and
+the ops commands import."""
 
 from __future__ import annotations
 

@@ -24,15 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pulumi.automation import UpdateSummary
+from pulumi.automation import CommandError, UpdateSummary
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from deploypaths.identity import PathIdentity
 from deploypaths.plan import Plan
+from deploypaths.stack_config import SECRET_PLACEHOLDER
 from ops import UserError, events, processes
-from ops.config_diff import SECRET_PLACEHOLDER
 from ops.live.paths import PathState, PathStates
 from ops.live.terminal import describe
 from ops.plan import plan_for_config
@@ -114,7 +115,7 @@ def backend_summaries(stack: str) -> list[UpdateSummary]:
 
     try:
         return automation.history(automation.select(stack), show_secrets=False)
-    except Exception:  # noqa: BLE001 - no backend: the recorded configurations say what changed
+    except (UserError, CommandError):  # no CLI, stack or backend: the recorded configurations
         return []
 
 
@@ -196,10 +197,12 @@ class Source:
         )
         entries = history_entries(summaries.values(), stack=self.stack)
         entry = next(e for e in entries if e.version == recording.number)
-        named = {change.path for change in entry.path_changes}
+        named = {change.path.id for change in entry.path_changes}
         for migration in (*entry.migrations_up, *entry.migrations_down):
             named |= {
-                p.id for p in plan.paths if p.id == migration or p.id.startswith(f"{migration}@")
+                p.id
+                for p in plan.paths
+                if p.id == migration or PathIdentity.parse_id(p.id).name == migration
             }
         return {
             "lines": [line.strip() for line in entry_lines(entry)[1:]],

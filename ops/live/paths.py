@@ -58,6 +58,8 @@ class PathState:
     # Its latest message from the engine: a provider's progress line, or the failure's reason.
     message: str = ""
     changed: bool = False
+    # The team that owns the path (a service's or migration's `owner`).
+    owner: str | None = None
 
     def elapsed(self, now: float) -> float:
         if self.started is None:
@@ -99,6 +101,7 @@ class PathStates:
                 region=p.region,
                 wave=p.wave,
                 estimate_seconds=max(0.0, p.finish - p.lead_in) * 60,
+                owner=p.owner,
             )
             for p in plan.paths
         }

@@ -260,7 +260,7 @@ def _row(path: PathState, now: float) -> tuple[RenderableType, ...]:
     style = STYLES.get(path.state, "cyan")
     return (
         str(path.wave or ""),
-        path.id,
+        f"{path.id} ({path.owner})" if path.owner else path.id,
         path.kind,
         Text(describe(path), style=style),
         f"{clock(elapsed)} / {clock(path.estimate_seconds)}",

@@ -4,8 +4,9 @@ environment is the approval."""
 
 from __future__ import annotations
 
+from ops.pipelines.flow import BRANCH, COMMIT, Pipeline, PipelineSet, Trigger
 from ops.pipelines.rollout import PYTHON_VERSION, Rollout
-from ops.pipelines.text import flow_list, generated_header, indent
+from ops.pipelines.text import comment_lines, flow_header, flow_list, generated_header, indent
 
 CI = "github"
 # Each step as in deploy.yml, so the two layouts set up a runner the same way.
@@ -104,4 +105,81 @@ def render(rollout: Rollout) -> str:
             f"        run: {deploy}\n",
         ]
         previous = job
+    return "".join(parts)
+
+
+# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
+
+FLOW_ABOUT = (
+    "GitHub Actions: `needs` orders the jobs; an approval is the job's `environment:`, whose "
+    "required reviewers (set in the repository's Settings > Environments, which this file "
+    "cannot set) must approve before the job starts; a job's `concurrency` group is its "
+    "stack's lock: a queued run waits instead of cancelling a running one."
+)
+SHARED_LOCK = (
+    "No concurrency group: GitHub keeps one pending job per group and cancels the others, so "
+    "the migrations jobs of several services sharing {lock} would cancel each other. The "
+    "backend's lock on each region stack keeps two updates apart instead (the second fails, "
+    "nothing races)."
+)
+
+
+def flow_files(pipelines: PipelineSet) -> dict[str, str]:
+    """Relative path -> text: one workflow per pipeline."""
+    return {
+        f".github/workflows/{pipeline.name}.yml": render_pipeline(pipelines, pipeline)
+        for pipeline in pipelines.pipelines
+    }
+
+
+def triggers_of(trigger: Trigger) -> str:
+    if trigger.kind == "manual":
+        return "\non:\n  workflow_dispatch:\n"
+    paths = (
+        f"    paths: [{trigger.path}]\n"
+        if trigger.kind == "changes"
+        else f'    paths-ignore: ["{trigger.path}/**"]\n'
+    )
+    # workflow_dispatch: a run started by hand deploys the branch's head, as a push would.
+    return f"\non:\n  push:\n    branches: [{BRANCH}]\n{paths}  workflow_dispatch:\n"
+
+
+def render_pipeline(pipelines: PipelineSet, pipeline: Pipeline) -> str:
+    setup = SETUP_PYTHON.format(python=PYTHON_VERSION)
+    install_cli = INSTALL_CLI.format(version=pipelines.pulumi_version)
+    parts = [
+        flow_header(f"{pipelines.command} --ci {CI}", (*pipeline.about, FLOW_ABOUT)),
+        f"name: {pipeline.title}\n",
+        triggers_of(pipeline.trigger),
+        "\npermissions:\n  contents: read\n  id-token: write\n",
+        "\njobs:\n",
+    ]
+    for number, job in enumerate(pipeline.jobs):
+        parts += ["" if number == 0 else "\n", f"  {job.id}:\n", f"    name: {job.title}\n"]
+        if job.needs:
+            parts.append(f"    needs: {flow_list(job.needs)}\n")
+        parts += ["    runs-on: ubuntu-latest\n", "    timeout-minutes: 180\n"]
+        if job.approval:
+            parts += [
+                comment_lines(
+                    f"The approval: required reviewers of the environment "
+                    f"`{job.approval.environment}` ({job.approval.what}), set in the "
+                    f"repository's environment settings: {job.approval.who}.",
+                    4,
+                ),
+                f"    environment: {job.approval.environment}\n",
+            ]
+        if job.lock and job.shared_lock:
+            parts.append(comment_lines(SHARED_LOCK.format(lock=job.lock), 4))
+        elif job.lock:
+            parts += [
+                "    concurrency:\n",
+                f"      group: {job.lock}\n",
+                "      cancel-in-progress: false\n",
+            ]
+        parts += ["    env:\n", indent(BACKEND_ENV, 6), "    steps:\n"]
+        parts.append(indent(setup + install_cli + VENV, 6))
+        for step in job.steps:
+            command = step.command.replace(COMMIT, "${GITHUB_SHA::12}")
+            parts += [f"      - name: {step.name}\n", f"        run: {command}\n"]
     return "".join(parts)

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pulumi import automation as auto
+
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import ConfigError, parse_settings, removed_region_problems
 from ops import UserError, automation
@@ -33,7 +35,7 @@ from ops.preview.markdown import render
 from ops.preview.model import PreviewDocumentError, PreviewReport, analyse
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "preview",
         help="preview stacks and report the changes by deploy path",
@@ -113,7 +115,7 @@ def _preview_once(handle: Any, *, stack: str, **options: Any) -> PreviewReport:
         config = {key: value.value for key, value in handle.get_all_config().items()}
         failure = region_removal_failure(waves.value if waves else None, config, stack=stack)
         handle.preview(on_event=log.on_event, color="never", **options)
-    except Exception as error:  # noqa: BLE001 - an engine failure is reported, not raised
+    except auto.CommandError as error:  # an engine failure is reported, not raised
         failure = "; ".join(filter(None, [failure, automation.failure_text(error)]))
     return analyse(digest_from_events(log.events), stack=stack, failure=failure)
 

@@ -17,6 +17,8 @@ from ops.preview.model import (
     PreviewReport,
     ResourceChange,
     analyse,
+    label,
+    location_order,
 )
 
 OP_SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "import": "="}
@@ -81,8 +83,8 @@ def _stateful_section(report: PreviewReport) -> list[str]:
     if not stateful:
         lines.append("No database, cluster, network or volume is replaced or deleted.")
         return lines
-    for key, change in sorted(stateful, key=lambda item: (item[0], item[1].name)):
-        line = f"- **{change.op.upper()}** {_code(change.type)} {_code(change.name)} ({key.label})"
+    for key, change in sorted(stateful, key=lambda item: (location_order(item[0]), item[1].name)):
+        line = f"- **{change.op.upper()}** {_code(change.type)} {_code(change.name)} ({label(key)})"
         if change.replace_reasons:
             line += f": replaced because of {', '.join(_code(p) for p in change.replace_reasons)}"
         if change.protected:
@@ -140,7 +142,7 @@ def _region_sections(report: PreviewReport) -> list[str]:
     regions = list(report.settings.region_names) if report.settings else []
     regions += sorted(report.touched_regions() - set(regions))
     for region in regions:
-        keys = [key for key in report.changes if key.region == region]
+        keys = [key for key in report.changes if key is not None and key.region == region]
         if not keys:
             continue
         removed = report.settings is not None and region not in report.settings.region_names
@@ -150,7 +152,11 @@ def _region_sections(report: PreviewReport) -> list[str]:
             heading = {"region": "Infrastructure", "service": "Service path"}.get(
                 key.kind, "Migration path"
             )
-            title = heading if key.kind == "region" else f"{heading} {_code(key.label)}"
+            title = heading if key.kind == "region" else f"{heading} {_code(label(key))}"
+            owner = report.owner_of(key)
+            if owner is not None:
+                approvers = f"; approved by {', '.join(owner.approvers)}" if owner.approvers else ""
+                title += f" (owner: {owner.team}{approvers})"
             lines += ["", f"### {title}", ""]
             lines += [_change_line(c) for c in _sorted_changes(report.changes[key])]
     stack_level = report.changes.get(STACK_LEVEL)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from deploypaths import layout as stack_layout
+from deploypaths.config.settings import Owner, Settings
 from deploypaths.identity import (
     MIGRATION_PATH,
     REGION_PATH,
@@ -24,10 +26,8 @@ from deploypaths.identity import (
     PathIdentity,
     Urn,
     component_of_child,
-    path_id,
     region_of_child,
 )
-from deploypaths.settings import Settings
 from deploypaths.validation import ConfigError
 from ops.config_diff import settings_of
 
@@ -67,25 +67,25 @@ class PreviewDocumentError(ValueError):
     """The document is not the JSON `pulumi preview --json` prints."""
 
 
-@dataclass(frozen=True, order=True)
-class PathKey:
-    """Where a resource belongs: a region's own infrastructure, a service or migration path of a
-    region, or the stack level (gates, default providers, the stack itself)."""
+# Where a resource belongs: a deploy path (a region's own infrastructure, a service or migration
+# path of a region), or None for the stack level (gates, default providers, the stack itself).
+Location = PathIdentity | None
+STACK_LEVEL: Location = None
 
-    region: str
-    kind: str  # "region" | "service" | "migration" | "stack"
-    name: str = ""
 
-    @property
-    def label(self) -> str:
-        if self.kind in ("service", "migration"):
-            return path_id(self.name, self.region)
-        if self.kind == "region":
-            return f"{self.region} infrastructure"
+def label(location: Location) -> str:
+    if location is None:
         return "stack level"
+    if location.kind == "region":
+        return f"{location.region} infrastructure"
+    return location.id
 
 
-STACK_LEVEL = PathKey(region="", kind="stack")
+def location_order(location: Location) -> tuple[str, str, str]:
+    """Region, kind, name: the stack level first."""
+    if location is None:
+        return ("", "", "")
+    return (location.region, location.kind, location.name)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class PolicyViolation:
 @dataclass
 class PreviewReport:
     stack: str
-    changes: dict[PathKey, list[ResourceChange]] = field(default_factory=dict)
+    changes: dict[Location, list[ResourceChange]] = field(default_factory=dict)
     settings: Settings | None = None
     config_problem: str | None = None
     violations: list[PolicyViolation] = field(default_factory=list)
@@ -139,7 +139,7 @@ class PreviewReport:
         return counts
 
     @property
-    def stateful(self) -> list[tuple[PathKey, ResourceChange]]:
+    def stateful(self) -> list[tuple[Location, ResourceChange]]:
         return [(key, c) for key, changes in self.changes.items() for c in changes if c.stateful]
 
     @property
@@ -152,27 +152,36 @@ class PreviewReport:
         return bool(self.failure or self.errors or self.mandatory_violations)
 
     def touched_regions(self) -> set[str]:
-        return {key.region for key in self.changes if key.region}
+        return {key.region for key in self.changes if key is not None}
+
+    def owner_of(self, path: PathIdentity) -> Owner | None:
+        """Who owns a service or migration path, by today's config (None: nobody named)."""
+        if self.settings is None:
+            return None
+        return self.settings.owner_of(path.kind, path.name)
 
     def untouched_paths(self) -> dict[str, list[str]] | None:
         """Per region, the configured paths without a single change; None without the config."""
         if self.settings is None:
             return None
         touched = set(self.changes)
+        layout = stack_layout.of_settings(self.stack, self.settings)
         result = {}
         for region in self.settings.region_names:
+            if layout.region not in (None, region):
+                continue
             paths = [
-                path_id(s.name, region)
+                PathIdentity("service", s.name, region)
                 for s in self.settings.services_in(region)
-                if PathKey(region, "service", s.name) not in touched
+                if layout.declares_service(s.name)
             ]
-            paths += [
-                path_id(m.name, region)
-                for m in self.settings.migrations
-                if PathKey(region, "migration", m.name) not in touched
-            ]
+            if layout.service is None:
+                paths += [
+                    PathIdentity("migration", m.name, region) for m in self.settings.migrations
+                ]
+            paths = [path for path in paths if path not in touched]
             if paths:
-                result[region] = paths
+                result[region] = [path.id for path in paths]
         return result
 
 
@@ -269,21 +278,18 @@ def parents_of(steps: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return parents
 
 
-def _component_key(type_: str, name: str, regions: Iterable[str]) -> PathKey:
+def _component_key(type_: str, name: str, regions: Iterable[str]) -> Location:
     kind: Literal["service", "migration"] = "service" if type_ == SERVICE_PATH else "migration"
-    path = PathIdentity.parse_component_name(name, kind, regions)
-    if path is None:
-        return STACK_LEVEL
-    return PathKey(region=path.region, kind=path.kind, name=path.name)
+    return PathIdentity.parse_component_name(name, kind, regions)
 
 
-def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> PathKey:
+def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Location:
     """The deploy path a resource belongs to: by its parent chain when the states carry it, else
     by its type chain and the `{service}-{region}-<role>` naming every component follows."""
     regions = list(regions)
     parsed = Urn.parse(urn)
     if parsed.type == REGION_PATH:
-        return PathKey(region=parsed.name, kind="region")
+        return PathIdentity.of_region(parsed.name)
     if parsed.type in (SERVICE_PATH, MIGRATION_PATH):
         return _component_key(parsed.type, parsed.name, regions)
     seen = set()
@@ -294,7 +300,7 @@ def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Path
         if ancestor.type in (SERVICE_PATH, MIGRATION_PATH):
             return _component_key(ancestor.type, ancestor.name, regions)
         if ancestor.type == REGION_PATH:
-            return PathKey(region=ancestor.name, kind="region")
+            return PathIdentity.of_region(ancestor.name)
         parent = parents.get(parent)
     for type_ in reversed(parsed.types[:-1]):
         if type_ in (SERVICE_PATH, MIGRATION_PATH):
@@ -303,7 +309,7 @@ def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Path
     if parsed.types[0] == REGION_PATH:
         region = region_of_child(parsed.name, regions)
         if region:
-            return PathKey(region=region, kind="region")
+            return PathIdentity.of_region(region)
     return STACK_LEVEL
 
 

@@ -30,7 +30,8 @@ It always previews first and prints the configuration change and the preview rep
 for confirmation unless `--yes`; without it, or when the preview says the change must not ship,
 the stack's configuration is restored. The update message records the rollback:
 `rollback of <paths|stack> to version N (by $USER)`. The stack file (Pulumi.<stack>.yaml) then
-holds the rolled-back configuration: commit it, or the next deploy rolls forward again.
+holds the rolled-back configuration: commit it, or the next deploy rolls forward again. Only the
+lines of the keys that changed differ: every other value keeps its type and every comment stays.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from ops import UserError, automation, events, leftovers
 from ops.live import terminal
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
+from ops.rollback import stack_file
 from ops.rollback.decision import RollbackPlan, operator_name, plan_rollback
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rollback",
         help="re-deploy the configuration of an earlier update, for the stack or some paths",
@@ -77,6 +79,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="start nothing new after the first failed step (default: every path that does not "
         "wait for a failed one keeps deploying)",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="at most N resource operations at once (default: the widest step of the plan of the "
+        "configuration rolled back to, as `ops up`)",
     )
     parser.add_argument("--no-policy", action="store_true", help="deploy without the policy pack")
     parser.add_argument(
@@ -106,6 +115,8 @@ def _confirm(plan: RollbackPlan) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.parallel is not None and args.parallel < 1:
+        raise UserError(f"--parallel must be at least 1, not {args.parallel}")
     if args.force and args.paths:
         raise UserError(
             "--force applies to a whole-stack rollback only; paths never cross a contract migration"
@@ -139,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
     target_options = (
         {"target": plan.targets, "target_dependents": False} if plan.targets is not None else {}
     )
-    automation.write_config(stack, set_values=plan.set_values, remove=plan.remove)
+    written = stack_file.stack_file_of(args.stack)
+    text_before = written.read_text() if written.exists() else None
+    stack_file.write_config(stack, written, set_values=plan.set_values, remove=plan.remove)
     deploying = False
     try:
         report = preview_report(stack, stack=args.stack, **target_options, **policy)
@@ -150,6 +163,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm(plan):
             print("Not confirmed; the configuration is restored.")
             return 1
+        # Imported here: ops.up imports ops.recovery, which imports this package.
+        from ops.up import stack_parallelism
+
+        parallel = stack_parallelism(args.stack, args.parallel)
+        print(parallel.line(), file=sys.stderr if args.output == "json" else sys.stdout)
+        engine_options = {} if parallel.value is None else {"parallel": parallel.value}
         deploying = True
         view = terminal.for_stack(args.output, args.stack)
         try:
@@ -160,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
                     on_event=lambda event: view.event(events.event_json(event)),
                     color="never",
                     continue_on_error=not args.stop_on_first_error,
+                    **engine_options,
                     **target_options,
                     **policy,
                 )
@@ -178,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     finally:
         if not deploying:
-            automation.write_config(stack, set_values=restore, remove=added)
+            stack_file.restore(stack, written, text_before, set_values=restore, remove=added)
     print(
         f"Done: {plan.message}. Pulumi.{args.stack}.yaml holds the rolled-back configuration; "
         "commit it, or the next deploy rolls forward again."

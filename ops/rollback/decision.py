@@ -15,15 +15,13 @@ from typing import Any
 
 from pulumi.automation import ConfigValue, UpdateSummary
 
+from deploypaths.config.settings import Migration, Service, Settings
 from deploypaths.identity import (
     PathIdentity,
     children_pattern,
     path_component_urn,
-    path_id,
-    service_path_urn,
     urn_name,
 )
-from deploypaths.settings import Migration, Service, Settings
 from deploypaths.stack_config import SECRET_PLACEHOLDER, decode
 from deploypaths.validation import NAMESPACE, ConfigError
 from ops import UserError
@@ -41,17 +39,6 @@ from ops.report_history import grouped_changes
 REGIONS_KEY = f"{NAMESPACE}:regions"
 # What `pulumi stack history --show-secrets` says for a secret it cannot decrypt.
 UNREADABLE_SECRETS = (SECRET_PLACEHOLDER, "ERROR_UNABLE_TO_DECRYPT")
-
-
-@dataclass(frozen=True)
-class PathSpec:
-    """One `--path`: a service path (`orders@eu-west-1`), every service of a region, or a
-    migration path (`orders-add-index@eu-west-1`: its `down` runs)."""
-
-    text: str
-    region: str
-    service: str | None = None
-    migration: str | None = None
 
 
 @dataclass
@@ -94,31 +81,32 @@ def find_update(history: Sequence[UpdateSummary], version: int, *, force: bool) 
     return summary
 
 
-def parse_path(text: str, settings: Settings) -> PathSpec:
-    """`service@region` or `region`, checked against today's configuration."""
+def parse_path(text: str, settings: Settings) -> PathIdentity:
+    """One `--path`, checked against today's configuration: a service path
+    (`orders@eu-west-1`), a region (every service of it), or a migration path
+    (`orders-add-index@eu-west-1`: its `down` runs)."""
     regions = settings.region_names
-    if "@" not in text:
-        if text not in regions:
+    path = PathIdentity.parse_id(text)
+    if path.kind == "region":
+        if path.region not in regions:
             raise UserError(
                 f"{text!r} is neither a path (service@region) nor a region of the stack "
                 f"(regions: {', '.join(regions)})"
             )
-        return PathSpec(text=text, region=text)
-    path = PathIdentity.parse_id(text)
-    name, region = path.name, path.region
-    if region not in regions:
+        return path
+    if path.region not in regions:
         raise UserError(
-            f"{text}: no region {region!r} in the stack (regions: {', '.join(regions)})"
+            f"{text}: no region {path.region!r} in the stack (regions: {', '.join(regions)})"
         )
-    if name in {m.name for m in settings.migrations}:
-        return PathSpec(text=text, region=region, migration=name)
-    services = [s.name for s in settings.services_in(region)]
-    if name not in services:
+    if path.name in {m.name for m in settings.migrations}:
+        return PathIdentity.parse_id(text, kind="migration")
+    services = [s.name for s in settings.services_in(path.region)]
+    if path.name not in services:
         raise UserError(
-            f"{text}: no service {name!r} runs in {region} today "
+            f"{text}: no service {path.name!r} runs in {path.region} today "
             f"(services there: {', '.join(services) or 'none'})"
         )
-    return PathSpec(text=text, region=region, service=name)
+    return path
 
 
 def contract_crossings(now: Settings, then: Settings) -> list[Migration]:
@@ -146,28 +134,36 @@ def path_rollback_regions(
     *,
     now: Settings,
     then: Settings,
-    specs: Sequence[PathSpec],
+    specs: Sequence[PathIdentity],
     version: int,
-) -> tuple[list[dict[str, Any]], list[tuple[str, Service, Service]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[PathIdentity, Service, Service]]]:
     """Today's raw `regions` with each path's override pinned to its release at `version` (or
     removed when that is today's service-level release), and (path, before, after) per path."""
     regions = [dict(copy.deepcopy(entry)) for entry in raw_regions]
-    rolled: list[tuple[str, Service, Service]] = []
+    rolled: list[tuple[PathIdentity, Service, Service]] = []
     for spec in specs:
-        names = [spec.service] if spec.service else [s.name for s in now.services_in(spec.region)]
+        paths = (
+            [spec]
+            if spec.kind == "service"
+            else [
+                PathIdentity("service", s.name, spec.region) for s in now.services_in(spec.region)
+            ]
+        )
         entry = next(e for e in regions if e.get("name") == spec.region)
-        for name in names:
-            path = path_id(name, spec.region)
+        for path in paths:
+            name = path.name
             if path in {done for done, _, _ in rolled}:
                 continue
             if _service(then, name) is None:
                 raise UserError(
-                    f"{path}: service {name!r} did not exist at version {version}: there is no "
+                    f"{path.id}: service {name!r} did not exist at version {version}: there is no "
                     "release to roll back to"
                 )
             old = _service(then, name, spec.region) if spec.region in then.region_names else None
             if old is None:
-                raise UserError(f"{path} did not run at version {version}: nothing to roll back to")
+                raise UserError(
+                    f"{path.id} did not run at version {version}: nothing to roll back to"
+                )
             current = _service(now, name, spec.region)
             service_level = _service(now, name)
             assert current is not None and service_level is not None
@@ -279,13 +275,13 @@ def rollback_message(subject: str, version: int, user: str) -> str:
     return f"rollback of {subject} to version {version} (by {user})"
 
 
-def _release_change_line(path: str, before: Service, after: Service, version: int) -> str:
+def _release_change_line(path: PathIdentity, before: Service, after: Service, version: int) -> str:
     # A path rollback pins the release; the flags stay today's, so they are not listed.
     fields = diff_fields(release_fields(before), release_fields(after))
     if not fields:
-        return f"{path}: already runs the release of version {version}"
+        return f"{path.id}: already runs the release of version {version}"
     text = ", ".join(f"{f.name} {f.before} -> {f.after}" for f in fields)
-    return f"{path}: {text}"
+    return f"{path.id}: {text}"
 
 
 def plan_rollback(
@@ -320,7 +316,7 @@ def plan_rollback(
     crossings = contract_crossings(now, then)
     if paths:
         specs = list(dict.fromkeys(parse_path(text, now) for text in paths))
-        migration_specs = [spec for spec in specs if spec.migration]
+        migration_specs = [spec for spec in specs if spec.kind == "migration"]
         if migration_specs:
             if len(migration_specs) != len(specs):
                 raise UserError(
@@ -340,7 +336,7 @@ def plan_rollback(
             )
         if crossings:
             raise UserError(
-                f"cannot roll {', '.join(s.text for s in specs)} back: "
+                f"cannot roll {', '.join(s.id for s in specs)} back: "
                 + crossing_message(crossings, version)
             )
         plan = paths_plan(stack, version, specs, user)
@@ -363,12 +359,10 @@ def plan_rollback(
         for path, before, after in rolled:
             if release_fields(before) == release_fields(after):
                 continue  # already at that release: nothing of this path changes
-            rolled_path = PathIdentity.parse_id(path)
             targets, warnings = path_targets(
-                service_path_urn(stack, project, rolled_path.name, rolled_path.region),
-                resources or [],
+                path_component_urn(stack, project, path), resources or []
             )
-            plan.targets += targets
+            plan.targets = [*(plan.targets or []), *targets]
             plan.warnings += warnings
         return plan
     if crossings and not force:
@@ -404,9 +398,9 @@ def plan_rollback(
     return plan
 
 
-def paths_plan(stack: str, version: int, specs: Sequence[PathSpec], user: str) -> RollbackPlan:
+def paths_plan(stack: str, version: int, specs: Sequence[PathIdentity], user: str) -> RollbackPlan:
     """An empty plan for some paths: the update will target only what is added to it."""
-    subject = ", ".join(spec.text for spec in specs)
+    subject = ", ".join(spec.id for spec in specs)
     return RollbackPlan(
         stack=stack,
         version=version,
@@ -416,22 +410,24 @@ def paths_plan(stack: str, version: int, specs: Sequence[PathSpec], user: str) -
     )
 
 
-def migrations_to_undo(spec: PathSpec, now: Settings, then: Settings, version: int) -> list[str]:
+def migrations_to_undo(
+    spec: PathIdentity, now: Settings, then: Settings, version: int
+) -> list[str]:
     """The named migration and every migration after it that version `version` lacks, newest
     first; a refusal naming each one without a `down`, or when the named one was there then."""
     older = {m.name for m in then.migrations}
-    if spec.migration in older:
+    if spec.name in older:
         raise UserError(
-            f"{spec.text}: migration {spec.migration!r} already ran at version {version}: there "
+            f"{spec.id}: migration {spec.name!r} already ran at version {version}: there "
             "is nothing of it to undo"
         )
     names = [m.name for m in now.migrations]
-    added = [m for m in now.migrations[names.index(str(spec.migration)) :] if m.name not in older]
+    added = [m for m in now.migrations[names.index(spec.name) :] if m.name not in older]
     missing = [m for m in added if m.down is None]
     if missing:
         listed = ", ".join(f"{m.phase} migration {m.name!r}" for m in missing)
         raise UserError(
-            f"cannot roll {spec.text} back to version {version}: {listed} has no `down` (the "
+            f"cannot roll {spec.id} back to version {version}: {listed} has no `down` (the "
             "inverse of its change); add one, or roll forward with a fix"
         )
     return [m.name for m in reversed(added)]
@@ -442,7 +438,7 @@ def migration_rollback(
     stack: str,
     project: str,
     version: int,
-    specs: Sequence[PathSpec],
+    specs: Sequence[PathIdentity],
     now: Settings,
     then: Settings,
     config_now: Mapping[str, ConfigValue],
@@ -459,11 +455,9 @@ def migration_rollback(
         already = list(entry.get("down_migrations") or [])
         entry["down_migrations"] = [*undo, *(name for name in already if name not in undo)]
         for name in undo:
-            plan.changes.append(f"{path_id(name, spec.region)}: its `down` runs")
-            component = path_component_urn(
-                stack, project, PathIdentity("migration", name, spec.region)
-            )
-            targets, warnings = path_targets(component, resources)
+            undone = PathIdentity("migration", name, spec.region)
+            plan.changes.append(f"{undone.id}: its `down` runs")
+            targets, warnings = path_targets(path_component_urn(stack, project, undone), resources)
             plan.targets = [*(plan.targets or []), *targets]
             plan.warnings += warnings
     plan.set_values[REGIONS_KEY] = ConfigValue(value=json.dumps(regions), secret=False)

@@ -9,6 +9,7 @@ from . import (
     container_images_pinned,
     container_resources_and_probes,
     database_hardening,
+    paths_have_owners,
     required_tags,
     stateful_resources_protected,
 )
@@ -27,4 +28,5 @@ def build_policies() -> list[Policy]:
         required_tags.policy(),
         stateful_resources_protected.policy(),
         alarms_notify_regional_topic.policy(),
+        paths_have_owners.policy(),
     ]

@@ -11,7 +11,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.feature_flags import FeatureFlags, FeatureFlagsArgs
-from deploypaths.settings import Flag, FlagDeliverySettings, Service
+from deploypaths.config.settings import Flag, FlagDeliverySettings, Service
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "eu-west-1-flags"

@@ -11,8 +11,8 @@ import pytest
 
 from components.migration_path import MigrationPath, MigrationPathArgs
 from components.pod_security import accepted_findings
+from deploypaths.config.settings import Migration, MigrationDown
 from deploypaths.naming import short_hash
-from deploypaths.settings import Migration, MigrationDown
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "add-index-eu-west-1"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from components.network_policy import callers
+from deploypaths.config.settings import Service, Settings
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.recording import Recording, Registration
-from deploypaths.settings import Service, Settings
 from deploypaths.stack_config import load_stack_file
 from tests.support.config import flat
 from tests.support.ordering import settings_of

@@ -22,8 +22,7 @@ from components.region_dashboard import (
     dashboard_body,
 )
 from components.region_path import RegionPath, RegionPathArgs
-from deploypaths.mock_run import MOCK_ACCOUNT
-from deploypaths.settings import (
+from deploypaths.config.settings import (
     Canary,
     DatabaseSettings,
     FlagDeliverySettings,
@@ -32,6 +31,7 @@ from deploypaths.settings import (
     Notification,
     Service,
 )
+from deploypaths.mock_run import MOCK_ACCOUNT
 from tests.support.component_monitor import build, declared_outputs
 
 REGION = "eu-west-1"

@@ -12,7 +12,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.region_path import RegionPath, RegionPathArgs
-from deploypaths.settings import (
+from deploypaths.config.settings import (
     Canary,
     DatabaseSettings,
     Flag,

@@ -10,8 +10,16 @@ import pulumi
 import pytest
 
 from components.service_path import Monitoring, ServicePath, ServicePathArgs
+from deploypaths.config.settings import (
+    BlueGreen,
+    Canary,
+    ColourRelease,
+    Flag,
+    Owner,
+    Service,
+    Verify,
+)
 from deploypaths.naming import service_release, short_hash
-from deploypaths.settings import BlueGreen, Canary, ColourRelease, Flag, Service, Verify
 from tests.support.component_monitor import build, declared_outputs
 
 NAME = "orders-eu-west-1"
@@ -89,6 +97,38 @@ def blue_green():
     return service_path(BLUE_GREEN, monitoring=MONITORING)
 
 
+PART_OF = {"app.kubernetes.io/part-of": "deploypaths"}
+OWNED = ROLLING.model_copy(
+    update={
+        "owner": Owner(team="checkout", approvers=("@acme/checkout", "lead@example.com")),
+        "verify": Verify(image="orders-smoke:1"),
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def owned():
+    return service_path(OWNED)
+
+
+def test_an_owner_is_on_the_workloads_and_never_on_a_pod_template(owned, rolling):
+    _, monitor = owned
+    _, unowned = rolling
+    workloads = [*monitor.of_type(DEPLOYMENT), *monitor.of_type(JOB)]
+    assert len(workloads) == 2
+    for workload in workloads:
+        metadata = workload.inputs["metadata"]
+        assert metadata["labels"]["deploypaths/owner"] == "checkout", workload.name
+        assert metadata["labels"]["app.kubernetes.io/part-of"] == "deploypaths", workload.name
+        approvers = metadata["annotations"]["deploypaths/approvers"]
+        assert approvers == "@acme/checkout,lead@example.com", workload.name
+        template = workload.inputs["spec"]["template"]["metadata"]["labels"]
+        assert "deploypaths/owner" not in template, workload.name
+    deployment = monitor.named(f"{NAME}-deployment", DEPLOYMENT).inputs["spec"]
+    before = unowned.named(f"{NAME}-deployment", DEPLOYMENT).inputs["spec"]
+    assert deployment["template"] == before["template"], "a new owner must not roll the pods"
+
+
 def deployments(monitor) -> dict[str, dict]:
     """The path's Deployments by resource name."""
     return {d.name: d.inputs for d in monitor.of_type(DEPLOYMENT)}
@@ -113,7 +153,7 @@ def test_a_rolling_service_is_one_deployment_that_waits_for_what_it_needs(rollin
     metadata, spec = deployment.inputs["metadata"], deployment.inputs["spec"]
     assert metadata["name"] == "orders", deployment.name
     assert metadata["namespace"] == "app", deployment.name
-    assert metadata["labels"] == {"app": "orders", "track": "stable"}, deployment.name
+    assert metadata["labels"] == {**PART_OF, "app": "orders", "track": "stable"}, deployment.name
     assert spec["replicas"] == 3, deployment.name
     assert spec["selector"] == {"matchLabels": {"app": "orders", "track": "stable"}}
     assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": "25%"}
@@ -210,7 +250,7 @@ def test_blue_green_runs_both_colours_and_selects_the_active_one(blue_green):
     blue, green = tracks[f"{NAME}-blue-deployment"], tracks[f"{NAME}-green-deployment"]
     assert (blue["metadata"]["name"], blue["spec"]["replicas"]) == ("orders-blue", 0)
     assert (green["metadata"]["name"], green["spec"]["replicas"]) == ("orders-green", 3)
-    assert green["metadata"]["labels"] == {"app": "orders", "colour": "green"}
+    assert green["metadata"]["labels"] == {**PART_OF, "app": "orders", "colour": "green"}
     assert json.loads(blue["metadata"]["annotations"]["pulumi.com/waitFor"]) == [
         "jsonpath={.spec.replicas}=0"
     ]

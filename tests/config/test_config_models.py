@@ -10,8 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from deploypaths.config.problems import key_path, show
-from deploypaths.naming import wave_release
-from deploypaths.settings import (
+from deploypaths.config.settings import (
     OVERRIDABLE_SERVICE_FIELDS,
     Flag,
     MigrationDown,
@@ -20,6 +19,7 @@ from deploypaths.settings import (
     Settings,
     Verify,
 )
+from deploypaths.naming import wave_release
 from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import KNOWN_KEYS, ConfigError, parse_settings
 from ops.config_diff import release_override

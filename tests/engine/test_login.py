@@ -12,9 +12,14 @@ from ops import automation, events
 def test_the_logged_in_backend_is_where_the_events_are(tmp_path, monkeypatch):
     state = tmp_path / "state"
     state.mkdir()
-    # The user's own Pulumi home, so the login does not touch the engine's.
+    # A fresh user: their own (empty) home and Pulumi home, so the login does not touch the
+    # engine's; no backend but the one they log in to.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "pulumi-home"))
-    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    for variable in ("PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    # Not logged in yet: the CLI says so (an error the lookup expects), and no backend is known.
+    assert events.logged_in_url() is None
     _, env = automation.engine_env(os.environ)
     login = subprocess.run(
         ["pulumi", "login", f"file://{state}"],

@@ -3,8 +3,9 @@
 // one `pipeline { }` block with an agent and stages; sections and stage directives by name;
 // every stage named by a unique string and holding exactly one of steps, parallel, stages or
 // matrix; parallel holding only stages; `input` with a message; `environment` as NAME = value;
-// steps as step calls only (bare Groovy belongs in `script { }`). Prints each stage and branch,
-// or every problem with its line, and exits 1.
+// steps as step calls only (bare Groovy belongs in `script { }`); `when` holding only built-in
+// conditions (nested in not, allOf, anyOf). Prints each stage and branch, each stage's `when`
+// conditions and input submitter, or every problem with its line, and exits 1.
 // Usage: java -cp groovy-2.4.21.jar groovy.ui.GroovyMain jenkinsfile_check.groovy Jenkinsfile
 import org.codehaus.groovy.ast.expr.*
 import org.codehaus.groovy.ast.stmt.*
@@ -17,6 +18,10 @@ STAGE_DIRECTIVES = ['agent', 'environment', 'input', 'options', 'when', 'tools',
                     'steps', 'parallel', 'stages', 'matrix'] as Set
 STAGE_BODIES = ['steps', 'parallel', 'stages', 'matrix'] as Set
 INPUT_KEYS = ['message', 'id', 'ok', 'submitter', 'submitterParameter', 'parameters'] as Set
+WHEN_CONDITIONS = ['branch', 'buildingTag', 'changelog', 'changeset', 'changeRequest', 'environment',
+                   'equals', 'expression', 'tag', 'not', 'allOf', 'anyOf', 'triggeredBy',
+                   'beforeAgent', 'beforeInput', 'beforeOptions'] as Set
+WHEN_NESTING = ['not', 'allOf', 'anyOf'] as Set
 POST_CONDITIONS = ['always', 'changed', 'fixed', 'regression', 'aborted', 'failure', 'success',
                    'unstable', 'unsuccessful', 'cleanup'] as Set
 
@@ -77,6 +82,34 @@ def checkEnvironment(Map directive, String where) {
     }
 }
 
+// A condition as the report shows it: `changeset=releases/a.yaml`, or its named arguments.
+def conditionText(Map condition) {
+    def call = condition.node.expression
+    def named = call.arguments instanceof TupleExpression ? call.arguments.expressions.findAll {
+        it instanceof NamedArgumentListExpression
+    }.collectMany { it.mapEntryExpressions } : []
+    if (named) return "${condition.name}(${named.collect { "${it.keyExpression.text}=${it.valueExpression.text}" }.join(',')})"
+    "${condition.name}=${condition.args.collect { it.text }.join(',')}"
+}
+
+def checkWhen(Map directive, String where, List found) {
+    def closure = block(directive, where)
+    if (!closure) return
+    def conditions = calls(closure, "${where} when")
+    if (!conditions) problem(directive.node, "${where}: when holds no condition")
+    conditions.each { condition ->
+        if (!(condition.name in WHEN_CONDITIONS)) {
+            problem(condition.node, "${where}: `${condition.name}` is not a when condition")
+        } else if (condition.name in WHEN_NESTING) {
+            def inner = []
+            checkWhen(condition, "${where} ${condition.name}", inner)
+            found << "${condition.name}(${inner.join(';')})"
+        } else {
+            found << conditionText(condition)
+        }
+    }
+}
+
 def checkStage(Map stage, String parent) {
     def label = stage.args.size() == 1 && stage.args[0] instanceof ConstantExpression ? stage.args[0].value : null
     if (!(label instanceof String)) { problem(stage.node, "${parent}: a stage is named by one string"); return }
@@ -116,6 +149,13 @@ def checkStage(Map stage, String parent) {
                 checkSections(keys, INPUT_KEYS, "${where} input")
                 if (!keys.any { it.name == 'message' }) problem(entry.node, "${where}: input needs a message")
                 flags << 'input'
+                def submitter = keys.find { it.name == 'submitter' }
+                report << "input\t${label}\t${submitter && submitter.args ? submitter.args[0].text : ''}"
+                break
+            case 'when':
+                def conditions = []
+                checkWhen(entry, where, conditions)
+                report << "when\t${label}\t${conditions.join(';')}"
                 break
             case 'environment':
                 checkEnvironment(entry, where)

@@ -102,8 +102,8 @@ def test_gitlab_ci_includes_the_generated_file():
     ("argv", "message"),
     [
         (
-            ["--env", "staging", "--ci", "github"],
-            "error: --env staging: not a stack of this project (stacks: dev, local, prod)",
+            ["--env", "qa", "--ci", "github"],
+            "error: --env qa: not a stack of this project (stacks: dev, local, prod, staging)",
         ),
         (
             ["--env", "prod", "--ci", "bamboo"],
@@ -112,7 +112,8 @@ def test_gitlab_ci_includes_the_generated_file():
         ),
         (
             ["--env", "prod-eu-west-1", "--ci", "azure"],
-            "error: --env prod-eu-west-1: not a stack of this project (stacks: dev, local, prod); "
+            "error: --env prod-eu-west-1: not a stack of this project "
+            "(stacks: dev, local, prod, staging); "
             "--ci azure: not a CI system this writes "
             "(one of: github, gitlab, jenkins, circleci, travis)",
         ),
@@ -185,6 +186,10 @@ def test_each_schema_rejects_a_broken_pipeline(ci, uneven, tmp_path):
 
 @pytest.fixture(scope="session")
 def groovy_jar() -> Path:
+    return fetch_groovy()
+
+
+def fetch_groovy() -> Path:
     """Groovy from Maven Central through mvn, into a cache of this project's own (~5 MB, once)."""
     jar = MAVEN_REPO / GROOVY_JAR
     if not jar.exists():

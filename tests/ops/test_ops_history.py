@@ -79,7 +79,7 @@ def test_each_update_lists_the_paths_it_changed(entries):
     rollback = entries[6]
     assert rollback.message == "rollback of orders@eu-west-1 to version 3 (by alice)"
     assert [
-        (c.path, [(f.name, f.before, f.after) for f in c.fields]) for c in rollback.path_changes
+        (c.path.id, [(f.name, f.before, f.after) for f in c.fields]) for c in rollback.path_changes
     ] == [
         (
             "orders@eu-west-1",

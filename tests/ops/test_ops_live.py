@@ -186,3 +186,17 @@ def test_a_path_put_back_after_the_update_gets_its_line(created):
     assert last == (
         "path auth@us-east-1: rolled back after 0:00 (plan 3:06): back to the release of update 1"
     ), last
+
+
+def test_the_table_and_json_name_each_paths_owner():
+    owned = PathState(id="orders@r1", kind="service", region="r1", wave=1, owner="checkout")
+    owned.state, owned.started, owned.estimate_seconds = "rolling out", 0.0, 60.0
+    region = PathState(id="r1", kind="region", region="r1", wave=1)
+    region.state, region.started = "rolling out", 0.0
+    console = Console(record=True, width=160, height=20, file=io.StringIO())
+    console.print(terminal.render_table([owned, region], now=10.0, height=20))
+    text = console.export_text()
+    assert "orders@r1 (checkout)" in text
+    assert " r1 (" not in text, "a region path has no owner"
+    assert owned.as_json()["owner"] == "checkout"
+    assert PathState.from_json(owned.as_json()).owner == "checkout"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -104,3 +105,33 @@ def test_an_unknown_path_or_update_is_one_line_and_exit_2(recorded_stack, capsys
 def test_a_stack_with_no_recorded_updates_is_refused(tmp_path, capsys):
     assert main(["logs", "--stack", "empty", "--events", str(tmp_path), "--path", "x"]) == 2
     assert "stack empty has no recorded updates" in capsys.readouterr().err
+
+
+UNANSWERED = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+
+
+def test_a_cluster_that_cannot_be_read_is_reported_and_the_others_kept(tmp_path):
+    clusters = tmp_path / "clusters"
+    clusters.mkdir()
+    (clusters / "us-east-1.yaml").write_text(UNANSWERED)
+    (clusters / "eu-west-1.yaml").write_text("not: [a kubeconfig")
+    (clusters / "ap-south-1.yaml").write_text("a string, not a kubeconfig\n")
+    kubernetes = SimpleNamespace(mode="kubeconfig", kubeconfig_dir="clusters", namespace="default")
+    regions = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"]
+    settings = SimpleNamespace(kubernetes=kubernetes, region_names=regions)
+    said: list[str] = []
+    recording = tmp_path / "events" / "1.jsonl"
+    kept = kube_events.keep(recording, settings, since=0, say=said.append, project=tmp_path)
+    assert kept is not None and kube_events.read(recording) == []
+    assert [line.split(":")[0] for line in said] == [
+        f"Kubernetes events of {region} not kept" for region in regions
+    ], said
+    assert "Max retries exceeded" in said[0], said[0]
+    assert said[3].endswith(f"no kubeconfig at {clusters / 'sa-east-1.yaml'}"), said[3]

@@ -3,6 +3,7 @@ path it waits for (through the plan's edges), and the paths a failed gate names.
 
 from __future__ import annotations
 
+from deploypaths.identity import PathIdentity
 from ops import events
 from ops.path_results import (
     PathResult,
@@ -112,3 +113,12 @@ def test_failed_service_paths_are_its_own_failures_and_what_a_gate_names():
             "gate-after-wave-1: us-east-1: pod search-1-a of Deployment search restarted 4 times"
         ),
     }
+
+
+def test_each_result_of_a_deploy_path_carries_its_identity():
+    results = {r.id: r for r in path_results(failed_update())}
+    assert results["auth@us-east-1"].path == PathIdentity("service", "auth", "us-east-1")
+    assert results["us-east-1"].path == PathIdentity.of_region("us-east-1")
+    migration = results["orders-add-status@us-east-1"]
+    assert migration.path == PathIdentity("migration", "orders-add-status", "us-east-1")
+    assert PathResult(id="gate-after-wave-1", kind="gate").path is None

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pulumi.automation import EngineEvent
+from pulumi.automation import CommandError, EngineEvent
 
+from deploypaths.identity import PathIdentity
+from deploypaths.mock_run import PROJECT_DIR
+from deploypaths.stack_config import load_stack_file, namespace_values
+from deploypaths.validation import parse_settings
 from ops.__main__ import main
 from ops.preview.command import PROVIDER_CRASH, markdown_path, preview_stack
 from ops.preview.engine_events import digest_from_events
 from ops.preview.markdown import render, render_preview_json
-from ops.preview.model import STACK_LEVEL, PathKey, analyse, collapse_steps, locate
+from ops.preview.model import STACK_LEVEL, analyse, collapse_steps, locate
 from tests.support.ops_fixtures import FIXTURES, FakeStack, load, load_events
 
 PROD = "urn:pulumi:prod::deploypaths::"
@@ -62,10 +67,10 @@ def test_stateful_replacements_are_flagged_first(prod_report):
 def test_changes_are_grouped_by_deploy_path(prod_report):
     keys = set(prod_report.changes)
     assert keys == {
-        PathKey("us-east-1", "service", "orders"),
-        PathKey("us-east-1", "service", "search"),
-        PathKey("ap-southeast-2", "service", "orders"),
-        PathKey("eu-west-1", "region"),
+        PathIdentity("service", "orders", "us-east-1"),
+        PathIdentity("service", "search", "us-east-1"),
+        PathIdentity("service", "orders", "ap-southeast-2"),
+        PathIdentity.of_region("eu-west-1"),
         STACK_LEVEL,
     }
     markdown = render(prod_report)
@@ -154,23 +159,27 @@ def test_collapse_keeps_the_strongest_op_and_every_reason():
                     f"{PROD}{SERVICE}::orders-api-eu-west-1"
                 )
             },
-            PathKey("eu-west-1", "service", "orders-api"),
+            PathIdentity("service", "orders-api", "eu-west-1"),
         ),
         # Without states: by the type chain and the `{service}-{region}-<role>` names.
         (
             f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-api-eu-west-1-canary-deployment",
             {},
-            PathKey("eu-west-1", "service", "orders-api"),
+            PathIdentity("service", "orders-api", "eu-west-1"),
         ),
         (
             f"{PROD}{REGION}$deploypaths:index:MigrationPath$kubernetes:batch/v1:Job"
             "::orders-add-status-ap-southeast-2-job",
             {},
-            PathKey("ap-southeast-2", "migration", "orders-add-status"),
+            PathIdentity("migration", "orders-add-status", "ap-southeast-2"),
         ),
-        (f"{PROD}{REGION}$aws:ec2/vpc:Vpc::us-east-1-vpc", {}, PathKey("us-east-1", "region")),
-        (f"{PROD}{REGION}::eu-west-1", {}, PathKey("eu-west-1", "region")),
-        (f"{PROD}{SERVICE}::auth-eu-central-1", {}, PathKey("eu-central-1", "service", "auth")),
+        (f"{PROD}{REGION}$aws:ec2/vpc:Vpc::us-east-1-vpc", {}, PathIdentity.of_region("us-east-1")),
+        (f"{PROD}{REGION}::eu-west-1", {}, PathIdentity.of_region("eu-west-1")),
+        (
+            f"{PROD}{SERVICE}::auth-eu-central-1",
+            {},
+            PathIdentity("service", "auth", "eu-central-1"),
+        ),
         (f"{PROD}pulumi:providers:aws::default_7_51_1", {}, STACK_LEVEL),
     ],
 )
@@ -264,7 +273,7 @@ def test_previews_run_through_the_automation_api_with_the_policy_pack(fake_stack
 
 
 def test_a_failed_preview_reports_the_engine_error_and_the_events_seen(fake_stacks):
-    failure = RuntimeError("\n code: 255\n stdout: \n stderr: error: preview failed: boom\n")
+    failure = CommandError("\n code: 255\n stdout: \n stderr: error: preview failed: boom\n")
     fake_stacks["prod"] = FakeStack(events=load_events("events-prod.jsonl"), preview_error=failure)
     report = preview_stack("prod", policies=False)
     assert report.failure == "stderr: error: preview failed: boom"
@@ -276,7 +285,7 @@ def test_a_failed_preview_reports_the_engine_error_and_the_events_seen(fake_stac
 
 
 def test_a_preview_a_crashed_provider_broke_runs_once_more_and_says_so(fake_stacks, capsys):
-    crash = RuntimeError(
+    crash = CommandError(
         "\n code: 255\n stderr: error: Detected that /home/plugins/pulumi-resource-kubernetes "
         "exited prematurely. This is *always* a bug in the provider.\n"
     )
@@ -292,7 +301,7 @@ def test_a_preview_a_crashed_provider_broke_runs_once_more_and_says_so(fake_stac
     assert PROVIDER_CRASH in (preview_stack("prod", policies=False).failure or "")
     assert len(fake_stacks["prod"].called("preview")) == 2
     # Any other failure is reported at once.
-    fake_stacks["prod"] = FakeStack(preview_errors=[RuntimeError("stderr: error: boom")])
+    fake_stacks["prod"] = FakeStack(preview_errors=[CommandError("stderr: error: boom")])
     assert preview_stack("prod", policies=False).failure == "stderr: error: boom"
     assert len(fake_stacks["prod"].called("preview")) == 1
 
@@ -305,3 +314,14 @@ def test_a_provider_crash_reported_as_an_engine_diagnostic_also_previews_once_mo
     report = preview_stack("prod", policies=False)
     assert len(fake_stacks["prod"].called("preview")) == 2
     assert report.blocks_ship and any(PROVIDER_CRASH in error for error in report.errors)
+
+
+def test_a_paths_section_names_its_owner_and_approvers(prod_report):
+    stack_file = load_stack_file(PROJECT_DIR / "Pulumi.prod.yaml", PROJECT_DIR)
+    settings = parse_settings(namespace_values(stack_file), stack="prod")
+    markdown = render(replace(prod_report, settings=settings))
+    assert (
+        "### Service path `orders@us-east-1` (owner: checkout; approved by @acme/checkout, "
+        "checkout-leads@example.com)"
+    ) in markdown
+    assert "### Infrastructure\n" in markdown, "a region's infrastructure has no owner line"

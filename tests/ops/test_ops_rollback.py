@@ -4,17 +4,22 @@ and how the command drives a stack (through a recording stand-in, no engine)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi.automation import CommandError, ConfigValue
 
-from deploypaths.stack_config import project_defaults
-from ops import UserError
+from deploypaths.identity import PathIdentity
+from deploypaths.stack_config import decode, project_defaults
+from ops import UserError, automation
 from ops.__main__ import main
+from ops.config_diff import settings_of
 from ops.rollback.decision import (
     glob_matches,
     operator_name,
+    parse_path,
     path_targets,
     plan_rollback,
     stack_rollback_config,
@@ -467,10 +472,21 @@ def test_the_operator_is_named_from_the_environment():
 
 
 @pytest.fixture
-def prod(fake_stacks, monkeypatch):
+def prod(fake_stacks, monkeypatch, tmp_path):
     monkeypatch.setenv("USER", "alice")
     history = summaries()
-    stack = FakeStack(history=history, config=config_of(history[0]), resources=checkpoint())
+    config = config_of(history[0])
+    # The rollback rewrites the stack file: a copy of the project's, never the repository's.
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path)
+    document = {
+        key: {"secure": "v1:c2VjcmV0"} if value.secret else decode(value.value)
+        for key, value in config.items()
+    }
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump({"config": document}))
+    monkeypatch.setattr(automation, "PROJECT_DIR", tmp_path)
+    stack = CliLikeStack(
+        tmp_path / "Pulumi.prod.yaml", history=history, config=config, resources=checkpoint()
+    )
     fake_stacks["prod"] = stack
     return stack
 
@@ -580,3 +596,180 @@ def test_nothing_to_roll_back_deploys_nothing(prod, capsys):
     assert main(["rollback", "--stack", "prod", "--to", "6", "--yes"]) == 0
     assert prod.called("up") == [] and prod.called("set_all_config_json") == []
     assert "Nothing to roll back" in capsys.readouterr().out
+
+
+# --- The stack file keeps its values, types and comments ------------------------------------------
+
+LOCAL_FILE = """\
+# The local stack.
+config:
+  deploypaths:environment: local  # tags
+  # minutes, fractions allowed
+  deploypaths:bake_minutes: 0.1
+  deploypaths:owner: "0042"
+  deploypaths:kubernetes:
+    mode: kubeconfig
+    rollout_timeout_seconds: 120
+  deploypaths:waves: [[us-east-1], [eu-west-1]]
+encryptionsalt: v1:salt
+"""
+
+
+class CliLikeStack(FakeStack):
+    """Writes the stack file as the Pulumi CLI does: every scalar as a string, comments gone,
+    a secret as its ciphertext."""
+
+    def __init__(self, stack_file: Path, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.stack_file = stack_file
+
+    def set_all_config_json(self, config_json: str) -> None:
+        super().set_all_config_json(config_json)
+        document = yaml.safe_load(self.stack_file.read_text())
+        for key, entry in json.loads(config_json).items():
+            document["config"][key] = {"secure": "v1:bmV3"} if entry["secret"] else entry["value"]
+        document["config"] = {
+            key: value if isinstance(value, dict | list) else str(value)
+            for key, value in document["config"].items()
+        }
+        self.stack_file.write_text(yaml.safe_dump(document))
+
+    def remove_all_config(self, keys: list[str]) -> None:
+        super().remove_all_config(keys)
+        document = yaml.safe_load(self.stack_file.read_text())
+        for key in keys:
+            document["config"].pop(key, None)
+        self.stack_file.write_text(yaml.safe_dump(document))
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    import difflib
+
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def local_file(tmp_path: Path) -> Path:
+    path = tmp_path / "Pulumi.local.yaml"
+    path.write_text(LOCAL_FILE)
+    return path
+
+
+def test_a_rollback_rewrites_only_the_lines_of_the_keys_it_changes(tmp_path):
+    from ops.rollback import stack_file
+
+    path = local_file(tmp_path)
+    stack_file.write_config(
+        CliLikeStack(path),
+        path,
+        set_values={
+            "deploypaths:kubernetes": ConfigValue(
+                json.dumps({"mode": "kubeconfig", "rollout_timeout_seconds": 300})
+            ),
+            "deploypaths:owner": ConfigValue("0043"),
+            "deploypaths:waves": ConfigValue('[["us-east-1", "eu-west-1"]]'),
+        },
+    )
+    assert changed_lines(LOCAL_FILE, path.read_text()) == [
+        '-  deploypaths:owner: "0042"',
+        '+  deploypaths:owner: "0043"',
+        "-    rollout_timeout_seconds: 120",
+        "-  deploypaths:waves: [[us-east-1], [eu-west-1]]",
+        "+    rollout_timeout_seconds: 300",
+        "+  deploypaths:waves: [[us-east-1, eu-west-1]]",
+    ]
+    document = yaml.safe_load(path.read_text())["config"]
+    assert document["deploypaths:bake_minutes"] == 0.1  # a float still, not "0.1"
+    assert document["deploypaths:owner"] == "0043"  # a string still, though it reads as a number
+
+
+def test_a_rolled_back_number_stays_a_number_and_keeps_its_comment(tmp_path):
+    from ops.rollback import stack_file
+
+    path = local_file(tmp_path)
+    text = LOCAL_FILE.replace("0.1\n", "0.1  # quick\n")
+    path.write_text(text)
+    stack_file.write_config(
+        CliLikeStack(path),
+        path,
+        set_values={"deploypaths:bake_minutes": ConfigValue("2"), "a:b": ConfigValue("true")},
+        remove=["deploypaths:environment"],
+    )
+    assert changed_lines(text, path.read_text()) == [
+        "-  deploypaths:environment: local  # tags",
+        "-  deploypaths:bake_minutes: 0.1  # quick",
+        "+  deploypaths:bake_minutes: 2  # quick",
+        "+  a:b: true",
+    ]
+
+
+def test_a_secret_goes_back_as_the_clis_ciphertext_and_nothing_else_moves(tmp_path):
+    from ops.rollback import stack_file
+
+    path = local_file(tmp_path)
+    stack_file.write_config(
+        CliLikeStack(path),
+        path,
+        set_values={"deploypaths:kubeconfigs": ConfigValue("{}", secret=True)},
+    )
+    assert changed_lines(LOCAL_FILE, path.read_text()) == [
+        "+  deploypaths:kubeconfigs:",
+        "+    secure: v1:bmV3",
+    ]
+
+
+def test_a_whole_stack_rollback_keeps_the_untouched_lines_of_the_stack_file(prod):
+    path = automation.PROJECT_DIR / "Pulumi.prod.yaml"
+    before = "# prod: reviewed in pull requests\n" + path.read_text()
+    path.write_text(before)
+    assert main(["rollback", "--stack", "prod", "--to", "3", "--yes"]) == 0
+    (written,) = prod.called("set_all_config_json")
+    removed = [key for call in prod.called("remove_all_config") for key in call]
+    after = path.read_text()
+    assert after.startswith("# prod: reviewed in pull requests\n")
+    old, new = yaml.safe_load(before)["config"], yaml.safe_load(after)["config"]
+    for key, value in old.items():
+        if key not in written and key not in removed:
+            assert new[key] == value, key
+    for key, value in new.items():
+        if key in written and not written[key]["secret"]:
+            assert value == decode(written[key]["value"]), key  # typed, not a string
+    untouched = [k for k in old if k not in written and k not in removed]
+    assert untouched and all(f"  {k}:" in after for k in untouched)
+
+
+def test_declining_puts_the_stack_file_back_byte_for_byte(prod, monkeypatch):
+    path = automation.PROJECT_DIR / "Pulumi.prod.yaml"
+    before = "config:\n  # a comment\n" + path.read_text().removeprefix("config:\n")
+    path.write_text(before)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["rollback", "--stack", "prod", "--to", "3"]) == 1
+    assert path.read_text() == before
+
+
+def test_a_path_names_a_service_a_migration_or_a_region_of_today():
+    now = settings_of(config_of(summaries()[0]), stack="prod")
+    assert parse_path("orders@us-east-1", now) == PathIdentity("service", "orders", "us-east-1")
+    assert parse_path("eu-west-1", now) == PathIdentity.of_region("eu-west-1")
+    migration = now.migrations[0].name
+    assert parse_path(f"{migration}@eu-west-1", now) == PathIdentity(
+        "migration", migration, "eu-west-1"
+    )
+
+
+def test_a_stack_file_the_cli_did_not_write_is_left_alone(tmp_path):
+    """Another workspace's stack (a stand-in that writes no file): its file is not this one."""
+    from ops.rollback import stack_file
+
+    path = local_file(tmp_path)
+    stack = FakeStack(config={})
+    stack_file.write_config(stack, path, set_values={"deploypaths:owner": ConfigValue("x")})
+    stack_file.restore(stack, path, LOCAL_FILE, set_values={}, remove=["deploypaths:owner"])
+    assert path.read_text() == LOCAL_FILE
+    assert stack.called("set_all_config_json") == [
+        {"deploypaths:owner": {"value": "x", "secret": False}}
+    ]

@@ -9,6 +9,7 @@ ready: the update fails and nothing that waits for it starts.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,17 @@ WAVE_1_CHAIN = [
     "gate-after-wave-1",
     "eu-west-1",
 ]
+
+
+@pytest.fixture(autouse=True)
+def calibrated(tmp_path, monkeypatch) -> Path:
+    """Where `ops calibrate` would have written the stack's latency file: a folder of the test,
+    so a file a developer calibrated in the checkout does not change the predictions."""
+    folder = tmp_path / "calibrated"
+    monkeypatch.setattr(
+        "ops.plan.calibrated_file", lambda stack, project_dir: folder / f"latency-{stack}.json"
+    )
+    return folder
 
 
 def timeline_json(capsys, tmp_path, *args: str) -> dict:
@@ -77,9 +89,10 @@ def test_the_prediction_is_for_the_same_update_unchanged_resources_take_no_time(
     auth = paths["auth@us-east-1"]["predicted"]
     assert auth["finish_minutes"] == auth["start_minutes"], "auth did not change in update 2"
     orders = paths["orders@eu-west-1"]["predicted"]
-    # The default 3 minutes per step; a rolling update of orders' 2 replicas, one surge pod at a
-    # time, is 2 steps.
-    assert orders["finish_minutes"] - orders["start_minutes"] == pytest.approx(2 * 3.0)
+    # The local stack's latency file (Pulumi.local.yaml names local/latency.json): 0.23 minutes
+    # per Deployment step; a rolling update of orders' 2 replicas, one surge pod at a time, is 2.
+    assert document["latency"] == "local/latency.json (deploypaths:latency)"
+    assert orders["finish_minutes"] - orders["start_minutes"] == pytest.approx(2 * 0.23)
     assert document["predicted_critical_path"][0] == "us-east-1"
     assert "orders@eu-west-1" in document["actual_critical_path"]
 
@@ -176,3 +189,21 @@ def test_a_killed_updates_kept_recording_is_drawn_by_its_name(recorded_local, ca
     assert document["events_file"] == str(recorded_local / "3-interrupted-4242.jsonl")
     assert main(["timeline", "--stack", "local", "--update", "3-interrupted-1"]) == 2
     assert "cut-short updates kept: 3-interrupted-4242" in capsys.readouterr().err
+
+
+def test_a_calibrated_latency_file_comes_before_the_one_the_stack_names(
+    recorded_local, capsys, tmp_path, calibrated
+):
+    calibrated.mkdir()
+    deployment = "kubernetes:apps/v1:Deployment"
+    (calibrated / "latency-local.json").write_text(json.dumps({deployment: {"median": 1.0}}))
+    document = timeline_json(capsys, tmp_path, "--update", "2")
+    assert document["latency"].endswith("latency-local.json (calibrated: ops calibrate)")
+    orders = paths_of(document)["orders@eu-west-1"]["predicted"]
+    assert orders["finish_minutes"] - orders["start_minutes"] == pytest.approx(2 * 1.0)
+    # --latency still wins over both.
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps({deployment: 0.5}))
+    document = timeline_json(capsys, tmp_path, "--update", "2", "--latency", str(given))
+    assert document["latency"] == f"{given} (--latency)"
+    assert document["latency_model_minutes"][deployment] == 0.5

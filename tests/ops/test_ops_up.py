@@ -215,3 +215,83 @@ def test_an_update_the_engine_finds_locked_is_refused_naming_the_holder(
         "error: stack local is being updated by ci@runner (pid 77) since 2026-12-05 01:20:37; "
         "it was not touched"
     )
+
+
+def widest_of(stack: str) -> int:
+    """The widest step of the stack's plan, as `ops plan` schedules it, at most the cap."""
+    from deploypaths.parallelism import CAP, widest
+    from ops.plan import load_latency, plan_for_config
+    from ops.up import stack_settings
+
+    read = stack_settings(stack)
+    assert read is not None, stack
+    plan = plan_for_config(read[0], stack, load_latency(None))
+    return min(widest(plan.resource_times.values()), CAP)
+
+
+def test_up_runs_at_the_plans_widest_step_and_says_so(updating_stack, file_backend, capsys):
+    stack = updating_stack("local")
+    assert main(["up", "--stack", "local", "--yes", "--no-policy"]) == 0
+    (up,) = stack.called("up")
+    expected = widest_of("local")
+    assert 8 < expected <= 64, "the local stack is wider than the engine's default of 8"
+    assert up["parallel"] == expected
+    out = capsys.readouterr().out
+    assert f"parallel: {expected} (the widest step of the plan; --parallel N overrides)" in out
+
+
+def test_up_says_the_operators_parallel_wins(updating_stack, file_backend, capsys):
+    stack = updating_stack("local")
+    assert main(["up", "--stack", "local", "--yes", "--no-policy", "--parallel", "3"]) == 0
+    (up,) = stack.called("up")
+    assert up["parallel"] == 3
+    assert "parallel: 3 (--parallel 3)" in capsys.readouterr().out
+
+
+def test_up_without_an_offline_plan_keeps_the_engines_default_and_says_so(
+    updating_stack, file_backend, capsys
+):
+    stack = updating_stack("nofile")  # no Pulumi.nofile.yaml to plan from
+    assert main(["up", "--stack", "nofile", "--yes", "--no-policy"]) == 0
+    (up,) = stack.called("up")
+    assert "parallel" not in up, up
+    assert (
+        "parallel: the engine's default (4 x CPUs) (no offline plan of the stack; "
+        "--parallel N overrides)" in capsys.readouterr().out
+    )
+
+
+def test_up_json_output_says_the_parallel_on_standard_error(updating_stack, file_backend, capsys):
+    updating_stack("local")
+    assert main(["up", "--stack", "local", "--yes", "--no-policy", "--output", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "parallel: " not in captured.out
+    assert f"parallel: {widest_of('local')} (the widest step" in captured.err
+
+
+def test_a_region_stack_runs_at_its_regions_part_of_the_plan():
+    from ops.up import _offline_plan, choose_parallel, stack_settings
+
+    read = stack_settings("local")
+    assert read is not None
+    whole = choose_parallel(None, _offline_plan(read[0], "local", read[1]))
+    part = choose_parallel(None, _offline_plan(read[0], "local-eu-west-1", read[1]))
+    assert part.value is not None and whole.value is not None
+    assert 1 <= part.value < whole.value, (part, whole)
+    assert part.line() == (
+        f"parallel: {part.value} (the widest step of local-eu-west-1's part of the environment's "
+        "plan; --parallel N overrides)"
+    )
+
+
+def test_rollback_runs_at_the_plans_widest_step_unless_told(
+    updating_stack, file_backend, monkeypatch, capsys
+):
+    monkeypatch.setenv("USER", "alice")
+    for argv, expected in ([], widest_of("prod")), (["--parallel", "2"], 2):
+        history = summaries()
+        stack = updating_stack("prod", history=history, config=config_of(history[0]))
+        assert main(["rollback", "--stack", "prod", "--to", "3", "--yes", *argv]) == 0
+        (up,) = stack.called("up")
+        assert up["parallel"] == expected, argv
+        assert f"parallel: {expected} (" in capsys.readouterr().out

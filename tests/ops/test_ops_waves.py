@@ -139,12 +139,20 @@ def test_ops_up_per_region_runs_the_environments_region_stacks(monkeypatch, caps
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ([], "pass --stack S, or --env E --layout per-region"),
+        ([], "pass --stack S, or --env E --layout per-region|per-service"),
         (
             ["--env", "local", "--stack", "local", "--max-parallel", "0"],
             "pass --stack S (one stack) or --env E (its region stacks), not both; --env needs "
-            "--layout per-region (one stack is --stack local); --max-parallel is for --layout "
-            "per-region; --max-parallel must be at least 1, not 0",
+            "--layout per-region or per-service (one stack is --stack local); --max-parallel is "
+            "for --layout per-region or per-service; --max-parallel must be at least 1, not 0",
+        ),
+        (
+            ["--stack", "local", "--layout", "per-service"],
+            "--layout per-service deploys an environment: pass --env, not --stack",
+        ),
+        (
+            ["--env", "local", "--layout", "per-service", "--yes"],
+            "--env local: its layout is single, not per-service",
         ),
         (
             ["--stack", "local", "--layout", "per-region"],

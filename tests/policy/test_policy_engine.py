@@ -144,6 +144,7 @@ def test_engine_sees_the_pack_and_its_policies(analyzer: analyzer_pb2_grpc.Analy
         "required-tags": analyzer_pb2.POLICY_TYPE_RESOURCE,
         "stateful-resources-protected": analyzer_pb2.POLICY_TYPE_RESOURCE,
         "alarms-notify-regional-topic": analyzer_pb2.POLICY_TYPE_STACK,
+        "paths-have-owners": analyzer_pb2.POLICY_TYPE_RESOURCE,
     }
     protection = next(p for p in info.policies if p.name == "stateful-resources-protected")
     schema = json_format.MessageToDict(protection.configSchema.properties)
@@ -169,6 +170,23 @@ def test_config_sets_the_level_of_reported_violations(
     messages = [d.message for d in diagnostics]
     assert any('"eu-db": storageEncrypted is false' in message for message in messages), messages
     assert any('"eu-db" in environment "prod" has protect=false' in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("environment", "level"),
+    [("prod", analyzer_pb2.MANDATORY), ("dev", analyzer_pb2.ADVISORY)],
+)
+def test_an_unowned_path_blocks_prod_and_is_reported_in_dev(
+    analyzer: analyzer_pb2_grpc.AnalyzerStub, environment: str, level: int
+) -> None:
+    configure(analyzer, environment)
+    labels = {"app.kubernetes.io/part-of": "deploypaths", "deploypaths/owner": "payments"}
+    props = {"metadata": {"name": "migrate", "labels": labels}, "spec": {}}
+    diagnostics = analyze(analyzer, "kubernetes:batch/v1:Job", "use1-migrate", props)
+    assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
+        ("paths-have-owners", level)
+    ]
+    assert 'no annotation "deploypaths/approvers" (not set)' in diagnostics[0].message
 
 
 def test_protect_option_reaches_the_policy(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:

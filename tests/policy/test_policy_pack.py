@@ -26,7 +26,7 @@ def load_config(environment: str) -> dict[str, Any]:
 # --- the policy list -------------------------------------------------------------------------
 
 
-def test_pack_has_the_six_policies() -> None:
+def test_pack_has_the_seven_policies() -> None:
     assert [p.name for p in build_policies()] == [
         "database-hardening",
         "container-images-pinned",
@@ -34,6 +34,7 @@ def test_pack_has_the_six_policies() -> None:
         "required-tags",
         "stateful-resources-protected",
         "alarms-notify-regional-topic",
+        "paths-have-owners",
     ]
 
 
@@ -82,7 +83,11 @@ def enforcement_levels(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(("environment", "level"), [("prod", "mandatory"), ("dev", "advisory")])
+# Staging enforces what prod does: a commit promoted to prod meets no policy there first.
+@pytest.mark.parametrize(
+    ("environment", "level"),
+    [("prod", "mandatory"), ("staging", "mandatory"), ("dev", "advisory")],
+)
 def test_config_sets_every_policy_of_the_pack(environment: str, level: str) -> None:
     levels = enforcement_levels(load_config(environment))
     names = {p.name for p in build_policies()}
@@ -91,7 +96,7 @@ def test_config_sets_every_policy_of_the_pack(environment: str, level: str) -> N
     assert wrong == {}, f"config/{environment}.json must make every policy {level}"
 
 
-@pytest.mark.parametrize("environment", ["prod", "dev"])
+@pytest.mark.parametrize("environment", ["prod", "staging", "dev"])
 def test_config_satisfies_each_policys_schema(environment: str) -> None:
     """The engine validates each policy's config against its schema before configuring."""
     config = load_config(environment)
@@ -108,6 +113,7 @@ def test_config_satisfies_each_policys_schema(environment: str) -> None:
         jsonschema.validate(document, schema)
 
 
-def test_prod_config_protects_the_prod_environment() -> None:
-    entry = load_config("prod")["stateful-resources-protected"]
+@pytest.mark.parametrize("environment", ["prod", "staging"])
+def test_prod_config_protects_the_prod_environment(environment: str) -> None:
+    entry = load_config(environment)["stateful-resources-protected"]
     assert entry["protectedEnvironments"] == ["prod"]

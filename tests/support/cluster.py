@@ -52,14 +52,18 @@ class ClusterView:
 
     def service(self, name: str) -> dict[str, Any]:
         found = self.core.read_namespaced_service(name, self.namespace)
-        return self.api.sanitize_for_serialization(found)
+        plain: dict[str, Any] = self.api.sanitize_for_serialization(found)
+        return plain
 
     def namespace_object(self) -> dict[str, Any]:
-        return self.api.sanitize_for_serialization(self.core.read_namespace(self.namespace))
+        found = self.core.read_namespace(self.namespace)
+        plain: dict[str, Any] = self.api.sanitize_for_serialization(found)
+        return plain
 
 
 def image_of(deployment: dict[str, Any]) -> str:
-    return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    image: str = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    return image
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:

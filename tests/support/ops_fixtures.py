@@ -15,7 +15,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pulumi.automation import ConfigValue, Deployment, EngineEvent, OutputValue, UpdateSummary
+from pulumi.automation import (
+    ConfigValue,
+    Deployment,
+    EngineEvent,
+    OutputValue,
+    UpdateSummary,
+    WhoAmIResult,
+)
 
 from ops.report_history import summary_from_json
 
@@ -128,9 +135,12 @@ class FakeStack:
         pending_operations: list[dict[str, Any]] | None = None,
     ) -> None:
         self._outputs = outputs or {}
-        # The engine command the workspace runs (ops/interrupt.py swaps it during an update).
+        # The engine command the workspace runs (ops/interrupt.py swaps it during an update);
+        # no backend URL known, so recordings go to the project folder unless the test sets
+        # PULUMI_BACKEND_URL.
         self.workspace = SimpleNamespace(
-            pulumi_command=SimpleNamespace(command="pulumi", version=None)
+            pulumi_command=SimpleNamespace(command="pulumi", version=None),
+            who_am_i=lambda: WhoAmIResult(user="ops-tests"),
         )
         self.pending_operations = pending_operations or []
         self._history = history or []

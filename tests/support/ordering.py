@@ -1,13 +1,14 @@
 """The ordering contract as the engine receives it: the wait-for graph of the recorded
-registrations, and the must-wait pairs of paths the README's "Synchronization" asks for."""
+registrations, and the must-wait pairs of paths that "Synchronization" in
+docs/how-a-release-runs.md asks for."""
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
 
+from deploypaths.config.settings import Settings
 from deploypaths.recording import Recording
-from deploypaths.settings import Settings
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
 
@@ -54,8 +55,8 @@ def unit_waits(recording: Recording) -> dict[str, set[str]]:
 
 
 def expected_path_waits(settings: Settings) -> set[tuple[str, str]]:
-    """The rules of the README's "Synchronization", written independently of the components,
-    closed transitively: (A, B) means path A may only start after path B is done."""
+    """The rules of "Synchronization" (docs/how-a-release-runs.md), written independently of the
+    components, closed transitively: (A, B) means path A may only start after path B is done."""
     direct: set[tuple[str, str]] = set()
     for region in settings.region_names:
         services = [s.name for s in settings.services_in(region)]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pulumi import automation as auto
@@ -57,14 +58,14 @@ class Sandbox:
     def stack_file(self, stack: str) -> Path:
         return self.root / f"Pulumi.{stack}.yaml"
 
-    def write_config(self, stack: str, config: dict) -> None:
+    def write_config(self, stack: str, config: dict[str, Any]) -> None:
         """Set a stack's `deploypaths:` values (keys without the namespace)."""
         path = self.stack_file(stack)
         document = yaml.safe_load(path.read_text()) if path.exists() else {}
         document["config"] = {f"deploypaths:{key}": value for key, value in config.items()}
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
-    def read_config(self, stack: str) -> dict:
+    def read_config(self, stack: str) -> dict[str, Any]:
         document = yaml.safe_load(self.stack_file(stack).read_text())
         return {key.split(":", 1)[1]: value for key, value in document["config"].items()}
 
@@ -79,7 +80,7 @@ class Sandbox:
         )
         return auto.create_or_select_stack(name, work_dir=str(self.root), opts=options)
 
-    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["pulumi", *args], cwd=self.root, env=self.env, capture_output=True, text=True
         )
@@ -102,7 +103,7 @@ class Sandbox:
         if deleted.returncode != 0:
             raise RuntimeError(f"ops local delete failed: {deleted.stderr}{deleted.stdout}")
 
-    def ops(self, *args: str) -> subprocess.CompletedProcess:
+    def ops(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ops", *args],
             cwd=PROJECT_DIR,

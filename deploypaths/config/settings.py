@@ -1,15 +1,14 @@
 """The validated stack configuration: frozen pydantic models, read once and handed down.
 
-Each field's type says what it allows (`deploypaths.config.fields`) and its default is written
-here (Pulumi.yaml's `config:` block is tested against them); the checks that need the whole config
-run as the model validator of `Settings` (`deploypaths.config.references`)."""
+Each field's type says what it allows (`config.fields`) and its default is written here
+(Pulumi.yaml's `config:` block is tested against them). A model checks only itself; the checks
+that need the whole config are `config.references`, run by `config.parse` on the read entries."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -21,15 +20,15 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     ValidatorFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticKnownError
 
-from deploypaths.config import references
 from deploypaths.config.fields import (
+    DNS_LABEL,
+    DNS_NAME_ALLOWED,
+    MAX_NAME_LENGTH,
     AsTuple,
     BakeMinutes,
     Cpu,
@@ -59,13 +58,12 @@ from deploypaths.config.fields import (
 )
 from deploypaths.config.problems import (
     NAMESPACE,
+    Location,
     Problem,
     explained,
-    listing,
     problem_error,
     unknown_key,
 )
-from deploypaths.stack_config import SECRET_PLACEHOLDER
 
 Phase = Literal["expand", "contract"]
 # The phases whose change has an inverse a migration may declare as `down`. Written out rather
@@ -121,8 +119,30 @@ def _empty(value: Any) -> bool:
     return not value
 
 
-def _entry_problem(loc: tuple[int | str, ...], message: str) -> ValidationError:
+def _entry_problem(loc: Location, message: str) -> ValidationError:
     return problem_error([Problem(loc, message)], "entry")
+
+
+def missing_release(
+    strategy: str | None, canary: Canary | None, blue_green: BlueGreen | None
+) -> tuple[Location, str] | None:
+    """A strategy without the release it rolls out."""
+    if strategy == "canary" and canary is None:
+        return ("canary",), "is required when strategy is canary ({image, weight})"
+    if strategy == "blue-green" and blue_green is None:
+        return ("blue_green",), "is required when strategy is blue-green ({active, blue, green})"
+    return None
+
+
+def down_problem(
+    phase: str, down: MigrationDown | None, down_phases: Iterable[str]
+) -> tuple[Location, str] | None:
+    """A `down` on a migration whose phase has no inverse to run."""
+    allowed = tuple(down_phases)
+    if down is None or phase in allowed:
+        return None
+    phases = " or ".join(allowed)
+    return ("down",), f"is not allowed on a {phase} migration; allowed: on an {phases} migration"
 
 
 class KubernetesSettings(ConfigModel):
@@ -171,6 +191,45 @@ Args = Annotated[
 ]
 
 
+# Who approves a path's release, as CODEOWNERS and the CI systems name them: a GitHub or GitLab
+# user or group (`@alice`, `@acme/payments`), or an email address.
+APPROVER = r"^(@[A-Za-z0-9][-A-Za-z0-9_.]*(/[-A-Za-z0-9_.]+)*|[^@\s]+@[^@\s]+\.[^@\s]+)$"
+Approver = Annotated[
+    str,
+    Field(
+        pattern=APPROVER,
+        max_length=100,
+        description="a user or group (@alice, @acme/payments) or an email address",
+    ),
+]
+
+
+def _team_alone(value: Any) -> Any:
+    """`owner: payments` is a team without approvers (refused as written, at `owner`)."""
+    if not isinstance(value, str):
+        return value
+    if not re.fullmatch(DNS_LABEL, value) or len(value) > MAX_NAME_LENGTH:
+        raise not_allowed(DNS_NAME_ALLOWED)
+    return {"team": value}
+
+
+class Owner(ConfigModel):
+    """Who owns a path: a team (a tag and label value), and who approves its releases."""
+
+    team: DnsName
+    approvers: Annotated[
+        tuple[Approver, ...], AsTuple, Field(description="a list of users, groups or emails")
+    ] = ()
+
+
+# Never in dumps: who owns a path is not what ships, so a new owner is no new release.
+PathOwner = Annotated[
+    Owner | None,
+    BeforeValidator(_team_alone),
+    Field(exclude=True, description="a team, or {team, approvers: [...]}"),
+]
+
+
 class MigrationDown(ConfigModel):
     """The inverse of a migration's change, written to be safe on a half-applied schema."""
 
@@ -182,6 +241,7 @@ class Migration(ConfigModel):
     name: DnsName
     image: Image
     phase: Phase
+    owner: PathOwner = None
     # Left out of dumps when unset, so what was fingerprinted before stays the same.
     down: Annotated[
         MigrationDown | None,
@@ -190,7 +250,7 @@ class Migration(ConfigModel):
 
     @model_validator(mode="after")
     def _down_has_an_inverse(self) -> Migration:
-        problem = references.down_problem(self.phase, self.down, DOWN_PHASES)
+        problem = down_problem(self.phase, self.down, DOWN_PHASES)
         if problem:
             raise _entry_problem(*problem)
         return self
@@ -270,11 +330,11 @@ class Flag(ConfigModel):
 _FLAGS = TypeAdapter(dict[FlagName, FlagState])
 
 
-def _flags(value: Any, info: ValidationInfo) -> tuple[Flag, ...]:
+def _flags(value: Any) -> tuple[Flag, ...]:
     """The config writes flags as a mapping of name to state; the services hold a tuple."""
     if isinstance(value, tuple) and all(isinstance(flag, Flag) for flag in value):
         return value  # built in code: Service(..., flags=(Flag(...),))
-    states = _FLAGS.validate_python(value, context=info.context)
+    states = _FLAGS.validate_python(value)
     return tuple(Flag(name=name, **state.model_dump()) for name, state in states.items())
 
 
@@ -309,7 +369,7 @@ class Service(ConfigModel):
     cpu: Cpu = "250m"
     memory: Memory = "256Mi"
     health_path: HealthPath = "/healthz"
-    # Opt-outs from the hardening every pod gets (see README, "Pod security"): the two the
+    # Opt-outs from the hardening every pod gets (see docs/safety.md, "Pod security"): the two the
     # restricted Pod Security Standard leaves to the workload.
     read_only_root_filesystem: bool = True
     service_account_token: bool = False
@@ -319,13 +379,16 @@ class Service(ConfigModel):
         Verify | None,
         Field(description="a mapping with an image (and args)", exclude_if=_unset),
     ] = None
-    # The team whose `notifications` hear of this path's alarms (besides those for every path).
-    # Never in dumps: who gets paged is not what ships, so a new owner is no new release.
-    owner: Annotated[DnsName | None, Field(exclude=True)] = None
+    # Its team's `notifications` hear of this path's alarms (besides those for every path).
+    owner: PathOwner = None
+
+    @property
+    def team(self) -> str | None:
+        return self.owner.team if self.owner else None
 
     @model_validator(mode="after")
     def _strategy_has_its_release(self) -> Service:
-        problem = references.missing_release(self.strategy, self.canary, self.blue_green)
+        problem = missing_release(self.strategy, self.canary, self.blue_green)
         if problem:
             raise _entry_problem(*problem)
         return self
@@ -482,16 +545,6 @@ class Notification(ConfigModel):
         return self
 
 
-def _some(entries: Any, info: ValidationInfo) -> Any:
-    """A list that needs entries has some, unless a second look left out all it had."""
-    left_out_all = references.Where.of(info.context).left_out_all(str(info.field_name))
-    if isinstance(entries, list | tuple) and not entries and not left_out_all:
-        raise PydanticKnownError(
-            "too_short", {"field_type": "List", "min_length": 1, "actual_length": 0}
-        )
-    return entries
-
-
 def _lists_of_lists(value: Any) -> Any:
     if isinstance(value, list | tuple) and all(isinstance(wave, list | tuple) for wave in value):
         return tuple(value)
@@ -499,14 +552,15 @@ def _lists_of_lists(value: Any) -> Any:
 
 
 class Settings(ConfigModel):
-    """The whole `deploypaths:` namespace of one stack."""
+    """The whole `deploypaths:` namespace of one stack, as `config.parse` builds it (which also
+    refuses empty `regions` and `services`)."""
 
     # Pulumi.yaml's default "" means the stack name.
     environment: Environment = ""
     owner: TagValue = "platform"
-    regions: Annotated[
-        tuple[Region, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
-    ]
+    # How the environment is split into stacks (deploypaths/layout.py).
+    layout: Literal["single", "per-region", "per-service"] = "single"
+    regions: Annotated[tuple[Region, ...], AsTuple, Field(description="a non-empty list")]
     # Pulumi.yaml's default [] means one wave of every region.
     waves: Annotated[tuple[Wave, ...], BeforeValidator(_lists_of_lists)] = ()
     bake_minutes: BakeMinutes = 10
@@ -516,26 +570,14 @@ class Settings(ConfigModel):
     flag_delivery: FlagDeliverySettings = Field(
         default=FlagDeliverySettings(), alias="feature_flags"
     )
-    migrations: Annotated[
-        tuple[Migration, ...],
-        AsTuple,
-        Field(description="a list"),
-    ] = ()
-    services: Annotated[
-        tuple[Service, ...], AsTuple, BeforeValidator(_some), Field(description="a non-empty list")
-    ]
+    migrations: Annotated[tuple[Migration, ...], AsTuple, Field(description="a list")] = ()
+    services: Annotated[tuple[Service, ...], AsTuple, Field(description="a non-empty list")]
     decommission: Annotated[
-        tuple[RegionCode, ...],
-        AsTuple,
-        Field(description="a list of names"),
+        tuple[RegionCode, ...], AsTuple, Field(description="a list of names")
     ] = ()
     kubeconfigs: SecretMap = {}
     database_urls: SecretMap = {}
-    notifications: Annotated[
-        tuple[Notification, ...],
-        AsTuple,
-        Field(description="a list"),
-    ] = ()
+    notifications: Annotated[tuple[Notification, ...], AsTuple, Field(description="a list")] = ()
     # The URL of each https notification, by its name: it may carry a token.
     notification_endpoints: Annotated[
         dict[str, Secret | None],
@@ -549,18 +591,6 @@ class Settings(ConfigModel):
     ] = {}
 
     _stack: str = PrivateAttr(default="")
-
-    @model_validator(mode="after")
-    def _whole_config(self, info: ValidationInfo) -> Settings:
-        """Defaults that depend on other fields, then the checks across the config."""
-        where = references.Where.of(info.context)
-        settings = references.resolved(self, where.stack)
-        settings._stack = where.stack
-        problems = references.problems(self, settings, where)
-        problems += _notification_problems(settings, where)
-        if problems:
-            raise problem_error(problems, "Settings")
-        return settings
 
     @property
     def stack(self) -> str:
@@ -603,135 +633,17 @@ class Settings(ConfigModel):
             if region in service.regions
         )
 
+    def owner_of(self, kind: str, name: str) -> Owner | None:
+        """Who owns the service or migration `name` (`kind` says which); None for other kinds."""
+        entries: tuple[Service | Migration, ...] = ()
+        if kind == "service":
+            entries = self.services
+        elif kind == "migration":
+            entries = self.migrations
+        return next((e.owner for e in entries if e.name == name), None)
+
     def wave_of(self, region: str) -> int:
         return next(index for index, wave in enumerate(self.waves) if region in wave)
-
-
-def _notification_problems(settings: Settings, where: references.Where) -> list[Problem]:
-    """`notifications` fit the rest of the config: unique names, owners some service has, a
-    topic for every region, a secret https URL for each https entry, and no alarm that would
-    have to notify more topics than CloudWatch allows."""
-    entries = settings.notifications
-    found: list[Problem] = []
-    if entries and settings.monitoring.mode != "cloudwatch":
-        found.append(
-            Problem(
-                ("notifications",),
-                f"got {len(entries)} entries; allowed: notifications with monitoring.mode "
-                f"cloudwatch only ({settings.monitoring.mode} creates no alarms or topics)",
-                across=True,
-            )
-        )
-    owners = sorted({s.owner for s in settings.services if s.owner})
-    regions = references.unique(settings.region_names)
-    first: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        at = where.at("notifications", index)
-        if entry.name in first:
-            found.append(
-                Problem(
-                    ("notifications", at, "name"),
-                    f"got {entry.name!r}; allowed: a unique name; notifications"
-                    f"[{first[entry.name]}] already has it",
-                    across=True,
-                )
-            )
-        first.setdefault(entry.name, at)
-        if entry.owner is not None and entry.owner not in owners:
-            found.append(
-                Problem(
-                    ("notifications", at, "owner"),
-                    f"got {entry.owner!r}; allowed: the owner of a service ({listing(owners)})",
-                    across=True,
-                )
-            )
-        for region in entry.topic_arns:
-            if region not in regions:
-                found.append(
-                    Problem(
-                        ("notifications", at, "topic_arns", region),
-                        f"got {region!r}; allowed: one of the configured regions "
-                        f"({listing(regions)})",
-                        across=True,
-                    )
-                )
-        missing = [r for r in regions if r not in entry.topic_arns]
-        if entry.protocol == "sns" and entry.topic_arns and missing:
-            found.append(
-                Problem(
-                    ("notifications", at, "topic_arns"),
-                    f"has no topic for {listing(missing)}; allowed: a topic for every "
-                    "configured region (an alarm notifies topics of its own region only)",
-                    across=True,
-                )
-            )
-    found += _endpoint_problems(settings, where)
-    found += _action_problems(settings, owners)
-    return found
-
-
-def _endpoint_problems(settings: Settings, where: references.Where) -> list[Problem]:
-    """Each https notification has its secret URL, an https:// one; the values are never shown."""
-    if "notification_endpoints" in where.dropped_keys:
-        return []
-    https = [entry.name for entry in settings.notifications if entry.protocol == "https"]
-    endpoints = settings.notification_endpoints
-    found = []
-    missing = [name for name in https if not endpoints.get(name)]
-    if missing:
-        found.append(
-            Problem(
-                ("notification_endpoints",),
-                f"needs a secret entry for {listing(missing)} (pulumi config set "
-                f"--secret --path '{NAMESPACE}:notification_endpoints.{missing[0]}' https://...)",
-                across=True,
-            )
-        )
-    for name, url in endpoints.items():
-        if name not in https:
-            if where.was_left_out("notifications", name):
-                continue  # its entry is wrong, and said so
-            found.append(
-                Problem(
-                    ("notification_endpoints", name),
-                    f"got {name!r}; allowed: the name of an https notification ({listing(https)})",
-                    across=True,
-                )
-            )
-        elif url and url != SECRET_PLACEHOLDER and not _https_url(url):
-            found.append(
-                Problem(
-                    ("notification_endpoints", name),
-                    "got a value that is no https:// URL (not shown: it is secret); allowed: an "
-                    "https:// URL with a host",
-                    across=True,
-                )
-            )
-    return found
-
-
-def _https_url(url: str) -> bool:
-    parts = urlsplit(url) if url.isprintable() and url.isascii() else None
-    return parts is not None and parts.scheme == "https" and bool(parts.hostname)
-
-
-def _action_problems(settings: Settings, owners: list[str]) -> list[Problem]:
-    """What a path's composite alarm notifies must fit in CloudWatch's actions per state."""
-    found = []
-    for owner in [None, *owners]:
-        topics = alarm_topics(settings.notifications, owner)
-        if len(topics) > MAX_ALARM_ACTIONS:
-            whose = f"owner {owner}'s paths" if owner else "paths without an owner"
-            found.append(
-                Problem(
-                    ("notifications",),
-                    f"{whose} would notify {len(topics)} topics per alarm (the region's, "
-                    f"{', '.join(topics[1:])}); allowed: at most {MAX_ALARM_ACTIONS} (CloudWatch's "
-                    "limit of actions per alarm)",
-                    across=True,
-                )
-            )
-    return found
 
 
 def alarm_topics(entries: tuple[Notification, ...], owner: str | None) -> list[str]:

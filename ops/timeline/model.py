@@ -1,29 +1,26 @@
-"""`python -m ops timeline --stack S [--update N] [--json] [--picture F]`: what really happened
-in a recorded update (`ops up` records them), per deploy path, beside the plan's prediction for
-the same update.
+"""What really happened in a recorded update, per deploy path, beside the plan's prediction
+for the same update: the model of `ops timeline`. Pure, given the update's events and a
+recording of the program (`ops.plan.record`).
 
-The prediction is the plan (`ops plan`) of the configuration recorded with the update (the
-engine's prelude event; the stack file when the update recorded none), with the update's own
-work: a resource the update left unchanged (`same`) takes no time, everything it created,
-updated or replaced takes its type's latency (the default model, or `--latency FILE`). Both
-timelines start at the update's first step. Each path's release starts at its first Deployment
-or Job (its first resource for other paths) and ends when its last resource is done; the actual
-critical path is followed back from the last resource done, each time to what it waited for
-that finished last. The engine stamps its events in whole seconds: so are the actual times.
+The prediction is the plan of the configuration recorded with the update (the engine's prelude
+event; the stack file when the update recorded none), with the update's own work: a resource the
+update left unchanged (`same`) takes no time, everything it created, updated or replaced takes
+its type's latency. Both timelines start at the update's first step. Each path's release starts
+at its first Deployment or Job (its first resource for other paths) and ends when its last
+resource is done; the actual critical path is followed back from the last resource done, each
+time to what it waited for that finished last. The engine stamps its events in whole seconds:
+so are the actual times.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploypaths.gantt import Row, render_rows
+from deploypaths.config.settings import Settings
 from deploypaths.identity import urn_key
 from deploypaths.plan import (
     PathTiming,
@@ -35,7 +32,6 @@ from deploypaths.plan import (
     row_order,
 )
 from deploypaths.recording import Recording
-from deploypaths.settings import Settings
 from deploypaths.stack_config import (
     StackFileError,
     load_stack_file,
@@ -43,8 +39,8 @@ from deploypaths.stack_config import (
     project_defaults,
 )
 from deploypaths.validation import ConfigError, parse_settings
-from ops import UserError, automation, events
-from ops.plan import LATENCY_QUANTILES, load_latency, record
+from ops import UserError, events
+from ops.plan import DEFAULT_MODEL
 
 # What the issue's measure accepts of a path's predicted finish: 20 % or 30 s.
 FINISH_TOLERANCE = 0.20
@@ -88,6 +84,8 @@ class Timeline:
     rows: list[Comparison]
     actual_critical_path: list[str]
     actual_minutes: float
+    # Which latency model the prediction used (`ops.plan.latency_model`).
+    latency: str = DEFAULT_MODEL
 
     @property
     def critical_path_error(self) -> float:
@@ -137,15 +135,13 @@ class Timeline:
             "paths_within_tolerance": sum(1 for row in self.compared if row.within_tolerance),
             "paths_compared": len(self.compared),
             "tolerance": f"{FINISH_TOLERANCE:.0%} or {FINISH_TOLERANCE_MINUTES * 60:.0f} s",
+            "latency": self.latency,
             "latency_model_minutes": self.plan.latency_model,
         }
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-# --- Building the timeline (pure, given a recording of the program) -------------------------
 
 
 def prediction_configs(
@@ -251,6 +247,7 @@ def build_timeline(
     config: Mapping[str, str],
     config_source: str,
     model: dict[str, float],
+    latency: str = DEFAULT_MODEL,
     parallel: int | None = None,
 ) -> Timeline:
     raw = namespace_values(config)
@@ -293,183 +290,10 @@ def build_timeline(
         rows=rows,
         actual_critical_path=actual_critical_path(update, recording, owners),
         actual_minutes=update.duration_minutes,
+        latency=latency,
     )
 
 
 def _ran(timing: PathTiming | None) -> PathTiming | None:
     """A path whose release never started (no Deployment or Job stepped) did not run."""
     return timing if timing is not None and timing.released else None
-
-
-# --- Output --------------------------------------------------------------------------------------
-
-
-def _span(timing: PathTiming | None) -> str:
-    if timing is None:
-        return f"{'not run':>16}"
-    return f"{timing.start:6.2f} -> {timing.finish:6.2f}"
-
-
-def render_text(timeline: Timeline, picture: Path | None) -> str:
-    plan = timeline.plan
-    lines = [
-        f"deploypaths timeline: stack {timeline.stack}, update {timeline.number} "
-        f"({timeline.result}), events {timeline.events_file}",
-        f"Prediction: the plan of the configuration {timeline.config_source}; unchanged "
-        "resources take no time. Minutes from the update's first step.",
-        "",
-        f"  {'path':<46} {'predicted':>16}   {'actual':>16}   finish error",
-    ]
-    for row in timeline.rows:
-        mark = "*" if row.id in timeline.actual_critical_path else " "
-        error = row.finish_error
-        verdict = "" if row.within_tolerance is None else "" if row.within_tolerance else "  !"
-        error_text = "" if error is None else f"{error:+6.2f} min{verdict}"
-        status = " FAILED" if row.failed else ""
-        lines.append(
-            f"  {mark} {row.kind + ' ' + row.id:<44} {_span(row.predicted)}   "
-            f"{_span(row.actual)}   {error_text}{status}"
-        )
-    compared = timeline.compared
-    within = sum(1 for row in compared if row.within_tolerance)
-    lines += [
-        "",
-        f"Actual critical path ({timeline.actual_minutes:.2f} min, marked *):",
-        "  " + " -> ".join(timeline.actual_critical_path),
-        f"Predicted critical path ({plan.critical_path_minutes:.2f} min):",
-        "  " + " -> ".join(plan.critical_path),
-        "",
-        f"Prediction error: the update took {timeline.actual_minutes:.2f} min, the plan said "
-        f"{plan.critical_path_minutes:.2f} ({100 * timeline.critical_path_error:+.1f} %); "
-        f"{within} of {len(compared)} path(s) finished within "
-        f"{FINISH_TOLERANCE:.0%} or {FINISH_TOLERANCE_MINUTES * 60:.0f} s of the prediction "
-        "(! marks the others).",
-    ]
-    if picture:
-        lines.append(f"Picture: {picture}")
-    return "\n".join(lines)
-
-
-def render_svg(timeline: Timeline) -> str:
-    rows = []
-    for row in timeline.rows:
-        shown = row.actual or row.predicted
-        assert shown is not None
-        label = f"w{row.wave} {row.kind} {row.id}" if row.wave else f"{row.kind} {row.id}"
-        rows.append(
-            Row(
-                label=label if row.actual else f"{label} (not run)",
-                path_id=row.id,
-                kind=row.kind,
-                lead_in=shown.lead_in if row.actual else shown.start,
-                start=shown.start if row.actual else shown.start,
-                finish=shown.finish if row.actual else shown.start,
-                critical=row.id in timeline.actual_critical_path,
-                failed=row.failed,
-                predicted=(row.predicted.start, row.predicted.finish) if row.predicted else None,
-            )
-        )
-    total = max(timeline.actual_minutes, timeline.plan.critical_path_minutes)
-    title = [
-        f"{timeline.stack} update {timeline.number} ({timeline.result}): "
-        f"{timeline.actual_minutes:.2f} min actual, {timeline.plan.critical_path_minutes:.2f} "
-        f"predicted ({100 * timeline.critical_path_error:+.1f} %)",
-        "bar: what happened (actual critical path in red, failed in black); dashed: the plan",
-    ]
-    return render_rows(title, rows, total)
-
-
-# --- Command -------------------------------------------------------------------------------------
-
-
-def stack_events_dir(stack: str, directory: str | None) -> Path:
-    """Where the stack's updates were recorded: --events, else beside the state."""
-    if directory:
-        return Path(directory)
-    return events.events_dir(stack, os.environ.get("PULUMI_BACKEND_URL") or events.logged_in_url())
-
-
-def load_update(
-    stack: str, number: int | str | None, directory: str | None
-) -> tuple[int, Path, events.Update]:
-    chosen, path = events.choose_update(stack_events_dir(stack, directory), stack, number)
-    return chosen, path, events.parse_update(events.read_events(path), source=str(path))
-
-
-def timeline_of(args: argparse.Namespace) -> Timeline:
-    number, path, update = load_update(args.stack, args.update, args.events)
-    name = args.stack.rsplit("/", 1)[-1]
-    model = load_latency(args.latency, args.quantile)
-    refused = None
-    for config, source in prediction_configs(update, name, automation.PROJECT_DIR):
-        if refused:
-            source += f" (the recorded one does not validate offline: {refused})"
-        try:
-            return build_timeline(
-                stack=name,
-                number=number,
-                events_file=path,
-                update=update,
-                recording=record(config, name),
-                config=config,
-                config_source=source,
-                model=model,
-                parallel=args.parallel,
-            )
-        except UserError as error:
-            refused = str(error).splitlines()[-1].strip(" -")
-    raise UserError(f"cannot plan update {number} of stack {args.stack}: {refused}")
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.update is not None and args.update.isdigit():
-        args.update = int(args.update)
-    if args.update is not None and (args.update == 0 or str(args.update).startswith("-")):
-        raise UserError(f"--update is an update number from 1, not {args.update}")
-    timeline = timeline_of(args)
-    picture = Path(args.picture or f"out/timeline-{timeline.stack}-{timeline.number}.svg")
-    picture.parent.mkdir(parents=True, exist_ok=True)
-    picture.write_text(render_svg(timeline))
-    if args.json:
-        print(json.dumps({**timeline.as_json(), "picture": str(picture)}, indent=2))
-    else:
-        print(render_text(timeline, picture))
-    return 0
-
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True)
-    parser.add_argument(
-        "--events",
-        metavar="DIR",
-        help="the folder of the stack's recorded updates (default: beside its state)",
-    )
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "timeline",
-        help="what really happened in a recorded update, beside the plan's prediction",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
-    parser.add_argument(
-        "--update",
-        metavar="N",
-        help="default: the newest recorded; or a cut-short update's recording as `ops history` "
-        "lists it (N-interrupted-PID)",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--picture", help="SVG to write (default: out/timeline-<stack>-<update>.svg)"
-    )
-    parser.add_argument("--latency", help="latency file to predict with (as `ops plan --latency`)")
-    parser.add_argument("--quantile", choices=LATENCY_QUANTILES, default="median")
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        metavar="N",
-        help="predict with at most N operations at once, as the update ran (default: no limit)",
-    )
-    parser.set_defaults(func=run)
