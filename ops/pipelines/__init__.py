@@ -6,7 +6,8 @@ the CI system's conventional paths under DIR (default: the repository).
 behind one approval: an approval, then per wave a parallel set of region jobs that starts once
 the previous wave's jobs succeeded, one concurrency group per region stack, and in each job only
 `make venv` and the project's `ops` commands. The committed files are this command's output;
-tests regenerate them and run each system's schema or parser over them.
+tests regenerate them and run each system's schema or parser over them. Every option builds the
+same model of pipelines (ops/pipelines/flow.py), which each CI module renders.
 
 `--per-service` (layout per-service): one pipeline per service, started only by a change to its
 release file `releases/<service>.yaml`: a migrations job first (`ops release --migrations`: the
@@ -39,27 +40,20 @@ from ops import UserError
 from ops.automation import PROJECT_DIR
 from ops.pipelines import circleci, codeowners, github, gitlab, jenkins, travis
 from ops.pipelines.flow import PipelineSet, pipeline_set
-from ops.pipelines.rollout import Rollout, environments, rollout_of
+from ops.pipelines.rollout import environments
 from ops.pipelines.services import environment_of
 
-# Each module: CI (its --ci name), path(rollout) and render(rollout).
+# Each module: CI (its --ci name) and flow_files(pipelines).
 SYSTEMS: dict[str, ModuleType] = {
     module.CI: module for module in (github, gitlab, jenkins, circleci, travis)
 }
 
 
-def generated_files(rollout: Rollout, ci: str) -> dict[str, str]:
-    """Relative path -> text of what `--ci ci` writes for the rollout."""
-    system = SYSTEMS[ci]
-    return {system.path(rollout): system.render(rollout)}
-
-
 def flow_files(pipelines: PipelineSet, ci: str) -> dict[str, str]:
-    """Relative path -> text of what `--ci ci` writes for `--per-service` or `--promote`."""
+    """Relative path -> text of what `--ci ci` writes for the pipelines."""
     files: dict[str, str] = SYSTEMS[ci].flow_files(pipelines)
     if pipelines.per_service and ci in codeowners.PATHS:
-        command = f"{pipelines.command} --ci {ci}"
-        files[codeowners.PATHS[ci]] = codeowners.render(pipelines.environments, command)
+        files[codeowners.PATHS[ci]] = codeowners.render(pipelines, ci)
     return files
 
 
@@ -96,13 +90,6 @@ def write(out: Path, files: dict[str, str], what: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else PROJECT_DIR
-    if args.env is not None and not args.per_service:
-        check_arguments(args.env, args.ci, PROJECT_DIR)
-        rollout = rollout_of(args.env, PROJECT_DIR)
-        stacks = sum(len(wave) for wave in rollout.waves)
-        what = f"{len(rollout.waves)} wave(s), {stacks} region stack(s)"
-        write(out, generated_files(rollout, args.ci), what)
-        return 0
     option, value = ("--env", args.env) if args.env is not None else ("--promote", args.promote)
     check_arguments(value, args.ci, PROJECT_DIR, option=option)
     names = value.split(",")
@@ -119,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if args.per_service:
         services = len(pipelines.pipelines) - 1
         what = f"{services} service pipeline(s) and the infrastructure pipeline, {value}"
+    elif option == "--env":
+        waves = pipelines.environments[0].rollout.waves
+        stacks = sum(len(wave) for wave in waves)
+        what = f"{len(waves)} wave(s), {stacks} region stack(s)"
     else:
         what = f"the region stacks of {' then '.join(names)}"
     write(out, files, what)

@@ -1,14 +1,16 @@
-"""CircleCI: a workflow whose region jobs `require` every job of the wave before; an `approval`
-job is the approval, and a serial group per region stack keeps two updates of it apart."""
+"""CircleCI: a workflow per pipeline whose jobs `require` every job they need (a wave's, each of
+its region stacks); an `approval` job is an approval, and a serial group per lock keeps two
+updates of a stack apart."""
 
 from __future__ import annotations
 
-from ops.pipelines.flow import BRANCH, COMMIT, Pipeline, PipelineSet, combined_about
-from ops.pipelines.rollout import INSTALLER_PATH, MAKE_VENV, PYTHON_VERSION, Rollout
-from ops.pipelines.text import comment_lines, flow_header, generated_header
+from ops.pipelines.flow import BRANCH, COMMIT, STACK, Job, Pipeline, PipelineSet, combined_about
+from ops.pipelines.rollout import INSTALLER_PATH, MAKE_VENV, PYTHON_VERSION
+from ops.pipelines.text import comment_lines, header
 
 CI = "circleci"
 IMAGE = f"cimg/python:{PYTHON_VERSION}"
+# By region (the committed .circleci/config.yml).
 ABOUT = [
     "The workflow runs only in a pipeline triggered by hand with the parameter {parameter} set "
     "to true (Trigger Pipeline in the web app, or the API), so it never races another deploy "
@@ -20,72 +22,6 @@ ABOUT = [
     "environment variables.",
 ]
 
-
-def path(rollout: Rollout) -> str:
-    return ".circleci/config.yml"
-
-
-def run_step(name: str, command: str, extra: str = "") -> str:
-    return f"      - run:\n          name: {name}\n          command: {command}\n{extra}"
-
-
-def render(rollout: Rollout) -> str:
-    env = rollout.environment
-    parameter = f"deploy-{env}-by-region"
-    approve = f"approve-{env}"
-    install, _ = rollout.install_cli
-    preview, deploy = rollout.region_commands(commit="$CIRCLE_SHA1")
-    about = [p.format(env=env, parameter=parameter, approve=approve) for p in ABOUT]
-    parts = [
-        generated_header(CI, rollout, about),
-        "version: 2.1\n",
-        "\nparameters:\n",
-        f"  {parameter}:\n",
-        "    type: boolean\n",
-        "    default: false\n",
-        f"    description: Deploy {env} region by region, wave by wave, after {approve}\n",
-        "\njobs:\n",
-        "  deploy-region-stack:\n",
-        "    parameters:\n",
-        "      stack:\n",
-        "        type: string\n",
-        f"    docker:\n      - image: {IMAGE}\n",
-        "    environment:\n      STACK: << parameters.stack >>\n",
-        "    steps:\n",
-        "      - checkout\n",
-        # Each step is a new shell; $BASH_ENV is sourced by the ones after it.
-        run_step(
-            "Install the Pulumi CLI",
-            f"|\n            {install}\n            echo '{INSTALLER_PATH}' >> \"$BASH_ENV\"",
-        ),
-        run_step("Set up the virtualenv", MAKE_VENV),
-        run_step("Refuse unsafe changes", preview),
-        # A health gate bakes without printing; CircleCI ends a silent step after 10 minutes.
-        run_step("Deploy", deploy, "          no_output_timeout: 3h\n"),
-        "\nworkflows:\n",
-        f"  deploy-{env}-by-region:\n",
-        f"    when: << pipeline.parameters.{parameter} >>\n",
-        "    jobs:\n",
-        f"      - {approve}:\n",
-        "          type: approval\n",
-    ]
-    previous = [approve]
-    for regions in rollout.waves:
-        stacks = [rollout.stack(region) for region in regions]
-        for stack in stacks:
-            parts += [
-                "      - deploy-region-stack:\n",
-                f"          name: {stack}\n",
-                f"          stack: {stack}\n",
-                f"          requires: [{', '.join(previous)}]\n",
-                f"          serial-group: << pipeline.project.slug >>/deploy-{stack}\n",
-            ]
-        previous = stacks
-    return "".join(parts)
-
-
-# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
-
 PATH_FILTERING = "circleci/path-filtering@3.0.0"
 CONTINUATION = ".circleci/continue_config.yml"
 SETUP_ABOUT = (
@@ -96,6 +32,7 @@ SETUP_ABOUT = (
     "whose expression matches a changed file into a parameter, and continues the pipeline with "
     f"{CONTINUATION}, whose workflows run when their parameter is true."
 )
+# Per service.
 FLOW_ABOUT = (
     "CircleCI: `requires` orders the jobs; an approval is an `approve-<job>` job of type "
     "approval (anyone with write access may approve it: CircleCI cannot name approvers, so "
@@ -104,10 +41,12 @@ FLOW_ABOUT = (
     "jobs of a group one at a time across the organisation, queued in order. Backend and AWS "
     "settings come from the project's environment variables."
 )
+# The one job definition every region stack of every wave runs, with its stack as a parameter.
+REGION_JOB = "deploy-region-stack"
 
 
-def parameter_of(pipeline: Pipeline) -> str:
-    return pipeline.name
+def run_step(name: str, command: str, extra: str = "") -> str:
+    return f"      - run:\n          name: {name}\n          command: {command}\n{extra}"
 
 
 def flow_files(pipelines: PipelineSet) -> dict[str, str]:
@@ -127,14 +66,14 @@ def mapping_of(pipeline: Pipeline) -> str:
         expression = trigger.path.replace(".", r"\.")
     else:
         expression = f"(?!{trigger.path}/).*"
-    return f"{expression} {parameter_of(pipeline)} true"
+    return f"{expression} {pipeline.switch} true"
 
 
 def render_setup(pipelines: PipelineSet) -> str:
     mapping = [mapping_of(p) for p in pipelines.pipelines if p.trigger.kind != "manual"]
     return "".join(
         [
-            flow_header(f"{pipelines.command} --ci {CI}", (SETUP_ABOUT.format(branch=BRANCH),)),
+            header(pipelines, CI, (SETUP_ABOUT.format(branch=BRANCH),)),
             "version: 2.1\n",
             "setup: true\n",
             f"\norbs:\n  path-filtering: {PATH_FILTERING}\n",
@@ -154,72 +93,112 @@ def render_setup(pipelines: PipelineSet) -> str:
     )
 
 
-def render_workflows(pipelines: PipelineSet, *, setup: bool) -> str:
-    install, _ = pipelines.install_cli
-    # Each step is a new shell; $BASH_ENV is sourced by the ones after it.
-    install_command = (
-        f"|\n            {install}\n            echo '{INSTALLER_PATH}' >> \"$BASH_ENV\""
+def about_of(pipelines: PipelineSet, *, setup: bool) -> list[str]:
+    if pipelines.by_region:
+        (pipeline,) = pipelines.pipelines
+        approve, _ = pipeline.first_approval
+        values = {"env": pipelines.env, "parameter": pipeline.switch, "approve": approve.id}
+        return [*pipeline.about, *(p.format(**values) for p in ABOUT)]
+    first = (
+        "The continuation of .circleci/config.yml (the setup workflow)."
+        if setup
+        else "Trigger a pipeline by hand with a workflow's parameter set to true."
     )
-    about = [
-        *combined_about(pipelines),
-        FLOW_ABOUT,
+    return [first, *combined_about(pipelines), FLOW_ABOUT]
+
+
+def definition(pipelines: PipelineSet, name: str, job: Job) -> list[str]:
+    """The job's definition: the Pulumi CLI, the virtualenv, then its steps (a wave's with STACK
+    set to the stack it is given)."""
+    install, _ = pipelines.install_cli
+    wave = [
+        "    parameters:\n      stack:\n        type: string\n",
+        f"    docker:\n      - image: {IMAGE}\n",
+        "    environment:\n      STACK: << parameters.stack >>\n",
     ]
-    if setup:
-        about.insert(0, "The continuation of .circleci/config.yml (the setup workflow).")
-    else:
-        about.insert(0, "Trigger a pipeline by hand with a workflow's parameter set to true.")
-    parts = [flow_header(f"{pipelines.command} --ci {CI}", about), "version: 2.1\n"]
+    parts = [
+        f"  {name}:\n",
+        *(wave if job.wave else [f"    docker:\n      - image: {IMAGE}\n"]),
+        "    steps:\n",
+        "      - checkout\n",
+        # Each step is a new shell; $BASH_ENV is sourced by the ones after it.
+        run_step(
+            "Install the Pulumi CLI",
+            f"|\n            {install}\n            echo '{INSTALLER_PATH}' >> \"$BASH_ENV\"",
+        ),
+        run_step("Set up the virtualenv", MAKE_VENV),
+    ]
+    for number, step in enumerate(job.steps, start=1):
+        # A health gate bakes without printing; CircleCI ends a silent step after 10 minutes.
+        last = "          no_output_timeout: 3h\n" if number == len(job.steps) else ""
+        parts.append(run_step(step.name, step.command.replace(COMMIT, "$CIRCLE_SHA1"), last))
+    return parts
+
+
+def requires_of(pipeline: Pipeline, job: Job) -> list[str]:
+    """What the job waits for: each job it needs, or each region stack of a wave it needs."""
+    requires: list[str] = []
+    for need in job.needs:
+        wave = pipeline.job(need).wave
+        requires += wave.stacks if wave else [need]
+    return requires
+
+
+def entries(pipeline: Pipeline, job: Job) -> list[str]:
+    """The job's entries in its workflow: its approval first, if any; a wave's, one per stack."""
+    requires = requires_of(pipeline, job)
+    parts = []
+    if job.approval:
+        # A job that only shows the plan is its approval alone: the region jobs print their
+        # own previews.
+        approve = f"approve-{job.id}" if job.deploys else job.id
+        if job.deploys:
+            parts.append(comment_lines(f"Approvers of {job.approval.what}: {job.approval.who}.", 6))
+        parts += [f"      - {approve}:\n", "          type: approval\n"]
+        if requires:
+            parts.append(f"          requires: [{', '.join(requires)}]\n")
+        if not job.deploys:
+            return parts
+        requires = [approve]
+    runs = [
+        (stack, f"      - {REGION_JOB}:\n          name: {stack}\n          stack: {stack}\n")
+        for stack in (job.wave.stacks if job.wave else ())
+    ] or [("", f"      - {job.id}:\n")]
+    for stack, entry in runs:
+        parts.append(entry)
+        if requires:
+            parts.append(f"          requires: [{', '.join(requires)}]\n")
+        if job.lock:
+            group = job.lock.replace(STACK, stack)
+            parts.append(f"          serial-group: << pipeline.project.slug >>/{group}\n")
+    return parts
+
+
+def render_workflows(pipelines: PipelineSet, *, setup: bool) -> str:
+    parts = [header(pipelines, CI, about_of(pipelines, setup=setup)), "version: 2.1\n"]
     parts.append("\nparameters:\n")
     for pipeline in pipelines.pipelines:
         parts += [
-            f"  {parameter_of(pipeline)}:\n",
+            f"  {pipeline.switch}:\n",
             "    type: boolean\n",
             "    default: false\n",
-            f"    description: {pipeline.title}\n",
+            f"    description: {pipeline.action[0].upper()}{pipeline.action[1:]}\n",
         ]
     parts.append("\njobs:\n")
-    for pipeline in pipelines.pipelines:
-        for job in pipeline.jobs:
-            parts += [
-                f"  {job.id}:\n",
-                f"    docker:\n      - image: {IMAGE}\n",
-                "    steps:\n",
-                "      - checkout\n",
-                run_step("Install the Pulumi CLI", install_command),
-                run_step("Set up the virtualenv", MAKE_VENV),
-                *(
-                    # A health gate bakes without printing; CircleCI ends a silent step after 10
-                    # minutes.
-                    run_step(
-                        step.name,
-                        step.command.replace(COMMIT, "$CIRCLE_SHA1"),
-                        "          no_output_timeout: 3h\n",
-                    )
-                    for step in job.steps
-                ),
-            ]
+    jobs = [job for pipeline in pipelines.pipelines for job in pipeline.jobs if job.deploys]
+    waves = [job for job in jobs if job.wave]
+    for job in jobs:
+        if not job.wave:
+            parts += definition(pipelines, job.id, job)
+        elif job is waves[0]:
+            parts += definition(pipelines, REGION_JOB, job)
     parts.append("\nworkflows:\n")
     for pipeline in pipelines.pipelines:
         parts += [
-            f"  {pipeline.name}:\n",
-            f"    when: << pipeline.parameters.{parameter_of(pipeline)} >>\n",
+            f"  {pipeline.switch}:\n",
+            f"    when: << pipeline.parameters.{pipeline.switch} >>\n",
             "    jobs:\n",
         ]
         for job in pipeline.jobs:
-            requires = list(job.needs)
-            if job.approval:
-                approve = f"approve-{job.id}"
-                parts += [
-                    comment_lines(f"Approvers of {job.approval.what}: {job.approval.who}.", 6),
-                    f"      - {approve}:\n",
-                    "          type: approval\n",
-                ]
-                if requires:
-                    parts.append(f"          requires: [{', '.join(requires)}]\n")
-                requires = [approve]
-            parts.append(f"      - {job.id}:\n")
-            if requires:
-                parts.append(f"          requires: [{', '.join(requires)}]\n")
-            if job.lock:
-                parts.append(f"          serial-group: << pipeline.project.slug >>/{job.lock}\n")
+            parts += entries(pipeline, job)
     return "".join(parts)

@@ -4,11 +4,12 @@ GitLab: `.gitlab/CODEOWNERS`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from deploypaths.config.settings import Owner
-from ops.pipelines.services import Environment, migration_folder, release_file
-from ops.pipelines.text import flow_header
+from ops.pipelines.flow import PipelineSet
+from ops.pipelines.services import migration_folder, release_file
+from ops.pipelines.text import header
 
 PATHS = {"github": ".github/CODEOWNERS", "gitlab": ".gitlab/CODEOWNERS"}
 ABOUT = (
@@ -38,7 +39,8 @@ def entry(path: str, owner: Owner | None) -> str:
     return f"/{path} {' '.join(owner.approvers)}\n"
 
 
-def render(environments: Sequence[Environment], command: str) -> str:
+def render(pipelines: PipelineSet, ci: str) -> str:
+    environments = pipelines.environments
     services: dict[str, list[Owner | None]] = {}
     migrations: dict[str, list[Owner | None]] = {}
     for environment in environments:
@@ -49,7 +51,7 @@ def render(environments: Sequence[Environment], command: str) -> str:
     names = ", ".join(e.name for e in environments)
     return "".join(
         [
-            flow_header(command, (ABOUT, f"Environments: {names}.")),
+            header(pipelines, ci, (ABOUT, f"Environments: {names}.")),
             "\n# Release files\n",
             *(entry(release_file(name), merged(o)) for name, o in services.items()),
             "\n# Migrations\n",

@@ -1,6 +1,12 @@
-"""The pipelines `--per-service` and `--promote` write, as graphs of jobs before any CI system's
-syntax: what starts each pipeline, its jobs in order, each job's lock and approval, and the
-project's own commands each job runs. Each CI module renders the same graphs.
+"""The pipelines `ops pipelines` writes, as graphs of jobs before any CI system's syntax: what
+starts each pipeline, its jobs in order, each job's lock and approval, and the project's own
+commands each job runs. Each CI module renders the same graphs.
+
+By region (`--env E`, or `--promote` without `--per-service`): per environment, an approval job
+that shows the plan (`ops plan`), then a job per wave that deploys the wave's region stacks side
+by side (`ops preview`, then `ops up`, with STACK set to the stack), each wave once every stack
+of the wave before it succeeded, one lock per region stack. Started by hand only: an environment
+has one layout at a time.
 
 Per service (`--per-service`): one pipeline per service, started only by a change to its release
 file (`releases/<service>.yaml`): per environment, a migrations job (`ops release --migrations`
@@ -11,8 +17,7 @@ stack. Beside them, the infrastructure pipeline, started by any change outside `
 per environment, `ops preview` of its region stacks, then `ops release --infrastructure`, which
 deploys them wave by wave.
 
-Promotion (`--promote dev,staging,prod`): the same pipelines (or, without `--per-service`, the
-region stacks' waves behind one approval per environment) run the environments in that order
+Promotion (`--promote dev,staging,prod`): the same pipelines run the environments in that order
 for one commit: an environment's jobs start only once every job of the environment before it
 succeeded in the same run. `ops up` and `ops release` fail a path whose `verify` Job failed, so
 an environment's success includes its verification.
@@ -20,8 +25,8 @@ an environment's success includes its verification.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from deploypaths.config.settings import Owner
@@ -37,6 +42,8 @@ INFRASTRUCTURE = PYTHON + " release --env {env} --infrastructure"
 PREVIEW = PYTHON + " preview {stacks} --markdown {markdown}"
 PLAN = PYTHON + " plan --stack {env}"
 UP = PYTHON + ' up --stack {stack} --yes --message "deploy of ' + COMMIT + '"'
+# A wave job's steps run once per region stack, with the shell variable STACK set to the stack.
+STACK = "$STACK"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,9 +72,24 @@ class Approval:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Wave:
+    """The region stacks (`<env>-<region>`) a job deploys side by side: its steps and its lock
+    name the stack as STACK."""
+
+    number: int
+    env: str
+    regions: tuple[str, ...]
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        return tuple(f"{self.env}-{region}" for region in self.regions)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Job:
     id: str
     title: str
+    env: str
     # The Travis CI build stage the job runs in (Travis has one list of stages per build).
     stage: str
     steps: tuple[Step, ...]
@@ -77,6 +99,9 @@ class Job:
     # region stacks'), where a CI system that cancels all but one queued job must not use it.
     shared_lock: bool = False
     approval: Approval | None = None
+    wave: Wave | None = None
+    # False: the job only shows the plan, so it needs neither the Pulumi CLI nor the backend.
+    deploys: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,9 +129,18 @@ class Pipeline:
     trigger: Trigger
     jobs: tuple[Job, ...]
     about: tuple[str, ...]
+    # The name of the switch that starts a pipeline by hand (a pipeline parameter or variable),
+    # and what setting it does.
+    switch: str
+    action: str
 
     def job(self, id: str) -> Job:
         return next(job for job in self.jobs if job.id == id)
+
+    @property
+    def first_approval(self) -> tuple[Job, Approval]:
+        """The first job that waits for an approval, and the approval (for the files' prose)."""
+        return next((job, job.approval) for job in self.jobs if job.approval)
 
     @property
     def summary(self) -> str:
@@ -138,6 +172,16 @@ class PipelineSet:
     def install_cli(self) -> tuple[str, str]:
         return self.environments[0].rollout.install_cli
 
+    @property
+    def by_region(self) -> bool:
+        """The `--env E` pipeline, whose files are committed, or its promotion."""
+        return not self.per_service
+
+    @property
+    def env(self) -> str:
+        """The environment, or `<env>` when the set promotes through several (for the prose)."""
+        return self.environments[0].name if len(self.environments) == 1 else "<env>"
+
 
 def service_stack(env: str, service: str) -> str:
     return f"{env}-svc-{service}"
@@ -147,18 +191,20 @@ def infrastructure_lock(env: str) -> str:
     return f"deploy-{env}-infrastructure"
 
 
-def layers(jobs: Sequence[Job]) -> Iterator[tuple[Job, ...]]:
-    """The jobs in dependency order, those that can run side by side together (for CI systems
-    whose stages run one after another)."""
-    done: set[str] = set()
-    left = list(jobs)
-    while left:
-        ready = tuple(job for job in left if set(job.needs) <= done)
-        if not ready:
-            raise ValueError(f"jobs wait for each other: {', '.join(j.id for j in left)}")
-        yield ready
-        done |= {job.id for job in ready}
-        left = [job for job in left if job.id not in done]
+def refuse_unsafe(stacks: str, markdown: str) -> Step:
+    return Step(
+        name="Refuse unsafe changes",
+        command=PREVIEW.format(stacks=stacks, markdown=markdown),
+    )
+
+
+def in_order(jobs: Sequence[Job]) -> tuple[Job, ...]:
+    """The jobs, each needing the one before it: every pipeline here is one line of jobs (a wave's
+    region stacks run side by side inside its one job)."""
+    return tuple(
+        replace(job, needs=(before.id,)) if before else job
+        for before, job in zip((None, *jobs[:-1]), jobs, strict=True)
+    )
 
 
 def promotion_paragraph(environments: Sequence[Environment]) -> tuple[str, ...]:
@@ -176,7 +222,6 @@ def promotion_paragraph(environments: Sequence[Environment]) -> tuple[str, ...]:
 def service_pipeline(service: str, environments: Sequence[Environment], scope: str) -> Pipeline:
     """The pipeline that releases one service through the environments that run it."""
     jobs: list[Job] = []
-    previous: tuple[str, ...] = ()
     approvers: list[str] = []
     for environment in environments:
         entry = environment.service(service)
@@ -187,6 +232,7 @@ def service_pipeline(service: str, environments: Sequence[Environment], scope: s
         migrations = Job(
             id=f"{service}-migrations-{env}",
             title=f"{service} migrations {env}",
+            env=env,
             stage=f"{env} infrastructure and migrations",
             steps=(
                 Step(
@@ -194,7 +240,6 @@ def service_pipeline(service: str, environments: Sequence[Environment], scope: s
                     command=MIGRATIONS.format(env=env, service=service),
                 ),
             ),
-            needs=previous,
             lock=infrastructure_lock(env),
             shared_lock=True,
         )
@@ -203,29 +248,26 @@ def service_pipeline(service: str, environments: Sequence[Environment], scope: s
         release = Job(
             id=f"{service}-release-{env}",
             title=f"{service} release {env}",
+            env=env,
             stage=f"{env} release",
             steps=(
-                Step(
-                    name="Refuse unsafe changes",
-                    command=PREVIEW.format(
-                        stacks=f"--stack {stack}", markdown=f"preview-{stack}.md"
-                    ),
-                ),
+                refuse_unsafe(f"--stack {stack}", f"preview-{stack}.md"),
                 Step(name="Release", command=RELEASE.format(env=env, service=service)),
             ),
-            needs=(migrations.id,),
             lock=f"deploy-{stack}",
             approval=approval,
         )
         jobs += [migrations, release]
-        previous = (release.id,)
     path = release_file(service)
     names = [e.name for e in environments if e.service(service)]
+    title = f"Release {service} ({', '.join(names)})"
     return Pipeline(
         name=f"release-{scope}-{service}",
-        title=f"Release {service} ({', '.join(names)})",
+        title=title,
+        switch=f"release-{scope}-{service}",
+        action=title.lower(),
         trigger=Trigger(kind="changes", path=path),
-        jobs=tuple(jobs),
+        jobs=in_order(jobs),
         about=(
             f"Releases the service {service} and nothing else, started only by a push to "
             f"{BRANCH} that changes {path}. Per environment: the migrations job first (`ops "
@@ -252,7 +294,6 @@ def approval_of(owner: Owner | None, *, environment: str, what: str) -> Approval
 def infrastructure_pipeline(environments: Sequence[Environment], scope: str) -> Pipeline:
     """The pipeline of every change outside `releases/`: each environment's region stacks."""
     jobs: list[Job] = []
-    previous: tuple[str, ...] = ()
     for environment in environments:
         env = environment.name
         rollout = environment.rollout
@@ -260,30 +301,27 @@ def infrastructure_pipeline(environments: Sequence[Environment], scope: str) -> 
         job = Job(
             id=f"infrastructure-{env}",
             title=f"infrastructure {env}",
+            env=env,
             stage=f"{env} infrastructure and migrations",
             steps=(
-                Step(
-                    name="Refuse unsafe changes",
-                    command=PREVIEW.format(
-                        stacks=stacks, markdown=f"preview-{env}-infrastructure.md"
-                    ),
-                ),
+                refuse_unsafe(stacks, f"preview-{env}-infrastructure.md"),
                 Step(
                     name="Deploy the region stacks wave by wave",
                     command=INFRASTRUCTURE.format(env=env),
                 ),
             ),
-            needs=previous,
             lock=infrastructure_lock(env),
             approval=Approval(environment=rollout.approval_environment, what=f"{env} regions"),
         )
         jobs.append(job)
-        previous = (job.id,)
+    title = f"Infrastructure ({', '.join(e.name for e in environments)})"
     return Pipeline(
         name=f"infrastructure-{scope}",
-        title=f"Infrastructure ({', '.join(e.name for e in environments)})",
+        title=title,
+        switch=f"infrastructure-{scope}",
+        action=title.lower(),
         trigger=Trigger(kind="outside", path="releases"),
-        jobs=tuple(jobs),
+        jobs=in_order(jobs),
         about=(
             f"Deploys the region stacks (`<env>-<region>`: network, cluster, database, "
             f"migrations, flags), started by a push to {BRANCH} that changes anything outside "
@@ -296,61 +334,62 @@ def infrastructure_pipeline(environments: Sequence[Environment], scope: str) -> 
     )
 
 
+WAVES = (
+    "Deploys environment {env} as one stack per region (`{env}-<region>`), wave by wave: the "
+    "region jobs of a wave run side by side and start once every job of the wave before it "
+    "succeeded (the health gate in front of a wave is part of that wave's region stacks, so it "
+    "bakes inside their jobs). A failed region lets the others of its wave finish and stops the "
+    "waves after it. Each job runs `make venv` and the project's own `ops` commands only."
+)
+
+
 def region_pipeline(environments: Sequence[Environment], scope: str) -> Pipeline:
     """Without `--per-service`: each environment's region stacks in their waves, one approval per
     environment, the environments one after another."""
     jobs: list[Job] = []
-    previous: tuple[str, ...] = ()
     for environment in environments:
         env = environment.name
         rollout = environment.rollout
-        plan = Job(
-            id=f"plan-{env}",
-            title=f"plan {env}",
+        approve = Job(
+            id=f"approve-{env}",
+            title=f"Approve {env}",
+            env=env,
             stage=f"{env} plan",
             steps=(Step(name="Show the waves to deploy", command=PLAN.format(env=env)),),
-            needs=previous,
-            approval=Approval(environment=rollout.approval_environment, what=f"{env} regions"),
+            approval=Approval(
+                environment=rollout.approval_environment,
+                what=f"{env} region by region, wave by wave",
+            ),
+            deploys=False,
         )
-        jobs.append(plan)
-        previous = (plan.id,)
-        for number, wave in enumerate(rollout.waves, start=1):
-            wave_jobs = []
-            for region in wave:
-                stack = rollout.stack(region)
-                wave_jobs.append(
-                    Job(
-                        id=stack,
-                        title=stack,
-                        stage=f"{env} wave {number}",
-                        steps=(
-                            Step(
-                                name="Refuse unsafe changes",
-                                command=PREVIEW.format(
-                                    stacks=f"--stack {stack}", markdown=f"preview-{stack}.md"
-                                ),
-                            ),
-                            Step(name="Deploy", command=UP.format(stack=stack, commit=COMMIT)),
-                        ),
-                        needs=previous,
-                        lock=f"deploy-{stack}",
-                    )
-                )
-            jobs += wave_jobs
-            previous = tuple(job.id for job in wave_jobs)
+        jobs.append(approve)
+        for number, regions in enumerate(rollout.waves, start=1):
+            wave = Job(
+                id=f"deploy-{env}-wave-{number}",
+                title=f"{env} wave {number}",
+                env=env,
+                stage=f"{env} wave {number}",
+                steps=(
+                    refuse_unsafe(f'--stack "{STACK}"', f'"preview-{STACK}.md"'),
+                    Step(name="Deploy", command=UP.format(stack=f'"{STACK}"', commit=COMMIT)),
+                ),
+                lock=f"deploy-{STACK}",
+                wave=Wave(number=number, env=env, regions=regions),
+            )
+            jobs.append(wave)
     names = [e.name for e in environments]
+    approvals = ", ".join(job.id for job in jobs if job.approval)
     return Pipeline(
         name=f"deploy-{scope}-regions",
         title=f"Deploy {' then '.join(names)} by region",
         trigger=Trigger(kind="manual"),
-        jobs=tuple(jobs),
+        jobs=in_order(jobs),
         about=(
-            "Deploys each environment as one stack per region (`<env>-<region>`), wave by wave, "
-            "behind one approval per environment: the region jobs of a wave run side by side "
-            "and start once every job of the wave before it succeeded. Started by hand only: "
-            "an environment has one layout at a time.",
+            WAVES.format(env=names[0] if len(names) == 1 else "<env>"),
             *promotion_paragraph(environments),
         ),
+        switch=f"deploy-{scope}-by-region",
+        action=f"deploy {' then '.join(names)} region by region, wave by wave, after {approvals}",
     )
 
 
@@ -366,9 +405,10 @@ PER_SERVICE = (
 
 def combined_about(pipelines: PipelineSet) -> list[str]:
     """The paragraphs of a file that holds every pipeline of the set (CircleCI, Travis CI)."""
-    first = pipelines.pipelines[0]
+    if pipelines.by_region:
+        return list(pipelines.pipelines[0].about)
     return [
-        *((PER_SERVICE,) if pipelines.per_service else first.about[:1]),
+        PER_SERVICE,
         *(pipeline.summary for pipeline in pipelines.pipelines),
         *promotion_paragraph(pipelines.environments),
     ]

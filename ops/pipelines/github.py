@@ -1,12 +1,11 @@
-"""GitHub Actions: a workflow per environment beside the hand-written single-stack ones; a wave is
-a job with a region matrix, one concurrency group per region stack, the `approve` job's
-environment is the approval."""
+"""GitHub Actions: a workflow per pipeline beside the hand-written single-stack ones; a wave is a
+job with a region matrix, a lock is a concurrency group, an approval is a job's environment."""
 
 from __future__ import annotations
 
-from ops.pipelines.flow import BRANCH, COMMIT, Pipeline, PipelineSet, Trigger
-from ops.pipelines.rollout import PYTHON_VERSION, Rollout
-from ops.pipelines.text import comment_lines, flow_header, flow_list, generated_header, indent
+from ops.pipelines.flow import BRANCH, COMMIT, STACK, Job, Pipeline, PipelineSet, Trigger
+from ops.pipelines.rollout import PYTHON_VERSION
+from ops.pipelines.text import comment_lines, flow_list, header, indent
 
 CI = "github"
 # Each step as in deploy.yml, so the two layouts set up a runner the same way.
@@ -37,79 +36,18 @@ BACKEND_ENV = """\
 PULUMI_BACKEND_URL: ${{ vars.PULUMI_BACKEND_URL }}
 PULUMI_CONFIG_PASSPHRASE: ${{ secrets.PULUMI_CONFIG_PASSPHRASE }}
 """
+# By region (the committed deploy-<env>-regions.yml).
 ABOUT = [
     'Started by hand (Actions > "{title}" > Run workflow), so it never races deploy.yml, which '
     "deploys {env} as one stack on a push to main: an environment has one layout at a time.",
-    "The approval: the `approve` job runs in the `{approval}` environment, whose required "
+    "The approval: the `{approve}` job runs in the `{approval}` environment, whose required "
     "reviewers are the gate; the region jobs need no environment, so reviewers approve once per "
     "run (the region jobs read the backend and AWS settings from repository variables and "
     "secrets).",
     "One concurrency group per region stack, `deploy-{env}-<region>`: a queued deploy waits "
     "instead of cancelling a running one.",
 ]
-
-
-def path(rollout: Rollout) -> str:
-    return f".github/workflows/deploy-{rollout.environment}-regions.yml"
-
-
-def render(rollout: Rollout) -> str:
-    env = rollout.environment
-    title = f"Deploy {env} by region"
-    approval = rollout.approval_environment
-    setup_python = SETUP_PYTHON.format(python=PYTHON_VERSION)
-    install_cli = INSTALL_CLI.format(version=rollout.pulumi_version)
-    preview, deploy = rollout.region_commands(commit="${GITHUB_SHA::12}")
-    parts = [
-        generated_header(
-            CI, rollout, [p.format(env=env, title=title, approval=approval) for p in ABOUT]
-        ),
-        f"name: {title}\n",
-        "\non:\n  workflow_dispatch:\n",
-        "\npermissions:\n  contents: read\n  id-token: write\n",
-        "\njobs:\n",
-        "  approve:\n",
-        f"    name: Approve {env}\n",
-        "    runs-on: ubuntu-latest\n",
-        "    timeout-minutes: 30\n",
-        f"    environment: {approval}\n",
-        "    steps:\n",
-        indent(setup_python + VENV, 6),
-        "      - name: Show the waves to deploy\n",
-        f"        run: {rollout.plan}\n",
-    ]
-    previous = "approve"
-    for number, regions in enumerate(rollout.waves, start=1):
-        job = f"wave-{number}"
-        parts += [
-            f"\n  {job}:\n",
-            f"    name: Wave {number} ${{{{ matrix.region }}}}\n",
-            f"    needs: {previous}\n",
-            "    runs-on: ubuntu-latest\n",
-            "    timeout-minutes: 180\n",
-            "    strategy:\n",
-            "      fail-fast: false\n",
-            "      matrix:\n",
-            f"        region: {flow_list(regions)}\n",
-            "    concurrency:\n",
-            f"      group: deploy-{env}-${{{{ matrix.region }}}}\n",
-            "      cancel-in-progress: false\n",
-            "    env:\n",
-            f"      STACK: {env}-${{{{ matrix.region }}}}\n",
-            indent(BACKEND_ENV, 6),
-            "    steps:\n",
-            indent(setup_python + install_cli + VENV, 6),
-            "      - name: Refuse unsafe changes\n",
-            f"        run: {preview}\n",
-            "      - name: Deploy\n",
-            f"        run: {deploy}\n",
-        ]
-        previous = job
-    return "".join(parts)
-
-
-# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
-
+# Per service.
 FLOW_ABOUT = (
     "GitHub Actions: `needs` orders the jobs; an approval is the job's `environment:`, whose "
     "required reviewers (set in the repository's Settings > Environments, which this file "
@@ -122,6 +60,8 @@ SHARED_LOCK = (
     "backend's lock on each region stack keeps two updates apart instead (the second fails, "
     "nothing races)."
 )
+# A wave's matrix runs its regions; the job's steps see the stack as STACK.
+MATRIX_STACK = "{env}-${{{{ matrix.region }}}}"
 
 
 def flow_files(pipelines: PipelineSet) -> dict[str, str]:
@@ -144,41 +84,92 @@ def triggers_of(trigger: Trigger) -> str:
     return f"\non:\n  push:\n    branches: [{BRANCH}]\n{paths}  workflow_dispatch:\n"
 
 
+def key_of(pipelines: PipelineSet, job: Job) -> str:
+    """The job's key in its workflow: the model's id, but a region workflow of one environment
+    keeps the short keys it has always had (`approve`, `wave-<n>`)."""
+    if len(pipelines.environments) > 1 or (job.deploys and job.wave is None):
+        return job.id
+    return f"wave-{job.wave.number}" if job.wave else "approve"
+
+
+def name_of(pipelines: PipelineSet, job: Job) -> str:
+    if job.wave is None:
+        return job.title
+    wave = f"Wave {job.wave.number}" if len(pipelines.environments) == 1 else job.title
+    return f"{wave} ${{{{ matrix.region }}}}"
+
+
+def about_of(pipelines: PipelineSet, pipeline: Pipeline) -> list[str]:
+    if not pipelines.by_region:
+        return [*pipeline.about, FLOW_ABOUT]
+    approve, approval = pipeline.first_approval
+    values = {
+        "env": pipelines.env,
+        "title": pipeline.title,
+        "approve": key_of(pipelines, approve),
+        "approval": approval.environment,
+    }
+    return [*pipeline.about, *(p.format(**values) for p in ABOUT)]
+
+
 def render_pipeline(pipelines: PipelineSet, pipeline: Pipeline) -> str:
     setup = SETUP_PYTHON.format(python=PYTHON_VERSION)
     install_cli = INSTALL_CLI.format(version=pipelines.pulumi_version)
     parts = [
-        flow_header(f"{pipelines.command} --ci {CI}", (*pipeline.about, FLOW_ABOUT)),
+        header(pipelines, CI, about_of(pipelines, pipeline)),
         f"name: {pipeline.title}\n",
         triggers_of(pipeline.trigger),
         "\npermissions:\n  contents: read\n  id-token: write\n",
         "\njobs:\n",
     ]
     for number, job in enumerate(pipeline.jobs):
-        parts += ["" if number == 0 else "\n", f"  {job.id}:\n", f"    name: {job.title}\n"]
-        if job.needs:
-            parts.append(f"    needs: {flow_list(job.needs)}\n")
-        parts += ["    runs-on: ubuntu-latest\n", "    timeout-minutes: 180\n"]
+        needs = [key_of(pipelines, pipeline.job(need)) for need in job.needs]
+        parts += [
+            "" if number == 0 else "\n",
+            f"  {key_of(pipelines, job)}:\n",
+            f"    name: {name_of(pipelines, job)}\n",
+        ]
+        if needs:
+            parts.append(f"    needs: {needs[0] if len(needs) == 1 else flow_list(needs)}\n")
+        # A job that only shows the plan waits for its approval, not for a deploy.
+        parts += [
+            "    runs-on: ubuntu-latest\n",
+            f"    timeout-minutes: {180 if job.deploys else 30}\n",
+        ]
         if job.approval:
+            if job.deploys:
+                parts.append(
+                    comment_lines(
+                        f"The approval: required reviewers of the environment "
+                        f"`{job.approval.environment}` ({job.approval.what}), set in the "
+                        f"repository's environment settings: {job.approval.who}.",
+                        4,
+                    )
+                )
+            parts.append(f"    environment: {job.approval.environment}\n")
+        stack = MATRIX_STACK.format(env=job.env) if job.wave else ""
+        if job.wave:
             parts += [
-                comment_lines(
-                    f"The approval: required reviewers of the environment "
-                    f"`{job.approval.environment}` ({job.approval.what}), set in the "
-                    f"repository's environment settings: {job.approval.who}.",
-                    4,
-                ),
-                f"    environment: {job.approval.environment}\n",
+                "    strategy:\n",
+                "      fail-fast: false\n",
+                "      matrix:\n",
+                f"        region: {flow_list(job.wave.regions)}\n",
             ]
         if job.lock and job.shared_lock:
             parts.append(comment_lines(SHARED_LOCK.format(lock=job.lock), 4))
         elif job.lock:
             parts += [
                 "    concurrency:\n",
-                f"      group: {job.lock}\n",
+                f"      group: {job.lock.replace(STACK, stack)}\n",
                 "      cancel-in-progress: false\n",
             ]
-        parts += ["    env:\n", indent(BACKEND_ENV, 6), "    steps:\n"]
-        parts.append(indent(setup + install_cli + VENV, 6))
+        if job.deploys:
+            parts += [
+                "    env:\n",
+                f"      STACK: {stack}\n" if stack else "",
+                indent(BACKEND_ENV, 6),
+            ]
+        parts += ["    steps:\n", indent(setup + (install_cli if job.deploys else "") + VENV, 6)]
         for step in job.steps:
             command = step.command.replace(COMMIT, "${GITHUB_SHA::12}")
             parts += [f"      - name: {step.name}\n", f"        run: {command}\n"]

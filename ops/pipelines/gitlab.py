@@ -1,15 +1,16 @@
-"""GitLab CI: a file per environment that .gitlab-ci.yml includes beside its hand-written
-single-stack jobs; a wave is a job with a stack matrix, one resource group per region stack, a
-manual job in the protected environment is the approval."""
+"""GitLab CI: a file per pipeline that .gitlab-ci.yml includes beside its hand-written
+single-stack jobs; a wave is a job with a stack matrix, a lock is a resource group, a manual job
+in a protected environment is an approval."""
 
 from __future__ import annotations
 
-from ops.pipelines.flow import COMMIT, Pipeline, PipelineSet
-from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION, Rollout
-from ops.pipelines.text import comment_lines, flow_header, flow_list, generated_header, indent
+from ops.pipelines.flow import COMMIT, Job, Pipeline, PipelineSet
+from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION
+from ops.pipelines.text import comment_lines, flow_list, header
 
 CI = "gitlab"
 IMAGE = f"python:{PYTHON_VERSION}-bookworm"
+# By region (the committed .gitlab/ci/deploy-<env>-regions.yml).
 ABOUT = [
     "GitLab reads one .gitlab-ci.yml, which includes this file (`include: local`). It runs in "
     "a pipeline started by hand (Build > Pipelines > Run pipeline) "
@@ -24,73 +25,7 @@ ABOUT = [
 ]
 
 
-def path(rollout: Rollout) -> str:
-    return f".gitlab/ci/deploy-{rollout.environment}-regions.yml"
-
-
-def render(rollout: Rollout) -> str:
-    env = rollout.environment
-    variable = f"DEPLOY_{env.upper().replace('-', '_')}_BY_REGION"
-    approve = f"approve-{env}"
-    template = f".deploy-{env}-region"
-    started = f'$CI_PIPELINE_SOURCE == "web" && ${variable} == "yes"'
-    preview, deploy = rollout.region_commands(commit="$CI_COMMIT_SHORT_SHA")
-    about = [
-        p.format(env=env, variable=variable, approve=approve, approval=rollout.approval_environment)
-        for p in ABOUT
-    ]
-    setup = "".join(f"- {line}\n" for line in (*rollout.install_cli, MAKE_VENV))
-    parts = [
-        generated_header(CI, rollout, about),
-        "\nvariables:\n",
-        f"  {variable}:\n",
-        '    value: "no"\n',
-        '    options: ["no", "yes"]\n',
-        f'    description: "yes: deploy {env} region by region, wave by wave, after {approve}"\n',
-        f"\n{approve}:\n",
-        "  stage: deploy\n",
-        f"  image: {IMAGE}\n",
-        "  rules:\n",
-        f"    - if: {started}\n",
-        "      when: manual\n",
-        "  allow_failure: false\n",
-        "  environment:\n",
-        f"    name: {rollout.approval_environment}\n",
-        "  before_script:\n",
-        f"    - {MAKE_VENV}\n",
-        "  script:\n",
-        f"    - {rollout.plan}\n",
-        f"\n{template}:\n",
-        "  stage: deploy\n",
-        f"  image: {IMAGE}\n",
-        "  rules:\n",
-        f"    - if: {started}\n",
-        "  resource_group: deploy-$STACK\n",
-        "  timeout: 3h\n",
-        "  before_script:\n",
-        indent(setup, 4),
-        "  script:\n",
-        f"    - {preview}\n",
-        f"    - {deploy}\n",
-    ]
-    previous = approve
-    for number, regions in enumerate(rollout.waves, start=1):
-        job = f"deploy-{env}-wave-{number}"
-        stacks = [rollout.stack(region) for region in regions]
-        parts += [
-            f"\n{job}:\n",
-            f"  extends: {template}\n",
-            f"  needs: [{previous}]\n",
-            "  parallel:\n",
-            "    matrix:\n",
-            f"      - STACK: {flow_list(stacks)}\n",
-        ]
-        previous = job
-    return "".join(parts)
-
-
-# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
-
+# Per service.
 FLOW_ABOUT = (
     "GitLab: .gitlab-ci.yml includes {entry} (`include: local`); GitLab runs one pipeline per "
     "push, in which each job's `rules` decide whether it runs. `needs` orders the jobs; an "
@@ -133,8 +68,9 @@ def flow_files(pipelines: PipelineSet) -> dict[str, str]:
     if pipelines.per_service:
         files[flow_entry(pipelines)] = "".join(
             [
-                flow_header(
-                    f"{pipelines.command} --ci {CI}",
+                header(
+                    pipelines,
+                    CI,
                     (
                         "Include this file from .gitlab-ci.yml (`include: local`): it includes "
                         "one file per service's pipeline and the infrastructure pipeline.",
@@ -148,7 +84,7 @@ def flow_files(pipelines: PipelineSet) -> dict[str, str]:
 
 
 def manual_variable(pipeline: Pipeline) -> str:
-    return pipeline.name.upper().replace("-", "_")
+    return pipeline.switch.upper().replace("-", "_")
 
 
 def rules_of(pipeline: Pipeline, manual: bool) -> list[str]:
@@ -167,44 +103,79 @@ def rules_of(pipeline: Pipeline, manual: bool) -> list[str]:
     ]
 
 
+def about_of(pipelines: PipelineSet, pipeline: Pipeline) -> list[str]:
+    if not pipelines.by_region:
+        return [*pipeline.about, FLOW_ABOUT.format(entry=flow_entry(pipelines))]
+    approve, approval = pipeline.first_approval
+    values = {
+        "env": pipelines.env,
+        "variable": manual_variable(pipeline),
+        "approve": approve.id,
+        "approval": approval.environment,
+    }
+    return [*pipeline.about, *(p.format(**values) for p in ABOUT)]
+
+
+def steps_of(pipelines: PipelineSet, job: Job) -> list[str]:
+    """The job's before_script (the Pulumi CLI when it deploys, then the virtualenv) and script."""
+    setup = (*pipelines.install_cli, MAKE_VENV) if job.deploys else (MAKE_VENV,)
+    return [
+        "  before_script:\n",
+        *(f"    - {line}\n" for line in setup),
+        "  script:\n",
+        *(f"    - {step.command.replace(COMMIT, '$CI_COMMIT_SHORT_SHA')}\n" for step in job.steps),
+    ]
+
+
 def render_pipeline(pipelines: PipelineSet, pipeline: Pipeline) -> str:
-    about = FLOW_ABOUT.format(entry=flow_entry(pipelines))
-    setup = "".join(f"- {line}\n" for line in (*pipelines.install_cli, MAKE_VENV))
-    parts = [flow_header(f"{pipelines.command} --ci {CI}", (*pipeline.about, about))]
+    parts = [header(pipelines, CI, about_of(pipelines, pipeline))]
     if pipeline.trigger.kind == "manual":
         parts += [
             "\nvariables:\n",
             f"  {manual_variable(pipeline)}:\n",
             '    value: "no"\n',
             '    options: ["no", "yes"]\n',
-            f'    description: "yes: {pipeline.title.lower()}"\n',
+            f'    description: "yes: {pipeline.action}"\n',
         ]
+    # The wave jobs extend one template: the same steps, each stack of the matrix as STACK.
+    template = f".deploy-{pipelines.scope}-region"
+    waves = [job for job in pipeline.jobs if job.wave]
     for job in pipeline.jobs:
+        if job.wave:
+            if job is waves[0]:
+                parts += [f"\n{template}:\n", "  stage: deploy\n", f"  image: {IMAGE}\n"]
+                parts += rules_of(pipeline, manual=False)
+                parts += [f"  resource_group: {job.lock}\n", "  timeout: 3h\n"]
+                parts += steps_of(pipelines, job)
+            parts += [
+                f"\n{job.id}:\n",
+                f"  extends: {template}\n",
+                f"  needs: {flow_list(job.needs)}\n",
+                "  parallel:\n",
+                "    matrix:\n",
+                f"      - STACK: {flow_list(job.wave.stacks)}\n",
+            ]
+            continue
         parts += [f"\n{job.id}:\n", "  stage: deploy\n", f"  image: {IMAGE}\n"]
         parts += rules_of(pipeline, manual=job.approval is not None)
         if job.approval:
-            parts += [
-                "  allow_failure: false\n",
-                comment_lines(
-                    f"The approval ({job.approval.what}): who may deploy to the protected "
-                    f"environment {job.approval.environment}: {job.approval.who}.",
-                    2,
-                ),
-                "  environment:\n",
-                f"    name: {job.approval.environment}\n",
-            ]
-        # `needs: []` starts the first jobs at once, not after the earlier stages' jobs.
-        parts.append(f"  needs: {flow_list(job.needs)}\n")
+            parts.append("  allow_failure: false\n")
+            if job.deploys:
+                parts.append(
+                    comment_lines(
+                        f"The approval ({job.approval.what}): who may deploy to the protected "
+                        f"environment {job.approval.environment}: {job.approval.who}.",
+                        2,
+                    )
+                )
+            parts += ["  environment:\n", f"    name: {job.approval.environment}\n"]
+        # `needs: []` starts the first jobs at once, not after the earlier stages' jobs; the
+        # approval of a region pipeline waits for them.
+        if job.needs or job.deploys:
+            parts.append(f"  needs: {flow_list(job.needs)}\n")
         if job.lock:
             parts.append(f"  resource_group: {job.lock}\n")
-        parts += [
-            "  timeout: 3h\n",
-            "  before_script:\n",
-            indent(setup, 4),
-            "  script:\n",
-            *(
-                f"    - {step.command.replace(COMMIT, '$CI_COMMIT_SHORT_SHA')}\n"
-                for step in job.steps
-            ),
-        ]
+        if job.deploys:
+            parts.append("  timeout: 3h\n")
+        parts += steps_of(pipelines, job)
     return "".join(parts)

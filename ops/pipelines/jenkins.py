@@ -1,13 +1,14 @@
-"""Jenkins: a declarative Jenkinsfile; a wave is a stage of parallel region stages, each on its
-own agent under a lock named after its stack, and an `input` stage is the approval."""
+"""Jenkins: a declarative Jenkinsfile per pipeline; a wave is a stage of parallel region stages,
+each on its own agent under a lock named after its stack, and an `input` is an approval."""
 
 from __future__ import annotations
 
-from ops.pipelines.flow import COMMIT, Job, Pipeline, PipelineSet, Trigger, layers
-from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION, Rollout
-from ops.pipelines.text import WIDTH, comment_lines, flow_header, generated_header, indent
+from ops.pipelines.flow import COMMIT, STACK, Approval, Job, Pipeline, PipelineSet, Trigger
+from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION
+from ops.pipelines.text import WIDTH, comment_lines, header, indent
 
 CI = "jenkins"
+# By region (the committed Jenkinsfile).
 ABOUT = [
     "Run it as a Pipeline job started by hand (Build Now; no SCM trigger), on agents with "
     "Python {python}, make, curl and bash. The approval: the `Approve {env}` stage's `input` "
@@ -21,10 +22,6 @@ ABOUT = [
 ]
 
 
-def path(rollout: Rollout) -> str:
-    return "Jenkinsfile"
-
-
 def shell(lines: tuple[str, ...]) -> str:
     """An `sh` step running the lines in one shell: `export PATH` must reach the commands after it.
     Single-quoted, so Groovy leaves every `$` to the shell."""
@@ -32,66 +29,7 @@ def shell(lines: tuple[str, ...]) -> str:
     return f"sh '''\n{body}'''\n"
 
 
-def render(rollout: Rollout) -> str:
-    env = rollout.environment
-    about = [p.format(env=env, python=PYTHON_VERSION) for p in ABOUT]
-    preview, deploy = rollout.region_commands(commit="$GIT_COMMIT")
-    region_lines = (*rollout.install_cli, MAKE_VENV, preview, deploy)
-    stages = [
-        f"stage('Approve {env}') {{\n",
-        "    agent any\n",
-        "    input {\n",
-        f"        message 'Deploy {env} region by region, wave by wave?'\n",
-        f"        ok 'Deploy {env}'\n",
-        "    }\n",
-        "    steps {\n",
-        indent(shell((MAKE_VENV, rollout.plan)), 8),
-        "    }\n",
-        "}\n",
-    ]
-    for number, regions in enumerate(rollout.waves, start=1):
-        stages += [f"stage('{env} wave {number}') {{\n", "    failFast false\n", "    parallel {\n"]
-        for region in regions:
-            stack = rollout.stack(region)
-            stages += [
-                f"        stage('{stack}') {{\n",
-                "            agent any\n",
-                "            environment {\n",
-                f"                STACK = '{stack}'\n",
-                "            }\n",
-                "            options {\n",
-                f"                lock('deploy-{stack}')\n",
-                "                timeout(time: 180, unit: 'MINUTES')\n",
-                "            }\n",
-                "            steps {\n",
-                indent(shell(region_lines), 16),
-                "            }\n",
-                "        }\n",
-            ]
-        stages += ["    }\n", "}\n"]
-    return "".join(
-        [
-            generated_header(CI, rollout, about, comment="//"),
-            "pipeline {\n",
-            "    // Each stage takes its own agent: a wave's regions run on as many executors.\n",
-            "    agent none\n",
-            "    options {\n",
-            "        disableConcurrentBuilds()\n",
-            "    }\n",
-            "    environment {\n",
-            "        PULUMI_BACKEND_URL = credentials('pulumi-backend-url')\n",
-            "        PULUMI_CONFIG_PASSPHRASE = credentials('pulumi-config-passphrase')\n",
-            "    }\n",
-            "    stages {\n",
-            indent("".join(stages), 8),
-            "    }\n",
-            "}\n",
-        ]
-    )
-
-
-# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
-
+# Per service.
 FLOW_ABOUT = (
     "Jenkins: one Pipeline job per file (its Script Path), built on every push to the main "
     "branch (an SCM webhook or polling); the stages run in order. {trigger} An approval is an "
@@ -101,6 +39,10 @@ FLOW_ABOUT = (
     "lock of what it deploys (Lockable Resources plugin). Credentials: the secret texts "
     "`pulumi-backend-url` and `pulumi-config-passphrase`."
 )
+AGENTS = {
+    True: "// Each stage takes its own agent: a wave's regions run on as many executors.\n",
+    False: "// Each stage takes its own agent; an approval waits without one.\n",
+}
 TRIGGERS = {
     "changes": (
         "Each stage runs only when the build's changeset touches {path} (`when {{ changeset }}`, "
@@ -115,12 +57,14 @@ TRIGGERS = {
 }
 
 
-def flow_path(pipeline: Pipeline) -> str:
-    return f"jenkins/{pipeline.name}.Jenkinsfile"
-
-
 def flow_files(pipelines: PipelineSet) -> dict[str, str]:
-    return {flow_path(p): render_pipeline(pipelines, p) for p in pipelines.pipelines}
+    """`--env E` alone: the repository's Jenkinsfile; otherwise one Jenkinsfile per pipeline."""
+    if pipelines.by_region and len(pipelines.environments) == 1:
+        (pipeline,) = pipelines.pipelines
+        return {"Jenkinsfile": render_pipeline(pipelines, pipeline)}
+    return {
+        f"jenkins/{p.name}.Jenkinsfile": render_pipeline(pipelines, p) for p in pipelines.pipelines
+    }
 
 
 def when_of(trigger: Trigger, *, before_input: bool) -> str:
@@ -134,22 +78,28 @@ def when_of(trigger: Trigger, *, before_input: bool) -> str:
     return f"when {{\n{before}    {condition}\n}}\n"
 
 
-def approval_stage(pipeline: Pipeline, job: Job) -> str:
-    approval = job.approval
-    assert approval is not None
-    approvers = ",".join(approval.approvers)
-    submitter = f"        submitter '{approvers}'\n" if approval.approvers else ""
+def input_of(job: Job, approval: Approval) -> list[str]:
+    submitter = ",".join(approval.approvers)
+    return [
+        "    input {\n",
+        f"        message 'Deploy {approval.what}?'\n",
+        # A job that only shows the plan names its environment; another, what it deploys.
+        f"        ok 'Deploy {approval.what if job.deploys else job.env}'\n",
+        f"        submitter '{submitter}'\n" if submitter else "",
+        "    }\n",
+    ]
+
+
+def approval_stage(pipeline: Pipeline, job: Job, approval: Approval) -> str:
+    """The stage in front of a job that deploys: its input waits before the job's lock is taken
+    (a stage's options apply before its input)."""
     return "".join(
         [
             f"stage('Approve {approval.what}') {{\n",
             indent(when_of(pipeline.trigger, before_input=True), 4),
             # The stage sits in `stages`, 8 spaces in.
             comment_lines(f"Who may approve: {approval.who}.", 4, comment="//", width=WIDTH - 8),
-            "    input {\n",
-            f"        message 'Deploy {approval.what}?'\n",
-            f"        ok 'Deploy {approval.what}'\n",
-            submitter,
-            "    }\n",
+            *input_of(job, approval),
             "    steps {\n",
             f"        echo 'Approved: {approval.what}'\n",
             "    }\n",
@@ -158,22 +108,27 @@ def approval_stage(pipeline: Pipeline, job: Job) -> str:
     )
 
 
-def job_stage(pipelines: PipelineSet, pipeline: Pipeline, job: Job) -> str:
-    lines = (
-        *pipelines.install_cli,
-        MAKE_VENV,
-        *(step.command.replace(COMMIT, "$GIT_COMMIT") for step in job.steps),
-    )
-    options = [f"        lock('{job.lock}')\n"] if job.lock else []
+def job_stage(pipelines: PipelineSet, pipeline: Pipeline, job: Job, stack: str = "") -> str:
+    """The job's stage (for a wave, one stack's: STACK set to it); a job that only shows the plan
+    takes its approval's input itself, having no lock to hold while it waits."""
+    setup = (*pipelines.install_cli, MAKE_VENV) if job.deploys else (MAKE_VENV,)
+    lines = (*setup, *(step.command.replace(COMMIT, "$GIT_COMMIT") for step in job.steps))
+    environment = ["    environment {\n", f"        STACK = '{stack}'\n", "    }\n"]
+    lock = [f"        lock('{job.lock.replace(STACK, stack)}')\n"] if job.lock else []
+    options = [
+        "    options {\n",
+        *lock,
+        "        timeout(time: 180, unit: 'MINUTES')\n",
+        "    }\n",
+    ]
     return "".join(
         [
-            f"stage('{job.title}') {{\n",
+            f"stage('{stack or job.title}') {{\n",
             "    agent any\n",
             indent(when_of(pipeline.trigger, before_input=False), 4),
-            "    options {\n",
-            *options,
-            "        timeout(time: 180, unit: 'MINUTES')\n",
-            "    }\n",
+            *(input_of(job, job.approval) if job.approval and not job.deploys else []),
+            *(environment if stack else []),
+            *(options if job.deploys else []),
             "    steps {\n",
             indent(shell(lines), 8),
             "    }\n",
@@ -183,27 +138,33 @@ def job_stage(pipelines: PipelineSet, pipeline: Pipeline, job: Job) -> str:
 
 
 def render_pipeline(pipelines: PipelineSet, pipeline: Pipeline) -> str:
-    about = FLOW_ABOUT.format(
-        trigger=TRIGGERS[pipeline.trigger.kind].format(path=pipeline.trigger.path)
-    )
+    if pipelines.by_region:
+        values = {"env": pipelines.env, "python": PYTHON_VERSION}
+        paragraphs = [*pipeline.about, *(p.format(**values) for p in ABOUT)]
+    else:
+        trigger = TRIGGERS[pipeline.trigger.kind].format(path=pipeline.trigger.path)
+        paragraphs = [*pipeline.about, FLOW_ABOUT.format(trigger=trigger)]
     stages: list[str] = []
-    for layer in layers(pipeline.jobs):
-        if len(layer) == 1:
-            (job,) = layer
-            if job.approval:
-                stages.append(approval_stage(pipeline, job))
-            stages.append(job_stage(pipelines, pipeline, job))
+    # Stages run one after another, as the pipeline's jobs do; a wave's stacks, side by side.
+    for job in pipeline.jobs:
+        if job.wave:
+            stages += [
+                f"stage('{job.title}') {{\n",
+                "    failFast false\n",
+                "    parallel {\n",
+                *(indent(job_stage(pipelines, pipeline, job, s), 8) for s in job.wave.stacks),
+                "    }\n",
+                "}\n",
+            ]
             continue
-        if any(job.approval for job in layer):
-            raise ValueError(f"{pipeline.name}: an approval inside a parallel stage")
-        stages += [f"stage('{layer[0].stage}') {{\n", "    failFast false\n", "    parallel {\n"]
-        stages += [indent(job_stage(pipelines, pipeline, job), 8) for job in layer]
-        stages += ["    }\n", "}\n"]
+        if job.approval and job.deploys:
+            stages.append(approval_stage(pipeline, job, job.approval))
+        stages.append(job_stage(pipelines, pipeline, job))
     return "".join(
         [
-            flow_header(f"{pipelines.command} --ci {CI}", (*pipeline.about, about), comment="//"),
+            header(pipelines, CI, paragraphs, comment="//"),
             "pipeline {\n",
-            "    // Each stage takes its own agent; an approval waits without one.\n",
+            "    " + AGENTS[pipelines.by_region],
             "    agent none\n",
             "    options {\n",
             "        disableConcurrentBuilds()\n",

@@ -1,15 +1,12 @@
-"""What every generated pipeline deploys, whatever the CI system: an environment's region stacks
-in its waves, behind one approval, each stack by the project's own `ops` commands."""
+"""An environment's region stacks in their waves, and how every generated pipeline sets up a job
+to deploy them, whatever the CI system."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
-from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError
 
 PYTHON_VERSION = "3.11"
@@ -19,9 +16,6 @@ MAKE_VENV = "make venv"
 # The official CLI's documented installer, for CI systems without a Pulumi setup step of their own.
 INSTALLER = "curl -fsSL https://get.pulumi.com | sh -s -- --version {version}"
 INSTALLER_PATH = 'export PATH="$HOME/.pulumi/bin:$PATH"'
-# Each region job runs with STACK set to its region stack.
-PREVIEW = '.venv/bin/python -m ops preview --stack "$STACK" --markdown "preview-$STACK.md"'
-DEPLOY = '.venv/bin/python -m ops up --stack "$STACK" --yes --message "deploy of {commit}"'
 # The single-stack pipelines already protect `production` for stack prod; the region pipeline
 # asks the same reviewers.
 APPROVAL_ENVIRONMENTS = {"prod": "production"}
@@ -41,18 +35,8 @@ class Rollout:
         return APPROVAL_ENVIRONMENTS.get(self.environment, self.environment)
 
     @property
-    def plan(self) -> str:
-        """What the approval job prints once approved: the waves and the estimated time."""
-        return f".venv/bin/python -m ops plan --stack {self.environment}"
-
-    @property
     def install_cli(self) -> tuple[str, str]:
         return (INSTALLER.format(version=self.pulumi_version), INSTALLER_PATH)
-
-    def region_commands(self, commit: str) -> tuple[str, str]:
-        """The checks a bare `pulumi up` cannot make and the policy pack, then the deploy; `commit`
-        is how the CI system's shell names the commit."""
-        return (PREVIEW, DEPLOY.format(commit=commit))
 
 
 def pulumi_pin(project_dir: Path) -> str:
@@ -71,19 +55,3 @@ def environments(project_dir: Path) -> list[str]:
 
 def stack_files(project_dir: Path) -> list[Path]:
     return [p for p in project_dir.glob("Pulumi.*.yaml") if p.name.count(".") == 2]
-
-
-def rollout_of(environment: str, project_dir: Path) -> Rollout:
-    """The environment's waves, read from its stack file and validated as the program does."""
-    try:
-        config: Mapping[str, str] = load_stack_file(
-            project_dir / f"Pulumi.{environment}.yaml", project_dir
-        )
-        settings = parse_settings(namespace_values(config), stack=environment)
-    except (StackFileError, ConfigError) as error:
-        raise UserError(str(error)) from None
-    return Rollout(
-        environment=environment,
-        waves=tuple(tuple(wave) for wave in settings.waves),
-        pulumi_version=pulumi_pin(project_dir),
-    )

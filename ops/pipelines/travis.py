@@ -1,13 +1,17 @@
-"""Travis CI: a build stage per wave with a job per region stack; Travis has no approval step and
-no per-stack concurrency group, so the build runs only when started by hand."""
+"""Travis CI: one build of every pipeline's jobs in build stages, a wave's being a job per region
+stack; Travis has no approval step and no per-stack concurrency group, so a region build runs
+only when started by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ops.pipelines.flow import BRANCH, COMMIT, Job, Pipeline, PipelineSet, combined_about
-from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION, Rollout
-from ops.pipelines.text import flow_header, generated_header
+from ops.pipelines.rollout import MAKE_VENV, PYTHON_VERSION
+from ops.pipelines.text import header
 
 CI = "travis"
+# By region (the committed .travis.yml).
 ABOUT = [
     "Travis CI has no approval step: the build runs only when someone with write access starts "
     "it by hand (Trigger build in the web app, or the API: build type `api`), and that start is "
@@ -20,47 +24,7 @@ ABOUT = [
 ]
 
 
-def path(rollout: Rollout) -> str:
-    return ".travis.yml"
-
-
-def render(rollout: Rollout) -> str:
-    env = rollout.environment
-    preview, deploy = rollout.region_commands(commit="$TRAVIS_COMMIT")
-    about = [p.format(env=env) for p in ABOUT]
-    names = [f"{env} wave {number}" for number in range(1, len(rollout.waves) + 1)]
-    parts = [
-        generated_header(CI, rollout, about),
-        "os: linux\n",
-        "dist: jammy\n",
-        "language: python\n",
-        f'python: "{PYTHON_VERSION}"\n',
-        "if: type = api\n",
-        "\ninstall:\n",
-        *(f"  - {line}\n" for line in (*rollout.install_cli, MAKE_VENV)),
-        "\nscript:\n",
-        # Travis runs every script line even after one failed: the deploy must follow the
-        # checks in one line. A health gate bakes without printing, and Travis ends a job that
-        # is silent for 10 minutes: travis_wait keeps it alive.
-        f"  - {preview} && travis_wait 180 {deploy}\n",
-        "\nstages:\n",
-        *(f"  - name: {name}\n" for name in names),
-        "\njobs:\n",
-        "  include:\n",
-    ]
-    for name, regions in zip(names, rollout.waves, strict=True):
-        for region in regions:
-            stack = rollout.stack(region)
-            parts += [
-                f"    - stage: {name}\n",
-                f"      name: {stack}\n",
-                f"      env: STACK={stack}\n",
-            ]
-    return "".join(parts)
-
-
-# --- per service and promotion (ops/pipelines/flow.py) ------------------------------------------
-
+# Per service.
 FLOW_ABOUT = (
     "Travis CI: one .travis.yml per repository, so every pipeline above is a set of jobs in one "
     "build, in build stages that run one after another (a failed job stops the stages after "
@@ -70,13 +34,10 @@ FLOW_ABOUT = (
     "two services' migrations jobs that both deploy the region stacks: one fails). Backend and "
     "AWS settings come from the repository's environment variables."
 )
-APPROVALS = {
-    True: (
-        "nothing here waits for the owners' approval; a push to the branch is the release, so "
-        "protect the branch and require the owners' review of the release files (CODEOWNERS)."
-    ),
-    False: "the build runs only when started by hand, and that start is the approval.",
-}
+APPROVALS = (
+    "nothing here waits for the owners' approval; a push to the branch is the release, so "
+    "protect the branch and require the owners' review of the release files (CODEOWNERS)."
+)
 GUARDS = {
     # Travis has no path filter: each job compares the pushed commit range itself.
     "changes": "git diff --name-only \"$TRAVIS_COMMIT_RANGE\" | grep -qxF '{path}'",
@@ -92,14 +53,24 @@ def flow_files(pipelines: PipelineSet) -> dict[str, str]:
     return {".travis.yml": render_pipelines(pipelines)}
 
 
+def deploying(pipelines: PipelineSet) -> Iterator[tuple[Pipeline, Job]]:
+    """The jobs of the build: a job that only shows the plan has no approval to wait for here,
+    where the start of the build is the approval."""
+    for pipeline in pipelines.pipelines:
+        yield from ((pipeline, job) for job in pipeline.jobs if job.deploys)
+
+
 def stages_of(pipelines: PipelineSet) -> list[str]:
     """Every job's stage, in an order that keeps each pipeline's jobs after what they need."""
+
+    def needed(pipeline: Pipeline, job: Job) -> Iterator[str]:
+        for need in map(pipeline.job, job.needs):
+            yield from [need.stage] if need.deploys else needed(pipeline, need)
+
     after: dict[str, set[str]] = {}
-    for pipeline in pipelines.pipelines:
-        jobs = {job.id: job for job in pipeline.jobs}
-        for job in pipeline.jobs:
-            after.setdefault(job.stage, set())
-            after[job.stage] |= {jobs[need].stage for need in job.needs} - {job.stage}
+    for pipeline, job in deploying(pipelines):
+        after.setdefault(job.stage, set())
+        after[job.stage] |= set(needed(pipeline, job)) - {job.stage}
     ordered: list[str] = []
     while len(ordered) < len(after):
         ready = [s for s in after if s not in ordered and after[s] <= set(ordered)]
@@ -124,13 +95,16 @@ def script_of(pipeline: Pipeline, job: Job) -> str:
 
 
 def render_pipelines(pipelines: PipelineSet) -> str:
+    if pipelines.by_region:
+        about = [*combined_about(pipelines), *(p.format(env=pipelines.env) for p in ABOUT)]
+    else:
+        about = [*combined_about(pipelines), FLOW_ABOUT.format(approvals=APPROVALS)]
     manual = all(p.trigger.kind == "manual" for p in pipelines.pipelines)
-    about = [
-        *combined_about(pipelines),
-        FLOW_ABOUT.format(approvals=APPROVALS[not manual]),
-    ]
+    jobs = list(deploying(pipelines))
+    # Every wave runs the same script, each region stack's job with STACK set to the stack.
+    waves = [script_of(pipeline, job) for pipeline, job in jobs if job.wave]
     parts = [
-        flow_header(f"{pipelines.command} --ci {CI}", about),
+        header(pipelines, CI, about),
         "os: linux\n",
         "dist: jammy\n",
         "language: python\n",
@@ -138,13 +112,21 @@ def render_pipelines(pipelines: PipelineSet) -> str:
         "if: type = api\n" if manual else f"if: branch = {BRANCH} AND type = push\n",
         "\ninstall:\n",
         *(f"  - {line}\n" for line in (*pipelines.install_cli, MAKE_VENV)),
+        f"\nscript:\n  - {waves[0]}\n" if waves else "",
         "\nstages:\n",
         *(f"  - name: {stage}\n" for stage in stages_of(pipelines)),
         "\njobs:\n",
         "  include:\n",
     ]
-    for pipeline in pipelines.pipelines:
-        for job in pipeline.jobs:
+    for pipeline, job in jobs:
+        if job.wave:
+            for stack in job.wave.stacks:
+                parts += [
+                    f"    - stage: {job.stage}\n",
+                    f"      name: {stack}\n",
+                    f"      env: STACK={stack}\n",
+                ]
+        else:
             parts += [
                 f"    - stage: {job.stage}\n",
                 f"      name: {job.title}\n",

@@ -19,8 +19,10 @@ import pytest
 import yaml
 
 from ops.__main__ import main
-from ops.pipelines import SYSTEMS, generated_files
-from ops.pipelines.rollout import Rollout, pulumi_pin, rollout_of
+from ops.pipelines import SYSTEMS, flow_files
+from ops.pipelines.flow import pipeline_set
+from ops.pipelines.rollout import Rollout, pulumi_pin
+from ops.pipelines.services import Environment, environment_of
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -61,7 +63,19 @@ UNEVEN = Rollout(
 
 
 def committed_rollout() -> Rollout:
-    return rollout_of("prod", ROOT)
+    return environment_of("prod", ROOT, per_service=False).rollout
+
+
+def generated_files(rollout: Rollout, ci: str) -> dict[str, str]:
+    """What `python -m ops pipelines --env E --ci ci` writes for the rollout's environment."""
+    env = rollout.environment
+    pipelines = pipeline_set(
+        [Environment(rollout=rollout, services=(), migrations=())],
+        scope=env,
+        per_service=False,
+        command=f"python -m ops pipelines --env {env}",
+    )
+    return flow_files(pipelines, ci)
 
 
 # --- regenerate and compare ----------------------------------------------------------------------

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.pipelines import generated_files
-from ops.pipelines.rollout import rollout_of
+from tests.ops.test_generated_pipelines import committed_rollout, generated_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -98,7 +97,7 @@ def workflows() -> dict[str, dict[str, Any]]:
 
 
 def test_every_workflow_is_hand_written_or_generated():
-    generated = {Path(p).stem for p in generated_files(rollout_of("prod", ROOT), "github")}
+    generated = {Path(p).stem for p in generated_files(committed_rollout(), "github")}
     assert {path.stem for path in WORKFLOWS.glob("*.yml")} == {*HAND_WRITTEN, *generated}
 
 
