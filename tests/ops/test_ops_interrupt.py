@@ -4,6 +4,7 @@ terminal's Ctrl-C, in a process group of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,15 +35,18 @@ def engine(tmp_path):
     engine.write_text(
         f"#!/bin/sh\ntrap 'echo engine >> {received}' INT\n"
         f"{sys.executable} {program} {received} &\n"
+        "program=$!\n"
         f"while ! grep -qs engine {received}; do sleep 0.1; done\n"
-        "kill %1\n"
+        'kill -9 "$program"\n'
     )
     for script in (program, engine):
         script.chmod(0o755)
-    child = subprocess.Popen([str(engine)], stdin=subprocess.DEVNULL)
+    # A group of its own, so that the stand-ins end together whatever the test did.
+    child = subprocess.Popen([str(engine)], stdin=subprocess.DEVNULL, start_new_session=True)
     time.sleep(0.5)
     yield child, received
-    child.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
     child.wait()
 
 
