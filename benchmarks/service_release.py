@@ -125,6 +125,7 @@ def measure(project: Sandbox, config: dict[str, Any]) -> dict[str, Any]:
     for name, env in ((SINGLE, single), (REGIONS, regions), (SERVICES, services)):
         project.write_config(name, env)
     deploy = ["--yes", "--no-policy"]
+    project.stack(SINGLE)  # `ops up --stack` updates an existing stack
     timed(project, "up", "--stack", SINGLE, *deploy)
     timed(project, "up", "--env", REGIONS, "--layout", "per-region", *deploy)
     timed(project, "up", "--env", SERVICES, "--layout", "per-service", *deploy)
