@@ -21,9 +21,10 @@ from typing import Any
 
 import yaml
 
-from deploypaths.image_pinning import HOW_TO_PIN, unpinned_reason
+from deploypaths.image_pinning import unpinned_reason
 
 RELEASES_DIR = "releases"
+PINNED = "an image pinned by a version tag (app:1.4.2) or a digest (app@sha256:...)"
 RELEASE_KEYS = ("image", "replicas")
 FILE_KEYS = (*RELEASE_KEYS, "environments")
 
@@ -91,7 +92,7 @@ def _entry_problems(where: str, entry: Mapping[str, Any], allowed: tuple[str, ..
     if "image" in entry and not isinstance(image, str):
         found.append(f"{where}: image: {image!r} is not a string")
     elif isinstance(image, str) and (reason := unpinned_reason(image)):
-        found.append(f"{where}: image {image!r} {reason}: {HOW_TO_PIN}")
+        found.append(f"{where}: image {image!r} {reason}; allowed: {PINNED}")
     replicas = entry.get("replicas")
     if "replicas" in entry and (
         not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from deploypaths import releases
-from deploypaths.image_pinning import HOW_TO_PIN, unpinned_reason
+from deploypaths.image_pinning import unpinned_reason
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.stack_config import load_stack_file
 
@@ -63,7 +63,7 @@ def test_every_problem_is_named_with_its_file_and_key(tmp_path):
     assert str(raised.value).splitlines() == [
         "releases/auth.yaml: key 'replica' is not allowed (allowed: image, replicas, environments)",
         f"releases/auth.yaml: image 'r.example.com/auth:latest' "
-        f"{unpinned_reason('r.example.com/auth:latest')}: {HOW_TO_PIN}",
+        f"{unpinned_reason('r.example.com/auth:latest')}; allowed: {releases.PINNED}",
         "releases/auth.yaml: environments.staging: no such environment (stacks: dev, prod)",
         "releases/auth.yaml: environments.prod: replicas: -1 must be a whole number, 0 or more",
         "releases/billing.yaml: no service billing in the config (services: auth, orders)",

@@ -23,9 +23,6 @@ LOCAL = {
 }
 
 
-TEST_OWNER = {"team": "tests", "approvers": ["@acme/tests"]}
-
-
 def stack_config(stack: str, **changes: Any) -> dict[str, Any]:
     """The local stack's config for a test stack: its own clusters' kubeconfigs and namespace."""
     config = copy.deepcopy(LOCAL)
@@ -35,10 +32,6 @@ def stack_config(stack: str, **changes: Any) -> dict[str, Any]:
         "namespace": stack,
     }
     config.update(changes)
-    # Every path has an owner, as the `paths-have-owners` policy requires of a stack without a
-    # policy config of its own (the pack fails closed).
-    for entry in [*config.get("services", []), *config.get("migrations", [])]:
-        entry.setdefault("owner", TEST_OWNER)
     return config
 
 

@@ -39,6 +39,15 @@ def engine_environment(project: Path) -> dict[str, str]:
     }
 
 
+TEST_OWNER = {"team": "tests", "approvers": ["@acme/tests"]}
+
+
+def _owned(entry: Any) -> Any:
+    if isinstance(entry, dict) and "owner" not in entry:
+        return {**entry, "owner": TEST_OWNER}
+    return entry
+
+
 class Sandbox:
     """One project copy; its stacks are written the way a user edits Pulumi.<stack>.yaml."""
 
@@ -59,9 +68,15 @@ class Sandbox:
         return self.root / f"Pulumi.{stack}.yaml"
 
     def write_config(self, stack: str, config: dict[str, Any]) -> None:
-        """Set a stack's `deploypaths:` values (keys without the namespace)."""
+        """Set a stack's `deploypaths:` values (keys without the namespace). A service or
+        migration without an owner gets the tests' own: the `paths-have-owners` policy requires
+        one of a stack without a policy config (the pack fails closed), as of prod."""
         path = self.stack_file(stack)
         document = yaml.safe_load(path.read_text()) if path.exists() else {}
+        config = {**config}
+        for key in ("services", "migrations"):
+            if isinstance(config.get(key), list):
+                config[key] = [_owned(entry) for entry in config[key]]
         document["config"] = {f"deploypaths:{key}": value for key, value in config.items()}
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
