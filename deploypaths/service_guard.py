@@ -100,24 +100,31 @@ def _regions_of(settings: Settings, service: str) -> list[tuple[str, dict[str, S
     return found
 
 
+def after_services(settings: Settings, region: str) -> list[str]:
+    """The migrations a region runs after its services: its contracts and its `down`s."""
+    downs = settings.region(region).down_migrations
+    return [m.name for m in settings.migrations if m.phase == "contract" or m.name in downs]
+
+
 def contract_refusals(settings: Settings, region: str, released: Mapping[str, Any]) -> list[str]:
     """Why a region's contract (and down) migrations must not run yet: a service of the region
-    not on its release, by the service stacks' `released` exports."""
-    region_entry = settings.region(region)
-    after_services = [
-        m.name
-        for m in settings.migrations
-        if m.phase == "contract" or m.name in region_entry.down_migrations
-    ]
-    if not after_services:
+    that runs an older release there, by its stack's `released` export. A service whose stack
+    has exported no release for the region runs nothing there yet (a new environment), so
+    nothing of it can still read what a contract drops."""
+    migrations = after_services(settings, region)
+    if not migrations:
         return []
-    return [
-        f"{', '.join(after_services)}@{region}: waits for every service of {region}, and stack "
-        f"{service_stack(settings.stack, s.name)} has not rolled out {s.name}'s release there: "
-        f"release it first (python -m ops release --env {settings.stack} --service {s.name})"
-        for s in settings.services_in(region)
-        if _mapping(released.get(s.name)).get(region) != release_of(s)
-    ]
+    found = []
+    for service in settings.services_in(region):
+        running = _mapping(released.get(service.name)).get(region)
+        if running is not None and running != release_of(service):
+            found.append(
+                f"{', '.join(migrations)}@{region}: waits for every service of {region}, and "
+                f"stack {service_stack(settings.stack, service.name)} has not rolled out "
+                f"{service.name}'s release there: release it first "
+                f"(python -m ops release --env {settings.stack} --service {service.name})"
+            )
+    return found
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

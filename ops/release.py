@@ -211,9 +211,17 @@ def _passed_on(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def create_service_stacks(environment: Environment) -> None:
+    """Every service stack, empty if new: an infrastructure stack reads them (its contracts wait
+    for their releases) and a reference to a stack that does not exist fails the update."""
+    for service in environment.settings.services:
+        automation.select(environment.service_stack(service.name))
+
+
 def deploy_infrastructure(environment: Environment, args: argparse.Namespace) -> int:
     """The infrastructure stacks wave by wave, as `ops up --env E --layout per-region` deploys
     region stacks (ops/waves.py)."""
+    create_service_stacks(environment)
     command = [
         sys.executable,
         "-m",

@@ -169,9 +169,9 @@ def run(args: argparse.Namespace) -> int:
     if args.layout == "per-region":
         return waves.run(args)
     if args.layout == "per-service":
-        return waves.run(
-            args, release.environment_stacks(release.load(args.env, automation.PROJECT_DIR))
-        )
+        environment = release.load(args.env, automation.PROJECT_DIR)
+        release.create_service_stacks(environment)
+        return waves.run(args, release.environment_stacks(environment))
     try:
         stack = leftovers.writable(args.stack, yes=args.yes)
     except leftovers.StackBusy as refusal:

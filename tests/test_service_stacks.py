@@ -187,9 +187,12 @@ def test_contracts_wait_for_every_service_of_their_region():
         s.name: {region: service_guard.release_of(s)} for s in settings.services_in(region)
     }
     assert service_guard.contract_refusals(settings, region, everything) == []
-    missing = settings.services_in(region)[0].name
-    found = service_guard.contract_refusals(settings, region, {**everything, missing: {}})
-    assert len(found) == 1 and f"stack local-svc-{missing} has not rolled out" in found[0]
+    behind = settings.services_in(region)[0].name
+    older = {**everything, behind: {region: "an-older-release"}}
+    found = service_guard.contract_refusals(settings, region, older)
+    assert len(found) == 1 and f"stack local-svc-{behind} has not rolled out" in found[0]
+    # A service that has released nothing in the region runs nothing there (a new environment).
+    assert service_guard.contract_refusals(settings, region, {**everything, behind: {}}) == []
 
 
 def test_an_update_fails_on_a_refusal_and_a_preview_warns(monkeypatch):
