@@ -90,9 +90,12 @@ def timed(project: Sandbox, *arguments: str) -> dict[str, Any]:
         )
     seconds = time.monotonic() - started
     if done.returncode != 0:
+        # A stack's whole output is long: its failure lines say why.
+        failures = [line for line in done.stdout.splitlines() if "fail" in line.lower()]
         raise SystemExit(
             f"ops {' '.join(arguments)} failed ({done.returncode}):\n"
-            f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+            + "\n".join(failures[-40:])
+            + f"\n{done.stderr[-2000:]}"
         )
     return {"seconds": round(seconds, 1), **sampler.result()}
 
