@@ -168,8 +168,8 @@ def service_stack_guard(
 
 
 def contract_guard(settings: Settings, region: str) -> pulumi.Output[bool] | None:
-    """What a per-service infrastructure stack's contract and down migrations wait for: every
-    service of the region on its release (None when the region runs none)."""
+    """What a per-service infrastructure stack's contract and down migrations wait for: no
+    service of the region still running an older release there (None when it runs none)."""
     if not service_guard.after_services(settings, region):
         return None
     released = read_released(settings, {s.name for s in settings.services_in(region)})
