@@ -52,7 +52,7 @@ from ops.path_results import (
     path_results,
     render_summary,
 )
-from ops.plan import load_latency, plan_for_config
+from ops.plan import latency_model, plan_for_config
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.recovery import ON_FAILURE, Recoverer, Recovery
@@ -378,7 +378,14 @@ def _offline_plan(flat: dict[str, str], stack: str, settings: Settings) -> Plan 
     None when it cannot be made offline: the update then goes on with the engine's own lines."""
     layout = stack_layout.of_stack(stack, namespace_values(flat))
     try:
-        whole = plan_for_config(flat, layout.environment_stack, load_latency(None))
+        model, _ = latency_model(
+            None,
+            "median",
+            stack=layout.environment_stack,
+            config=flat,
+            project_dir=automation.PROJECT_DIR,
+        )
+        whole = plan_for_config(flat, layout.environment_stack, model)
     except UserError:
         return None
     if layout.region is None and layout.service is None:

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deploypaths.mock_run import PROJECT_DIR
+from deploypaths.stack_config import StackFileError, load_stack_file
 from deploypaths.validation import ConfigError
 from ops import UserError
 from ops.live.paths import (
@@ -35,7 +36,7 @@ from ops.live.paths import (
     PathState,
     PathStates,
 )
-from ops.plan import load_latency, make_plan
+from ops.plan import latency_model, make_plan
 
 OUTPUTS = ("auto", "live", "plain", "json", "none")
 # At most this many redraws a second: a 10,000-resource update sends hundreds of events a second.
@@ -308,8 +309,13 @@ def choose(
 def for_stack(output: str, stack: str, *, out: TextIO | None = None) -> View:
     """The view of an update of `stack` as its stack file says now (when it cannot be planned
     offline, the engine's own lines: the update then says what is wrong)."""
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     try:
-        plan = make_plan(stack, PROJECT_DIR / f"Pulumi.{stack}.yaml", load_latency(None))
-    except (UserError, ConfigError):
+        config = load_stack_file(stack_file, PROJECT_DIR)
+        model, _ = latency_model(
+            None, "median", stack=stack, config=config, project_dir=PROJECT_DIR
+        )
+        plan = make_plan(stack, stack_file, model)
+    except (UserError, ConfigError, StackFileError):
         return EngineOnly()
     return choose(output, PathStates(plan), out=out)
