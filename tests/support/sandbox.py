@@ -21,7 +21,8 @@ from ops import UserError, automation
 
 ENGINE_HOME = automation.engine_home(os.environ)
 PASSPHRASE = "deploypaths-sandbox"
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "deploypaths")
+# `local/` holds the latency file the local stack (and every test stack made from it) names.
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "deploypaths", "local")
 
 
 def engine_environment(project: Path) -> dict[str, str]:
