@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -148,23 +149,28 @@ def stack_outputs(stack: str) -> dict[str, Any]:
     return {name: output.value for name, output in selected.outputs().items()}
 
 
-def infrastructure_exports(environment: Environment, service: str) -> dict[str, Any]:
-    """Each region's infrastructure export, for the regions `service` runs in."""
-    return {
-        region: stack_outputs(stack_layout.region_stack(environment.name, region)).get(
-            service_guard.INFRASTRUCTURE_OUTPUT
-        )
-        for region in environment.regions_of(service)
-    }
+def outputs_of(stacks: list[str]) -> dict[str, dict[str, Any]]:
+    """Each stack's last outputs, read side by side: each read is two CLI runs, and a release
+    reads one stack per region and per service it runs after."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(stacks, pool.map(stack_outputs, stacks), strict=True))
 
 
-def released_exports(environment: Environment, service: str) -> dict[str, Any]:
-    """The `released` export of each service `service` runs after."""
-    after = {o for s in environment.settings.services if s.name == service for o in s.after}
-    return {
-        other: stack_outputs(environment.service_stack(other)).get(service_guard.RELEASED_OUTPUT)
-        for other in sorted(after)
-    }
+def exports_for(environment: Environment, service: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What `service`'s release is checked against: each of its regions' `infrastructure`
+    export, and the `released` export of each service it runs after."""
+    regions = environment.regions_of(service)
+    after = sorted({o for s in environment.settings.services if s.name == service for o in s.after})
+    infrastructure = {r: stack_layout.region_stack(environment.name, r) for r in regions}
+    released = {o: environment.service_stack(o) for o in after}
+    read = outputs_of([*infrastructure.values(), *released.values()])
+    return (
+        {
+            r: read[stack].get(service_guard.INFRASTRUCTURE_OUTPUT)
+            for r, stack in infrastructure.items()
+        },
+        {o: read[stack].get(service_guard.RELEASED_OUTPUT) for o, stack in released.items()},
+    )
 
 
 def check_service(environment: Environment, service: str | None) -> str:
@@ -255,9 +261,8 @@ def run(args: argparse.Namespace) -> int:
     environment = load(args.env, project_dir, image)
     service = check_service(environment, args.service)
     settings = environment.settings
-    missing = service_guard.missing_migrations(
-        settings, service, infrastructure_exports(environment, service)
-    )
+    infrastructure, released = exports_for(environment, service)
+    missing = service_guard.missing_migrations(settings, service, infrastructure)
     if args.migrations:
         if not missing:
             print(f"{service}: every expand migration it requires has run; nothing to deploy first")
@@ -265,9 +270,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(missing))
         print("Deploying the infrastructure stacks first.", flush=True)
         return deploy_infrastructure(environment, args)
-    found = missing + service_guard.missing_services(
-        settings, service, released_exports(environment, service)
-    )
+    found = missing + service_guard.missing_services(settings, service, released)
     if found:
         raise UserError(f"release of {service} refused, nothing deployed:\n" + "\n".join(found))
     if args.image:
