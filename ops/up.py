@@ -52,7 +52,7 @@ from ops.path_results import (
     path_results,
     render_summary,
 )
-from ops.plan import latency_model, plan_for_config
+from ops.plan import latency_model, load_latency, plan_for_config
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
 from ops.recovery import ON_FAILURE, Recoverer, Recovery
@@ -378,14 +378,7 @@ def _offline_plan(flat: dict[str, str], stack: str, settings: Settings) -> Plan 
     None when it cannot be made offline: the update then goes on with the engine's own lines."""
     layout = stack_layout.of_stack(stack, namespace_values(flat))
     try:
-        model, _ = latency_model(
-            None,
-            "median",
-            stack=layout.environment_stack,
-            config=flat,
-            project_dir=automation.PROJECT_DIR,
-        )
-        whole = plan_for_config(flat, layout.environment_stack, model)
+        whole = plan_for_config(flat, layout.environment_stack, _stack_model(flat, layout))
     except UserError:
         return None
     if layout.region is None and layout.service is None:
@@ -396,6 +389,22 @@ def _offline_plan(flat: dict[str, str], stack: str, settings: Settings) -> Plan 
     kept = {p.id for p in paths}
     edges = [(a, b) for a, b in whole.edges if a in kept and b in kept]
     return dataclasses.replace(whole, stack=stack, paths=paths, edges=edges)
+
+
+def _stack_model(flat: dict[str, str], layout: stack_layout.StackLayout) -> dict[str, float]:
+    """The stack's own latency model; the default one when the file it names cannot be read:
+    the plan's paths and edges, which the failure handling needs, do not depend on it."""
+    try:
+        model, _ = latency_model(
+            None,
+            "median",
+            stack=layout.environment_stack,
+            config=flat,
+            project_dir=automation.PROJECT_DIR,
+        )
+    except UserError:
+        return load_latency(None)
+    return model
 
 
 def _declares(layout: stack_layout.StackLayout, path: PathTiming) -> bool:

@@ -53,7 +53,10 @@ def fake(path: Path, body: str) -> None:
 
 
 def make(copy: Path, folder: Path, *goals: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "GO")}
+    # Not the `make test` this may run under: its MAKEFLAGS would make the child print its
+    # directories.
+    inherited = ("PYTHON", "GO", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    environment = {key: value for key, value in os.environ.items() if key not in inherited}
     environment["PATH"] = str(folder)
     return subprocess.run(
         ["make", "-n", *goals],
