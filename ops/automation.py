@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def select(stack: str) -> auto.Stack:
             return auto.create_or_select_stack(
                 stack, work_dir=str(PROJECT_DIR), opts=workspace_options()
             )
-        return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=workspace_options())
+        return _select_settled(stack)
     except FileNotFoundError:
         raise UserError(
             "the Pulumi CLI is not installed: run `make setup` (or scripts/install-engine)"
@@ -83,6 +84,19 @@ def select(stack: str) -> auto.Stack:
     except auto.StackNotFoundError:
         backend = os.environ.get("PULUMI_BACKEND_URL", "the logged-in backend")
         raise UserError(f"there is no stack {stack!r} in {backend}") from None
+
+
+def _select_settled(stack: str, attempts: int = 3) -> auto.Stack:
+    """`select_stack`, again after a moment when it read the file backend's checkpoint while an
+    update of the stack was rewriting it (`failed to load checkpoint: EOF`)."""
+    for attempt in range(attempts):
+        try:
+            return auto.select_stack(stack, work_dir=str(PROJECT_DIR), opts=workspace_options())
+        except auto.CommandError as error:
+            if "failed to load checkpoint" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def project_name() -> str:

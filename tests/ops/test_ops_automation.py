@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from pulumi import automation as auto
 from pulumi.automation import ConfigValue
+from pulumi.automation._cmd import CommandResult
 
 from ops import automation
 
@@ -86,3 +88,19 @@ def test_the_policy_pack_and_the_stacks_enforcement_config():
     }
     # A stack without its own config runs the pack with its defaults (fail closed).
     assert "policy_pack_configs" not in automation.policy_options("qa")
+
+
+def test_a_checkpoint_read_while_an_update_rewrites_it_is_read_again(monkeypatch):
+    torn = auto.CommandError(CommandResult("", "error: failed to load checkpoint: EOF", 1))
+    answers: list[object] = [torn, "the stack"]
+
+    def select_stack(*args, **kwargs):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(auto, "select_stack", select_stack)
+    monkeypatch.setattr(automation.time, "sleep", lambda seconds: None)
+    assert automation.select("drills") == "the stack"
+    assert answers == []
