@@ -10,6 +10,11 @@ environment's entry over the file's own; a service without one keeps the stack f
 The program reads them with its config (`apply`), so every command that runs the program (ops
 up, preview, plan, release) sees them, and a mistake in one fails validation with the rest:
 one line per problem, naming the file, the key and what is allowed.
+
+Every update `ops` runs records the release files it deployed as the config key
+`deploypaths:releases` (a copy of the stack file for that update, never the stack file itself:
+ops/automation.py), so `Stack.history()` says which release each update ran and a rollback goes
+back to it. When the config has that key, the program applies it instead of the files.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ import yaml
 from deploypaths.image_pinning import unpinned_reason
 
 RELEASES_DIR = "releases"
+# The config key (of the `deploypaths:` namespace) that records the release files an update ran.
+CONFIG_KEY = "releases"
+NAMESPACE_KEY = f"deploypaths:{CONFIG_KEY}"
 PINNED = "an image pinned by a version tag (app:1.4.2) or a digest (app@sha256:...)"
 RELEASE_KEYS = ("image", "replicas")
 FILE_KEYS = (*RELEASE_KEYS, "environments")
@@ -51,9 +59,10 @@ def read(project_dir: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def problems(
-    releases: Mapping[str, Any], services: Mapping[str, Any], environments: list[str]
+    releases: Mapping[str, Any], services: Mapping[str, Any], environments: list[str] | None
 ) -> list[str]:
-    """Every problem of the release files against the config's services and environments."""
+    """Every problem of the release files against the config's services and environments (not
+    checked when None: recorded files name the environments of their day)."""
     found = []
     for service, content in releases.items():
         where = f"{RELEASES_DIR}/{service}.yaml"
@@ -73,7 +82,7 @@ def problems(
             continue
         for environment, entry in per_environment.items():
             at = f"{where}: environments.{environment}"
-            if environment not in environments:
+            if environments is not None and environment not in environments:
                 found.append(f"{at}: no such environment (stacks: {', '.join(environments)})")
             elif not isinstance(entry, Mapping):
                 found.append(f"{at}: must be a mapping of {', '.join(RELEASE_KEYS)}")
@@ -104,18 +113,51 @@ def _entry_problems(where: str, entry: Mapping[str, Any], allowed: tuple[str, ..
 def apply(
     raw: Mapping[str, Any], environment: str, project_dir: Path, environments: list[str]
 ) -> dict[str, Any]:
-    """The config with the release files applied to its services; ReleaseFileError, naming
-    every problem, when one cannot apply."""
+    """The config with the release files applied to its services (the recorded `releases` key
+    instead, when the config has one); ReleaseFileError, naming every problem, when one cannot
+    apply."""
+    if CONFIG_KEY in raw:
+        return apply_recorded(raw, environment)
     releases, found = read(project_dir)
     if not releases and not found:
         return dict(raw)
+    return _applied(raw, environment, releases, found, environments)
+
+
+def apply_recorded(raw: Mapping[str, Any], environment: str) -> dict[str, Any]:
+    """The config with the release files it recorded (`releases`) applied, the key removed; a
+    config that recorded none, as it is."""
+    recorded = raw.get(CONFIG_KEY)
+    rest = {key: value for key, value in raw.items() if key != CONFIG_KEY}
+    if recorded is None:
+        return rest
+    if not isinstance(recorded, Mapping):
+        raise ReleaseFileError(
+            f"{NAMESPACE_KEY}: must be a mapping of service to release file, not {recorded!r}"
+        )
+    return _applied(rest, environment, recorded, [], None)
+
+
+def recorded(project_dir: Path) -> dict[str, Any]:
+    """The release files as the config key records them (an empty mapping: none)."""
+    releases, _ = read(project_dir)
+    return releases
+
+
+def _applied(
+    raw: Mapping[str, Any],
+    environment: str,
+    releases: Mapping[str, Any],
+    found: list[str],
+    environments: list[str] | None,
+) -> dict[str, Any]:
     entries = raw.get("services")
     services = {
         entry["name"]: entry
         for entry in (entries if isinstance(entries, list) else [])
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str)
     }
-    found += problems(releases, services, environments)
+    found = found + problems(releases, services, environments)
     if found:
         raise ReleaseFileError("\n".join(found))
     applied = copy.deepcopy(dict(raw))

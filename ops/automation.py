@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi import automation as auto
 
+from deploypaths import releases
 from ops import UserError, region_stacks
 from ops.report_history import DEFAULT_PAGE_SIZE, fetch_all
 
@@ -29,6 +32,7 @@ PROJECT_DIR = Path(os.environ.get("DEPLOYPATHS_PROJECT_DIR") or REPO_ROOT)
 POLICY_PACK = REPO_ROOT / "policy"
 MAX_FAILURE_LINES = 5
 DEFAULT_ENGINE_HOME = Path.home() / ".cache" / "deploypaths" / "engine"
+RELEASES_KEY = releases.NAMESPACE_KEY
 
 
 def engine_env(environ: Mapping[str, str]) -> tuple[Path | None, dict[str, str]]:
@@ -121,11 +125,21 @@ def policy_options(stack: str) -> dict[str, list[str]]:
 
 def failure_text(error: Exception) -> str:
     """A short reason from an engine failure (a CommandError's text holds the whole output):
-    its `error:` lines, else its last lines."""
+    its last `error:` lines, each with the `- ` items listed under it (the program's
+    configuration problems), else its last lines."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    errors = [line for line in lines if "error:" in line.lower()]
-    chosen = (errors or lines)[-MAX_FAILURE_LINES:]
-    return "; ".join(chosen) or type(error).__name__
+    errors: list[list[str]] = []
+    listing = False
+    for line in lines:
+        if "error:" in line.lower():
+            errors.append([line])
+            listing = True
+        elif listing and line.startswith("- "):
+            errors[-1].append(line)
+        else:
+            listing = False
+    chosen = [" ".join(group) for group in errors] or lines
+    return "; ".join(chosen[-MAX_FAILURE_LINES:]) or type(error).__name__
 
 
 # What the engine says when a provider process dies under it (the upstream Kubernetes provider
@@ -218,3 +232,35 @@ def write_config(
         stack.set_all_config_json(config_json(set_values))
     if remove:
         stack.remove_all_config(list(remove))
+
+
+def program_config(stack: auto.Stack) -> dict[str, auto.ConfigValue]:
+    """The config an update of `stack` runs the program with: its stack file's, with the release
+    files recorded as `deploypaths:releases` (deploypaths/releases.py) unless it sets that key."""
+    config = dict(stack.get_all_config())
+    recorded = releases.recorded(PROJECT_DIR)
+    if recorded and RELEASES_KEY not in config:
+        config[RELEASES_KEY] = auto.ConfigValue(json.dumps(recorded))
+    return config
+
+
+@contextmanager
+def update_config_file(stack: str, values: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A copy of the stack's file for one update (`up(config_file=...)`), beside it, removed
+    afterwards: `values` (JSON) set in it, and the release files recorded, so the update's
+    history entry says which release it ran. The stack file itself is never written."""
+    original = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    document = (yaml.safe_load(original.read_text()) if original.exists() else None) or {}
+    config = document.setdefault("config", {})
+    recorded = releases.recorded(PROJECT_DIR)
+    if recorded and RELEASES_KEY not in config:
+        config[RELEASES_KEY] = recorded
+    for key, value in (values or {}).items():
+        config[key] = json.loads(value)
+    handle, name = tempfile.mkstemp(prefix=f".{original.stem}.", suffix=".yaml", dir=PROJECT_DIR)
+    try:
+        with os.fdopen(handle, "w") as out:
+            yaml.safe_dump(document, out, sort_keys=False)
+        yield name
+    finally:
+        Path(name).unlink(missing_ok=True)

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from deploypaths import layout, releases
+from deploypaths.config.problems import ConfigError
 from deploypaths.config.settings import OVERRIDABLE_SERVICE_FIELDS, Migration, Service, Settings
 from deploypaths.identity import PathIdentity
 from deploypaths.stack_config import SECRET_PLACEHOLDER, namespace_values
@@ -37,8 +39,13 @@ def raw_namespace(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 def settings_of(flat: Mapping[str, Any], *, stack: str) -> Settings:
     """Validated Settings of a recorded configuration whose secrets are blinded (raises
-    ConfigError). A blinded secret map stands in as one `[secret]` entry per region."""
+    ConfigError), with the release files it recorded applied. A blinded secret map stands in as
+    one `[secret]` entry per region."""
     raw = raw_namespace(flat)
+    try:
+        raw = releases.apply_recorded(raw, layout.of_stack(stack, raw).environment_stack)
+    except releases.ReleaseFileError as error:
+        raise ConfigError(stack, str(error).splitlines()) from None
     regions = raw.get("regions")
     names = [
         entry["name"]

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi import automation as auto
 
 from deploypaths.config.settings import Settings
@@ -99,7 +97,6 @@ class Recoverer:
     ) -> None:
         self.stack, self.stack_name, self.settings, self.say = stack, stack_name, settings, say
         self.options = dict(options)
-        self.stack_file = automation.PROJECT_DIR / f"Pulumi.{stack_name}.yaml"
 
     def recover(self, update: events.Update, number: int, results: list[PathResult]) -> Recovery:
         recovery = Recovery()
@@ -146,7 +143,7 @@ class Recoverer:
     ) -> None:
         """One targeted `up`: each service path pinned to its previous release, each migration
         path running its `down`, on a copy of the stack file."""
-        config_now = self.stack.get_all_config()
+        config_now = automation.program_config(self.stack)
         put_back = _PutBack(
             regions=decode(config_now[REGIONS_KEY].value),
             resources=automation.resources(self.stack),
@@ -161,7 +158,7 @@ class Recoverer:
         subject = ", ".join(put_back.done)
         self.say(f"Putting back {subject} (the rest keeps its new release)...")
         regions = json.dumps(put_back.regions)
-        with _TemporaryStackFile(self.stack_file, {REGIONS_KEY: regions}) as config_file:
+        with automation.update_config_file(self.stack_name, {REGIONS_KEY: regions}) as config_file:
             try:
                 self._record().up(
                     message=f"automatic rollback of {subject} after update {number} (by {user})",
@@ -337,28 +334,3 @@ def since_failure(update: events.Update, path: str) -> str:
     if not moments:
         return "after the update"
     return f"{time.time() - min(moments):.0f}s after its failure"
-
-
-class _TemporaryStackFile:
-    """A copy of the stack file with some plain values replaced, beside it, removed afterwards."""
-
-    def __init__(self, original: Path, values: Mapping[str, str]) -> None:
-        self.original, self.values = original, values
-        self.path: Path | None = None
-
-    def __enter__(self) -> str:
-        document = yaml.safe_load(self.original.read_text()) or {}
-        config = document.setdefault("config", {})
-        for key, value in self.values.items():
-            config[key] = json.loads(value)
-        handle, name = tempfile.mkstemp(
-            prefix=f".{self.original.stem}.", suffix=".yaml", dir=self.original.parent
-        )
-        with os.fdopen(handle, "w") as out:
-            yaml.safe_dump(document, out, sort_keys=False)
-        self.path = Path(name)
-        return name
-
-    def __exit__(self, *_: object) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)

@@ -19,9 +19,6 @@ Exit status: 0 released, 1 the update failed, 2 an operator mistake or a refusal
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,22 +135,28 @@ def _with_image(raw: Mapping[str, Any], service: str, image: str) -> dict[str, A
     return {**raw, "services": services}
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """A stack's last outputs, plain (nothing when the stack does not exist yet)."""
-    try:
-        selected = auto.select_stack(
-            stack, work_dir=str(automation.PROJECT_DIR), opts=automation.workspace_options()
-        )
-    except auto.StackNotFoundError:
-        return {}
-    return {name: output.value for name, output in selected.outputs().items()}
-
-
 def outputs_of(stacks: list[str]) -> dict[str, dict[str, Any]]:
-    """Each stack's last outputs, read side by side: each read is two CLI runs, and a release
-    reads one stack per region and per service it runs after."""
+    """Each stack's last outputs, plain, read side by side and without selecting them (a release
+    reads one stack per region and per service it runs after); nothing for a stack that does not
+    exist yet."""
+    options = automation.workspace_options()
+    workspace = auto.LocalWorkspace(
+        work_dir=str(automation.PROJECT_DIR),
+        env_vars=options.env_vars,
+        pulumi_command=options.pulumi_command,
+    )
+
+    def outputs(stack: str) -> dict[str, Any]:
+        try:
+            read = workspace.stack_outputs(stack)
+        except auto.CommandError as error:
+            if "no stack named" in str(error):
+                return {}
+            raise
+        return {name: output.value for name, output in read.items()}
+
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(zip(stacks, pool.map(stack_outputs, stacks), strict=True))
+        return dict(zip(stacks, pool.map(outputs, stacks), strict=True))
 
 
 def exports_for(environment: Environment, service: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -202,11 +205,20 @@ def check_image_target(project_dir: Path, environment: str, service: str) -> Non
 
 
 def up(stack: str, args: argparse.Namespace) -> int:
-    """`python -m ops up --stack <stack> --yes` in this process's terminal, its exit status."""
-    command = [sys.executable, "-m", "ops", "up", "--stack", stack, "--yes", *_passed_on(args)]
+    """`python -m ops up --stack <stack> --yes`, its exit status."""
+    return _ops_up(["--stack", stack], args)
+
+
+def _ops_up(arguments: list[str], args: argparse.Namespace) -> int:
+    """`python -m ops up <arguments> --yes` with the options `ops release` passes on, in this
+    process (no second interpreter to start), its exit status."""
+    # Imported here: ops.__main__ imports every command module, this one included.
+    from ops.__main__ import main
+
+    passed = [*arguments, "--yes", *_passed_on(args)]
     if args.output != "auto":
-        command += ["--output", args.output]
-    return subprocess.call(command, cwd=automation.REPO_ROOT, env=os.environ.copy())
+        passed += ["--output", args.output]
+    return main(["up", *passed])
 
 
 def _passed_on(args: argparse.Namespace) -> list[str]:
@@ -228,20 +240,7 @@ def deploy_infrastructure(environment: Environment, args: argparse.Namespace) ->
     """The infrastructure stacks wave by wave, as `ops up --env E --layout per-region` deploys
     region stacks (ops/waves.py)."""
     create_service_stacks(environment)
-    command = [
-        sys.executable,
-        "-m",
-        "ops",
-        "up",
-        "--env",
-        environment.name,
-        "--layout",
-        "per-region",
-        "--yes",
-    ]
-    return subprocess.call(
-        [*command, *_passed_on(args)], cwd=automation.REPO_ROOT, env=os.environ.copy()
-    )
+    return _ops_up(["--env", environment.name, "--layout", "per-region"], args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -313,12 +313,17 @@ def _up_once(
     recorder = events.UpdateRecorder(deploy.stack, deploy.args.stack)
     output = WithoutHeldTracebacks(view.engine_line)
     failure = None
-    with cancel_on_interrupt(deploy.stack) as interrupted, view:
+    with (
+        automation.update_config_file(deploy.args.stack) as config_file,
+        cancel_on_interrupt(deploy.stack) as interrupted,
+        view,
+    ):
         try:
             recorder.up(
                 on_output=output,
                 on_event=lambda event: view.event(events.event_json(event)),
                 color="never",
+                config_file=config_file,
                 **deploy.options,
                 **deploy.policy,
             )

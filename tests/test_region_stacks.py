@@ -9,20 +9,16 @@ import pytest
 from benchmarks.topology import generate
 from components.stack_references import trusted_watch
 from deploypaths import layout
-from deploypaths.mock_run import PROJECT_DIR, run_program
+from deploypaths.mock_run import run_program
 from deploypaths.naming import gate_name, wave_release
-from deploypaths.recording import Recording, Registration
-from deploypaths.stack_config import load_stack_file, namespace_values
+from deploypaths.recording import Registration
+from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
-from tests.support.mock_stacks import run_region_stacks
+from tests.support.mock_stacks import enclosing, run_region_stacks, stack_file
 
 HEALTH_GATE = "deploypaths:index:HealthGate"
 REGION_PATH = "deploypaths:index:RegionPath"
 REFERENCE_URN = "urn:pulumi:stack::project::pulumi:pulumi:Stack$pulumi:pulumi:StackReference::{}"
-
-
-def stack_file(name: str) -> dict[str, str]:
-    return load_stack_file(PROJECT_DIR / f"Pulumi.{name}.yaml", PROJECT_DIR)
 
 
 CONFIGS = {
@@ -40,16 +36,6 @@ CONFIGS = {
         monitoring_mode="cloudwatch",
     ),  # fmt: skip
 }
-
-
-def enclosing(recording: Recording, registration: Registration, type_: str) -> str | None:
-    """The name of the nearest resource of `type_` a resource sits under, itself included: its
-    region's RegionPath, or its gate (None when there is none)."""
-    while registration.type != type_:
-        if registration.parent not in recording.registrations:
-            return None
-        registration = recording.registrations[registration.parent]
-    return registration.name
 
 
 def shape(registration: Registration) -> dict:

@@ -104,3 +104,14 @@ def test_the_program_refuses_a_bad_release_file_before_declaring_anything(projec
     config = load_stack_file(project / "Pulumi.local.yaml", project)
     with pytest.raises(pulumi.RunError, match="releases/billing.yaml: no service billing"):
         run_program(config, stack="local", project_dir=project)
+
+
+def test_the_releases_an_update_recorded_apply_instead_of_the_files(tmp_path):
+    write(tmp_path, "auth", "image: r.example.com/auth:3.0.0\n")
+    recorded = {**RAW, "releases": {"auth": {"image": "r.example.com/auth:2.0.0"}}}
+    applied = releases.apply(recorded, "dev", tmp_path, ["dev"])
+    assert applied["services"][0]["image"] == "r.example.com/auth:2.0.0"
+    assert "releases" not in applied, "the key is the program's input, not a setting"
+    assert releases.apply_recorded(RAW, "dev") == RAW, "a config that recorded none is as it is"
+    with pytest.raises(releases.ReleaseFileError, match="deploypaths:releases: must be a mapping"):
+        releases.apply_recorded({**RAW, "releases": ["auth"]}, "dev")

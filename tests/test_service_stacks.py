@@ -10,21 +10,17 @@ import pytest
 from benchmarks.topology import generate
 from components.stack_references import checked
 from deploypaths import layout, service_guard
-from deploypaths.mock_run import PROJECT_DIR, run_program
-from deploypaths.recording import Recording, Registration
-from deploypaths.stack_config import load_stack_file, namespace_values
+from deploypaths.mock_run import run_program
+from deploypaths.recording import Recording
+from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
 from ops.state_split import split_per_service
-from tests.support.mock_stacks import PER_SERVICE, run_service_stacks
+from tests.support.mock_stacks import PER_SERVICE, enclosing, run_service_stacks, stack_file
 
 SERVICE_PATH = "deploypaths:index:ServicePath"
 HEALTH_GATE = "deploypaths:index:HealthGate"
 REGION_PATH = "deploypaths:index:RegionPath"
 FEATURE_FLAGS = "deploypaths:index:FeatureFlags"
-
-
-def stack_file(name: str) -> dict[str, str]:
-    return load_stack_file(PROJECT_DIR / f"Pulumi.{name}.yaml", PROJECT_DIR)
 
 
 CONFIGS = {
@@ -38,14 +34,6 @@ CONFIGS = {
 def stackless(urn: str) -> str:
     """A URN without its stack: what a move between stacks keeps."""
     return urn.split("::", 1)[-1]
-
-
-def under(recording: Recording, registration: Registration, type_: str) -> str | None:
-    while registration.type != type_:
-        if registration.parent not in recording.registrations:
-            return None
-        registration = recording.registrations[registration.parent]
-    return registration.name
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
@@ -64,7 +52,7 @@ def appconfig_flags(recording: Recording) -> set[str]:
     return {
         stackless(urn)
         for urn, r in recording.registrations.items()
-        if under(recording, r, FEATURE_FLAGS)
+        if enclosing(recording, r, FEATURE_FLAGS)
         or (r.type == "kubernetes:core/v1:ConfigMap" and r.name.endswith("-flags"))
     }
 
@@ -86,10 +74,10 @@ def test_each_service_path_is_in_its_service_stack_alone_with_the_single_stacks_
     flagged = {s.name for s in settings.services if s.flags} if appconfig_flags(single) else set()
     compared = 0
     for urn, registration in single.registrations.items():
-        path = under(single, registration, SERVICE_PATH)
+        path = enclosing(single, registration, SERVICE_PATH)
         if path is None:
             continue
-        service = path.removesuffix(f"-{under(single, registration, REGION_PATH)}")
+        service = path.removesuffix(f"-{enclosing(single, registration, REGION_PATH)}")
         holders = [
             stack
             for stack, recording in by_stack.items()

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         paths=args.paths,
         force=args.force,
         history=automation.history(stack, show_secrets=True),
-        config_now=config_before,
+        config_now=automation.program_config(stack),
         defaults=project_defaults(automation.PROJECT_DIR),
         resources=automation.resources(stack) if args.paths else None,
         user=operator_name(os.environ),
@@ -172,9 +172,10 @@ def run(args: argparse.Namespace) -> int:
         deploying = True
         view = terminal.for_stack(args.output, args.stack)
         try:
-            with view:
+            with view, automation.update_config_file(args.stack) as config_file:
                 events.UpdateRecorder(stack, args.stack).up(
                     message=plan.message,
+                    config_file=config_file,
                     on_output=view.engine_line,
                     on_event=lambda event: view.event(events.event_json(event)),
                     color="never",

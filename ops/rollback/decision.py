@@ -15,6 +15,7 @@ from typing import Any
 
 from pulumi.automation import ConfigValue, UpdateSummary
 
+from deploypaths import releases
 from deploypaths.config.settings import Migration, Service, Settings
 from deploypaths.identity import (
     PathIdentity,
@@ -37,6 +38,7 @@ from ops.config_diff import (
 from ops.report_history import grouped_changes
 
 REGIONS_KEY = f"{NAMESPACE}:regions"
+RELEASES_KEY = f"{NAMESPACE}:{releases.CONFIG_KEY}"
 # What `pulumi stack history --show-secrets` says for a secret it cannot decrypt.
 UNREADABLE_SECRETS = (SECRET_PLACEHOLDER, "ERROR_UNABLE_TO_DECRYPT")
 
@@ -381,6 +383,8 @@ def plan_rollback(
     plan.set_values, plan.remove = stack_rollback_config(
         config_now, config_then, defaults, version=version
     )
+    if RELEASES_KEY in config_now or RELEASES_KEY in config_then:
+        pin_recorded_releases(plan, config_now, then, stack=stack)
     plan.changes = grouped_changes(diff_paths(now, then))
     added, removed = migration_list_change(now, then)
     if added:
@@ -396,6 +400,38 @@ def plan_rollback(
     if plan.remove:
         plan.changes.append(f"keys removed: {', '.join(plan.remove)}")
     return plan
+
+
+def pin_recorded_releases(
+    plan: RollbackPlan, config_now: Mapping[str, ConfigValue], then: Settings, *, stack: str
+) -> None:
+    """A whole-stack rollback keeps the release files out of the stack file (they stay the
+    teams'): each service path whose release at the plan's version (its recorded release files
+    applied) differs from what the rolled-back stack file and today's release files give is
+    pinned in its region's overrides instead, as `--path` pins one."""
+    plan.set_values.pop(RELEASES_KEY, None)
+    plan.remove = [key for key in plan.remove if key != RELEASES_KEY]
+    after = {k: v for k, v in config_now.items() if k not in plan.remove} | plan.set_values
+    try:
+        deployed = settings_of(after, stack=stack)
+    except ConfigError as error:
+        raise UserError(f"the rolled-back configuration does not validate:\n{error}") from None
+    differing = [
+        PathIdentity("service", service.name, region)
+        for region in deployed.region_names
+        for service in deployed.services_in(region)
+        if (old := _service(then, service.name, region)) is not None
+        and release_fields(old) != release_fields(service)
+    ]
+    if differing:
+        regions, _ = path_rollback_regions(
+            decode(after[REGIONS_KEY].value),
+            now=deployed,
+            then=then,
+            specs=differing,
+            version=plan.version,
+        )
+        plan.set_values[REGIONS_KEY] = ConfigValue(value=json.dumps(regions), secret=False)
 
 
 def paths_plan(stack: str, version: int, specs: Sequence[PathIdentity], user: str) -> RollbackPlan:

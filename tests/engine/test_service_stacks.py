@@ -1,7 +1,8 @@
 """`layout: per-service` on real clusters: a single stack (2 regions x 3 services in 2 waves)
 moved into an infrastructure stack per region and a stack per service without a resource change,
-then teams' releases: two services at once by two `ops release` processes, a release refused for
-a migration that has not run (nothing changes), and the same release once the migration ran (its
+then teams' releases: two services at once by two `ops release` processes, one whose image never
+gets ready (its path alone goes back to the team's last release), a release refused for a
+migration that has not run (nothing changes), and the same release once the migration ran (its
 Job completed before the new ReplicaSet). The tests run in file order on one environment."""
 
 from __future__ import annotations
@@ -181,6 +182,27 @@ def test_two_teams_release_at_once_and_neither_waits_for_the_other(project, env,
         assert image(env, "search", region) == f"{REGISTRY}/search:1.13.0"
     # Side by side: the second did not queue behind the first's lock.
     assert max(finished.values()) < 1.6 * min(finished.values()), finished
+
+
+def test_a_release_that_never_gets_ready_goes_back_to_the_teams_last_release_alone(
+    project, env, moved
+):
+    auth = {region: image(env, "auth", region) for region in REGIONS}
+    process = release(project, "search", f"{REGISTRY}/search:1.14.0-never-ready")
+    out, _ = process.communicate(timeout=900)
+    assert process.returncode == 1, out[-3000:]
+    failed = next(line for line in out.splitlines()[::-1] if line.strip().startswith("search@us"))
+    # Back to the release its stack's last update recorded (the release file's 1.13.0, not the
+    # stack file's 1.12.0), and the later wave never started.
+    assert " rolled back " in failed and "back to the release of update" in failed, failed
+    for region in REGIONS:
+        assert image(env, "search", region) == f"{REGISTRY}/search:1.13.0", (region, out[-3000:])
+        deployment = env.views[region].deployments()["search"]
+        assert deployment["status"].get("availableReplicas") == 1, (region, deployment["status"])
+    assert {region: image(env, "auth", region) for region in REGIONS} == auth, "other teams' too"
+    release_file = project.root / "releases" / "search.yaml"
+    assert "1.14.0-never-ready" in release_file.read_text(), "the next release tries it again"
+    release_file.write_text(f"image: {REGISTRY}/search:1.13.0\n")
 
 
 def test_a_release_needing_a_migration_that_has_not_run_is_refused_and_changes_nothing(

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi import automation as auto
 from pulumi.automation import ConfigValue
 from pulumi.automation._cmd import CommandResult
@@ -78,6 +79,16 @@ def test_an_engine_failure_is_told_by_its_error_lines():
         "code: 1; stdout: a; b"
     )
     assert automation.failure_text(RuntimeError("")) == "RuntimeError"
+    program = (
+        "stdout: Updating\n - not a problem\n"
+        "  error: stack 'dev' has 2 configuration problem(s); nothing was deployed\n"
+        "    - services[1] (orders): image: unpinned\n    - waves: region x is not in regions\n"
+        "  Resources: 1 unchanged\n - not a problem either\n"
+    )
+    assert automation.failure_text(RuntimeError(program)) == (
+        "error: stack 'dev' has 2 configuration problem(s); nothing was deployed "
+        "- services[1] (orders): image: unpinned - waves: region x is not in regions"
+    )
 
 
 def test_the_policy_pack_and_the_stacks_enforcement_config():
@@ -104,3 +115,27 @@ def test_a_checkpoint_read_while_an_update_rewrites_it_is_read_again(monkeypatch
     monkeypatch.setattr(automation.time, "sleep", lambda seconds: None)
     assert automation.select("drills") == "the stack"
     assert answers == []
+
+
+def test_an_update_runs_on_a_copy_of_the_stack_file_that_records_the_release_files(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(automation, "PROJECT_DIR", tmp_path)
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("# the team's comment\nconfig:\n  deploypaths:layout: single\n")
+    with automation.update_config_file("dev", {"deploypaths:regions": '[{"name": "a"}]'}) as path:
+        copy = yaml.safe_load(Path(path).read_text())["config"]
+        assert copy == {"deploypaths:layout": "single", "deploypaths:regions": [{"name": "a"}]}
+    (tmp_path / "releases").mkdir()
+    (tmp_path / "releases" / "auth.yaml").write_text("image: r.example.com/auth:2.0.0\n")
+    with automation.update_config_file("dev") as path:
+        copy = yaml.safe_load(Path(path).read_text())["config"]
+        assert copy["deploypaths:releases"] == {"auth": {"image": "r.example.com/auth:2.0.0"}}
+    assert not Path(path).exists(), "the copy is removed after the update"
+    assert stack_file.read_text().startswith("# the team's comment"), (
+        "the stack file is not written"
+    )
+    # A stack file that sets the key itself keeps its own.
+    stack_file.write_text("config:\n  deploypaths:releases: {}\n")
+    with automation.update_config_file("dev") as path:
+        assert yaml.safe_load(Path(path).read_text())["config"]["deploypaths:releases"] == {}

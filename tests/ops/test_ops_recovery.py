@@ -34,7 +34,7 @@ class FailingOnce(UpdatingStack):
         self.copies: list[dict[str, Any]] = []
 
     def up(self, **kwargs: Any) -> None:
-        if "config_file" in kwargs:
+        if "target" in kwargs:
             self.copies.append(yaml.safe_load(Path(kwargs["config_file"]).read_text()))
             self._up_error = None
             self._up_events = []
@@ -142,3 +142,30 @@ def test_a_failed_canary_track_goes_back_alone():
         }
     }
     assert pinned[1] == {"name": "eu-west-1"}
+
+
+def test_a_failed_path_goes_back_to_the_release_file_its_last_update_recorded(
+    project, fake_stacks, file_backend
+):
+    (project / "releases").mkdir()
+    (project / "releases" / "auth.yaml").write_text(f"image: {AUTH}:3.3.0-never-ready\n")
+    landed = flat_config(project)
+    landed["deploypaths:releases"] = ConfigValue(json.dumps({"auth": {"image": f"{AUTH}:3.2.5"}}))
+    stack = FailingOnce(
+        history=[update(1, landed)],
+        config=flat_config(project),
+        up_events=load_events("events-local-3.jsonl"),
+    )
+    fake_stacks["local"] = stack
+
+    assert main(["up", "--stack", "local", "--yes"]) == 1
+
+    first, _ = stack.called("up")
+    # The failed update recorded the release file it ran; the path goes back to the one before.
+    (copy,) = stack.copies
+    assert copy["config"]["deploypaths:releases"] == {
+        "auth": {"image": f"{AUTH}:3.3.0-never-ready"}
+    }
+    regions = {r["name"]: r for r in copy["config"]["deploypaths:regions"]}
+    assert regions["us-east-1"]["overrides"]["auth"]["image"] == f"{AUTH}:3.2.5"
+    assert "config_file" in first

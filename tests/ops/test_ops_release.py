@@ -45,7 +45,9 @@ def settings_of(project: Path) -> Any:
 def outputs(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
     """The other stacks' outputs by stack name (none: a stack never deployed)."""
     found: dict[str, dict[str, Any]] = {}
-    monkeypatch.setattr(release, "stack_outputs", lambda stack: found.get(stack, {}))
+    monkeypatch.setattr(
+        release, "outputs_of", lambda stacks: {stack: found.get(stack, {}) for stack in stacks}
+    )
     return found
 
 

@@ -276,6 +276,43 @@ def test_one_path_gets_an_override_pinning_its_old_release():
     assert p.message == "rollback of orders@us-east-1 to version 3 (by alice)"
 
 
+def with_releases(config: dict, orders_image: str) -> dict:
+    """`config` as an update recorded it with releases/orders.yaml saying `orders_image`."""
+    releases = json.dumps({"orders": {"image": f"{REGISTRY}/{orders_image}"}})
+    return {**config, "deploypaths:releases": ConfigValue(releases)}
+
+
+def test_a_path_goes_back_to_the_release_file_its_version_recorded():
+    history = summaries()
+    history[3].config = with_releases(history[3].config, "orders:7.4.2")
+    now = with_releases(config_of(history[0]), "orders:7.6.0")
+    p = plan(version=3, paths=["orders@us-east-1"], history=history, now=now)
+    assert list(p.set_values) == ["deploypaths:regions"]
+    assert overrides(regions_of(p), "us-east-1")["orders"]["image"] == f"{REGISTRY}/orders:7.4.2"
+    assert p.changes == [
+        f"orders@us-east-1: image {REGISTRY}/orders:7.6.0 -> {REGISTRY}/orders:7.4.2"
+    ]
+
+
+def test_the_whole_stack_pins_the_recorded_releases_and_leaves_the_release_files_theirs():
+    history = summaries()
+    history[3].config = with_releases(history[3].config, "orders:7.4.2")
+    now = with_releases(config_of(history[0]), "orders:7.6.0")
+    p = plan(version=3, history=history, now=now)
+    assert "deploypaths:releases" not in p.set_values and "deploypaths:releases" not in p.remove
+    regions = regions_of(p)
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
+        assert overrides(regions, region)["orders"]["image"] == f"{REGISTRY}/orders:7.4.2", region
+    # Deployed as the rolled-back stack file and today's release file say, it runs 7.4.2.
+    deployed = settings_of({**now, **p.set_values}, stack="prod")
+    assert {
+        s.image
+        for r in deployed.region_names
+        for s in deployed.services_in(r)
+        if s.name == "orders"
+    } == {f"{REGISTRY}/orders:7.4.2"}
+
+
 def test_a_path_rollback_keeps_todays_flags_and_does_not_list_them():
     history = summaries()
     now = config_of(history[0])

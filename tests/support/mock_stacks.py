@@ -18,12 +18,27 @@ from pulumi.runtime.sync_await import _sync_await
 
 from deploypaths import service_guard
 from deploypaths.layout import region_stack, region_stacks, service_stack
-from deploypaths.mock_run import CloudMocks, run_program
-from deploypaths.recording import Recording
-from deploypaths.stack_config import namespace_values
+from deploypaths.mock_run import PROJECT_DIR, CloudMocks, run_program
+from deploypaths.recording import Recording, Registration
+from deploypaths.stack_config import load_stack_file, namespace_values
 from deploypaths.validation import parse_settings
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def stack_file(name: str) -> dict[str, str]:
+    """A committed stack file's flat config."""
+    return load_stack_file(PROJECT_DIR / f"Pulumi.{name}.yaml", PROJECT_DIR)
+
+
+def enclosing(recording: Recording, registration: Registration, type_: str) -> str | None:
+    """The name of the nearest resource of `type_` a resource sits under, itself included (None
+    when there is none)."""
+    while registration.type != type_:
+        if registration.parent not in recording.registrations:
+            return None
+        registration = recording.registrations[registration.parent]
+    return registration.name
 
 
 class StackReferenceMocks(CloudMocks):
