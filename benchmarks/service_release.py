@@ -41,6 +41,7 @@ from tests.support.sandbox import Sandbox
 SINGLE, REGIONS, SERVICES = "bench", "benchr", "benchs"
 FLOOR_CONCURRENT = 1.2
 TIMEOUT = 3600
+FAILURE_LOG = Path(__file__).resolve().parent.parent / "out" / "service_release-failure.log"
 
 
 def environment(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -90,12 +91,14 @@ def timed(project: Sandbox, *arguments: str) -> dict[str, Any]:
         )
     seconds = time.monotonic() - started
     if done.returncode != 0:
-        # A stack's whole output is long: its failure lines say why.
+        # A stack's whole output is long: its failure lines say why, the whole is kept.
+        FAILURE_LOG.parent.mkdir(exist_ok=True)
+        FAILURE_LOG.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
         failures = [line for line in done.stdout.splitlines() if "fail" in line.lower()]
         raise SystemExit(
             f"ops {' '.join(arguments)} failed ({done.returncode}):\n"
             + "\n".join(failures[-40:])
-            + f"\n{done.stderr[-2000:]}"
+            + f"\n{done.stderr[-2000:]}\nits whole output: {FAILURE_LOG}"
         )
     return {"seconds": round(seconds, 1), **sampler.result()}
 
