@@ -10,6 +10,9 @@ region and that no other service waits for (its stack's update starts nothing el
 - single: the image changed in the stack file, `ops up --stack bench --yes`;
 - region stacks: the same, `ops up --env benchr --layout per-region --yes`;
 - per-service: `ops release --env benchs --service S --image I`;
+- each as its pipeline runs it (ops/pipelines/flow.py): `ops preview` of the stack (the step
+  that refuses unsafe changes), then the deploy (`ops up --stack bench`, `ops release --service
+  S` with the release file already changed);
 - two at once: two such services, `ops release` of each started together, each one's time
   against the one release alone (floor: both within 1.2 x); through the single stack the
   second change waits for the first's lock, so it is timed as the two changes one after the
@@ -35,6 +38,8 @@ from typing import Any
 
 from benchmarks.engine_up import ProcessTree, local_topology
 from benchmarks.topology import Size
+from deploypaths import releases
+from deploypaths.layout import service_stack
 from deploypaths.stack_config import namespace_values
 from tests.support.sandbox import Sandbox
 
@@ -147,6 +152,18 @@ def measure(project: Sandbox, config: dict[str, Any]) -> dict[str, Any]:
     release = ["release", "--env", SERVICES, "--output", "none"]
     image = image_of(with_image(services, first, "t1"), first)
     figures["per_service"] = timed(project, *release, "--service", first, "--image", image)
+    # As each layout's pipeline runs the change (ops/pipelines/flow.py): the preview that refuses
+    # unsafe changes, then the deploy; the release file committed before the pipeline starts.
+    project.write_config(SINGLE, with_image(single, first, "t3"))
+    figures["single_pipeline"] = pipeline(
+        project, ["preview", "--stack", SINGLE], ["up", "--stack", SINGLE, *deploy]
+    )
+    releases.write_image(project.root, first, image_of(with_image(services, first, "t3"), first))
+    figures["per_service_pipeline"] = pipeline(
+        project,
+        ["preview", "--stack", service_stack(SERVICES, first)],
+        [*release, "--service", first],
+    )
     figures["per_service_concurrent"] = concurrently(
         project,
         [
@@ -167,6 +184,18 @@ def measure(project: Sandbox, config: dict[str, Any]) -> dict[str, Any]:
         ],
     )
     return figures
+
+
+def pipeline(project: Sandbox, preview: list[str], deploy: list[str]) -> dict[str, Any]:
+    """A pipeline's two steps, one after the other: `ops preview` (its report written, as the
+    pipelines keep it) and the deploy; their seconds together and the preview's alone."""
+    with tempfile.TemporaryDirectory() as folder:
+        previewed = timed(project, *preview, "--markdown", str(Path(folder) / "preview.md"))
+    deployed = timed(project, *deploy)
+    return {
+        "seconds": round(previewed["seconds"] + deployed["seconds"], 1),
+        "preview_seconds": previewed["seconds"],
+    }
 
 
 def memory_gib() -> float:
@@ -207,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  two releases at once:                {both[0]:7.1f} s and {both[1]:7.1f} s "
         f"({max(both) / one:.2f} x one alone; floor {FLOOR_CONCURRENT})"
     )
+    by_pipeline = {key: figures[f"{key}_pipeline"] for key in ("single", "per_service")}
+    for key, title in (("single", "single stack"), ("per_service", "per-service")):
+        print(
+            f"  as its pipeline runs it, {title + ':':14}{by_pipeline[key]['seconds']:7.1f} s "
+            f"(its preview {by_pipeline[key]['preview_seconds']:.1f} s)"
+        )
     second = figures["single_second_change"]["seconds"]
     print(f"  two changes through the single stack: {single + second:7.1f} s (one after the other)")
     print(

@@ -32,7 +32,6 @@ PROJECT_DIR = Path(os.environ.get("DEPLOYPATHS_PROJECT_DIR") or REPO_ROOT)
 POLICY_PACK = REPO_ROOT / "policy"
 MAX_FAILURE_LINES = 5
 DEFAULT_ENGINE_HOME = Path.home() / ".cache" / "deploypaths" / "engine"
-RELEASES_KEY = releases.NAMESPACE_KEY
 
 
 def engine_env(environ: Mapping[str, str]) -> tuple[Path | None, dict[str, str]]:
@@ -238,9 +237,8 @@ def program_config(stack: auto.Stack) -> dict[str, auto.ConfigValue]:
     """The config an update of `stack` runs the program with: its stack file's, with the release
     files recorded as `deploypaths:releases` (deploypaths/releases.py) unless it sets that key."""
     config = dict(stack.get_all_config())
-    recorded = releases.recorded(PROJECT_DIR)
-    if recorded and RELEASES_KEY not in config:
-        config[RELEASES_KEY] = auto.ConfigValue(json.dumps(recorded))
+    for key, value in _recorded_releases(config).items():
+        config[key] = auto.ConfigValue(json.dumps(value))
     return config
 
 
@@ -252,9 +250,7 @@ def update_config_file(stack: str, values: Mapping[str, str] | None = None) -> I
     original = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     document = (yaml.safe_load(original.read_text()) if original.exists() else None) or {}
     config = document.setdefault("config", {})
-    recorded = releases.recorded(PROJECT_DIR)
-    if recorded and RELEASES_KEY not in config:
-        config[RELEASES_KEY] = recorded
+    config.update(_recorded_releases(config))
     for key, value in (values or {}).items():
         config[key] = json.loads(value)
     handle, name = tempfile.mkstemp(prefix=f".{original.stem}.", suffix=".yaml", dir=PROJECT_DIR)
@@ -264,3 +260,12 @@ def update_config_file(stack: str, values: Mapping[str, str] | None = None) -> I
         yield name
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def _recorded_releases(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The key to add to `config` for the release files (none when it sets the key itself or
+    the project has no release files)."""
+    recorded = releases.recorded(PROJECT_DIR)
+    if not recorded or releases.NAMESPACE_KEY in config:
+        return {}
+    return {releases.NAMESPACE_KEY: recorded}

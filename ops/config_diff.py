@@ -18,7 +18,7 @@ from deploypaths.validation import parse_settings
 # Keys that hold one secret per region; blinded as a whole, they still must look like a mapping.
 SECRET_MAPS = ("kubeconfigs", "database_urls")
 # Keys whose changes are reported per deploy path rather than as stack settings.
-PATH_KEYS = ("regions", "services", "migrations")
+PATH_KEYS = ("regions", "services", "migrations", releases.CONFIG_KEY)
 
 
 def flat_config(values: Mapping[str, Any]) -> dict[str, str]:

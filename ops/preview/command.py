@@ -114,7 +114,10 @@ def _preview_once(handle: Any, *, stack: str, **options: Any) -> PreviewReport:
         waves = handle.outputs().get("waves")
         config = {key: value.value for key, value in handle.get_all_config().items()}
         failure = region_removal_failure(waves.value if waves else None, config, stack=stack)
-        handle.preview(on_event=log.on_event, color="never", **options)
+        # On the config an update would run with (the release files recorded), which the
+        # report reads back from the preview's own events.
+        with automation.update_config_file(stack) as config_file:
+            handle.preview(on_event=log.on_event, color="never", config_file=config_file, **options)
     except auto.CommandError as error:  # an engine failure is reported, not raised
         failure = "; ".join(filter(None, [failure, automation.failure_text(error)]))
     return analyse(digest_from_events(log.events), stack=stack, failure=failure)

@@ -38,7 +38,7 @@ from ops.config_diff import (
 from ops.report_history import grouped_changes
 
 REGIONS_KEY = f"{NAMESPACE}:regions"
-RELEASES_KEY = f"{NAMESPACE}:{releases.CONFIG_KEY}"
+RELEASES_KEY = releases.NAMESPACE_KEY
 # What `pulumi stack history --show-secrets` says for a secret it cannot decrypt.
 UNREADABLE_SECRETS = (SECRET_PLACEHOLDER, "ERROR_UNABLE_TO_DECRYPT")
 
