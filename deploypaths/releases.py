@@ -20,6 +20,7 @@ back to it. When the config has that key, the program applies it instead of the 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -192,16 +193,16 @@ def write_image(project_dir: Path, service: str, image: str) -> Path:
     """`ops release --image`: the image written into the service's release file, every other
     line of the file kept as it was."""
     path = release_file(project_dir, service)
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"image: {image}\n")
-        return path
-    lines = path.read_text().splitlines(keepends=True)
+    lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
     for index, line in enumerate(lines):
         if line.startswith("image:"):
             lines[index] = f"image: {image}\n"
             break
     else:
         lines.insert(0, f"image: {image}\n")
-    path.write_text("".join(lines))
+    # Whole or not at all: a release of another service reads every release file meanwhile.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    written.write_text("".join(lines))
+    os.replace(written, path)
     return path

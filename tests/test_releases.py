@@ -4,6 +4,7 @@ program itself, every problem named with its file and key."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pulumi
@@ -78,6 +79,29 @@ def test_the_write_of_an_image_keeps_the_files_other_lines(tmp_path):
     assert (tmp_path / "releases" / "auth.yaml").read_text() == (
         "# owned by the auth team\nimage: r.example.com/auth:1.1.0\nreplicas: 3\n"
     )
+
+
+def test_a_release_of_another_service_never_reads_a_file_half_written(tmp_path):
+    # Two `ops release --image` at once: each reads every release file while the other writes.
+    padding = "".join(f"# line {n} of the auth team's notes\n" for n in range(2000))
+    write(tmp_path, "auth", f"image: r.example.com/auth:1.0.0\n{padding}")
+    images = [f"r.example.com/auth:1.0.{n}" for n in range(200)]
+    writer = threading.Thread(
+        target=lambda: [releases.write_image(tmp_path, "auth", image) for image in images]
+    )
+    writer.start()
+    seen = []
+    while writer.is_alive():
+        content, problems = releases.read(tmp_path)
+        seen.append((content.get("auth"), problems))
+    writer.join()
+    assert all(
+        problems == []
+        and isinstance(content, dict)
+        and content.get("image") in [*images, "r.example.com/auth:1.0.0"]
+        for content, problems in seen
+    )
+    assert sorted(path.name for path in (tmp_path / "releases").iterdir()) == ["auth.yaml"]
 
 
 @pytest.fixture
