@@ -95,8 +95,11 @@ class ProcessTree:
         self.cpu: list[float] = []
         self.rss_peak = 0
         self.seconds = 0.0
-        # (pid, start time) -> CPU ticks when last seen.
+        # CPU % of one core over each interval, by what each process runs (`command_of`).
+        self.by_command: list[dict[str, float]] = []
+        # (pid, start time) -> CPU ticks when last seen, and what the process runs.
         self._ticks: dict[tuple[int, int], int] = {}
+        self._commands: dict[tuple[int, int], str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._started = 0.0
@@ -135,14 +138,19 @@ class ProcessTree:
             todo += children.get(pid, [])
         return [pid for pid in tree if pid in found]
 
-    def _sample(self) -> tuple[int, int]:
-        """Ticks the tree used since the last sample, and its RSS now."""
+    def _sample(self) -> tuple[dict[str, int], int]:
+        """Ticks the tree used since the last sample, by command, and its RSS now."""
         found = self._read()
-        used = rss = 0
+        used: dict[str, int] = {}
+        rss = 0
         for pid in self._tree(found):
             _, start, ticks, resident = found[pid]
-            used += ticks - self._ticks.get((pid, start), ticks)
-            self._ticks[(pid, start)] = ticks
+            key = (pid, start)
+            if key not in self._commands:
+                self._commands[key] = command_of(pid)
+            command = self._commands[key]
+            used[command] = used.get(command, 0) + ticks - self._ticks.get(key, ticks)
+            self._ticks[key] = ticks
             rss += resident
         return used, rss
 
@@ -152,7 +160,9 @@ class ProcessTree:
         while not self._stop.wait(self.interval):
             used, rss = self._sample()
             now = time.monotonic()
-            self.cpu.append(100.0 * used / hertz / (now - before))
+            scale = 100.0 / hertz / (now - before)
+            self.cpu.append(scale * sum(used.values()))
+            self.by_command.append({command: scale * ticks for command, ticks in used.items()})
             self.rss_peak = max(self.rss_peak, rss)
             before = now
 
@@ -170,12 +180,28 @@ class ProcessTree:
         self.seconds = time.monotonic() - self._started
         self._cpu_seconds = _cpu_seconds() - self._cpu_before
 
+    def _peak_window(self, seconds: float) -> slice:
+        """The `seconds` in a row with the highest mean CPU %."""
+        size = max(1, round(seconds / self.interval))
+        if len(self.cpu) < size:
+            return slice(0, len(self.cpu))
+        start = max(range(len(self.cpu) - size + 1), key=lambda i: sum(self.cpu[i : i + size]))
+        return slice(start, start + size)
+
     def _windowed_peak(self, seconds: float) -> float:
         """The highest mean CPU % over `seconds` in a row."""
         size = max(1, round(seconds / self.interval))
-        if len(self.cpu) < size:
-            return sum(self.cpu) / size
-        return max(sum(self.cpu[i : i + size]) / size for i in range(len(self.cpu) - size + 1))
+        return sum(self.cpu[self._peak_window(seconds)]) / size
+
+    def _peak_by_command(self, seconds: float, top: int = 5) -> dict[str, float]:
+        """What the highest `seconds` of CPU went to: the busiest commands' mean CPU % then."""
+        size = max(1, round(seconds / self.interval))
+        totals: dict[str, float] = {}
+        for sample in self.by_command[self._peak_window(seconds)]:
+            for command, percent in sample.items():
+                totals[command] = totals.get(command, 0.0) + percent / size
+        busiest = sorted(totals.items(), key=lambda item: -item[1])[:top]
+        return {command: round(percent, 1) for command, percent in busiest}
 
     def result(self) -> dict[str, float]:
         return {
@@ -184,9 +210,31 @@ class ProcessTree:
             if self.cpu
             else 0.0,
             "cpu_peak_5s_percent": round(self._windowed_peak(5.0), 1),
+            "cpu_peak_5s_by_command": self._peak_by_command(5.0),
             "cpu_mean_percent": round(100.0 * self._cpu_seconds / self.seconds, 1),
             "rss_peak_mb": round(self.rss_peak / 2**20, 1),
         }
+
+
+def command_of(pid: int) -> str:
+    """What a process runs, short: its program's name, and for an interpreter the script or
+    module it runs (the language host's program, the dynamic provider, this benchmark)."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [word.decode(errors="replace") for word in words if word]
+    if not words:
+        return "?"
+    name = Path(words[0]).name
+    if not name.startswith("python"):
+        return name
+    rest = [word for word in words[1:] if not word.startswith("-") or word in ("-m", "-c")]
+    if rest[:1] == ["-c"]:
+        return f"{name} -c"
+    if rest[:1] == ["-m"] and len(rest) > 1:
+        return f"{name} -m {rest[1]}"
+    return f"{name} {Path(rest[0]).name}" if rest else name
 
 
 def _cpu_seconds() -> float:
@@ -333,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     print(" ".join(f"{title:>{len(title)}}" for title in columns.values()))
     for row in rows:
         print(" ".join(f"{row[key]!s:>{len(title)}}" for key, title in columns.items()))
+    for row in rows:
+        shares = ", ".join(f"{name} {pct}" for name, pct in row["cpu_peak_5s_by_command"].items())
+        print(f"cpu 5s peak at {row['parallel']}, % of one core by command: {shares}")
     print(
         f"plan: {summary['plan_sequential_seconds']} s one at a time; critical path "
         f"{summary['plan_unlimited_critical_path_seconds']} s with no limit"
