@@ -203,7 +203,7 @@ class ProcessTree:
         busiest = sorted(totals.items(), key=lambda item: -item[1])[:top]
         return {command: round(percent, 1) for command, percent in busiest}
 
-    def result(self) -> dict[str, float]:
+    def result(self) -> dict[str, Any]:
         return {
             "cpu_peak_percent": round(max(self.cpu, default=0.0), 1),
             "cpu_peak_at_seconds": round(self.cpu.index(max(self.cpu)) * self.interval, 1)
@@ -220,10 +220,10 @@ def command_of(pid: int) -> str:
     """What a process runs, short: its program's name, and for an interpreter the script or
     module it runs (the language host's program, the dynamic provider, this benchmark)."""
     try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return "?"
-    words = [word.decode(errors="replace") for word in words if word]
+    words = [word.decode(errors="replace") for word in raw if word]
     if not words:
         return "?"
     name = Path(words[0]).name
