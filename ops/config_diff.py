@@ -37,15 +37,21 @@ def raw_namespace(flat: Mapping[str, Any]) -> dict[str, Any]:
     return namespace_values(flat_config(flat))
 
 
+def program_values(flat: Mapping[str, Any], *, stack: str) -> dict[str, Any]:
+    """The `deploypaths:` values a recorded configuration ran the program with: decoded, the
+    release files it recorded applied (raises ConfigError when they cannot apply)."""
+    raw = raw_namespace(flat)
+    try:
+        return releases.apply_recorded(raw, layout.of_stack(stack, raw).environment_stack)
+    except releases.ReleaseFileError as error:
+        raise ConfigError(stack, str(error).splitlines()) from None
+
+
 def settings_of(flat: Mapping[str, Any], *, stack: str) -> Settings:
     """Validated Settings of a recorded configuration whose secrets are blinded (raises
     ConfigError), with the release files it recorded applied. A blinded secret map stands in as
     one `[secret]` entry per region."""
-    raw = raw_namespace(flat)
-    try:
-        raw = releases.apply_recorded(raw, layout.of_stack(stack, raw).environment_stack)
-    except releases.ReleaseFileError as error:
-        raise ConfigError(stack, str(error).splitlines()) from None
+    raw = program_values(flat, stack=stack)
     regions = raw.get("regions")
     names = [
         entry["name"]

@@ -40,6 +40,7 @@ from deploypaths.stack_config import (
 )
 from deploypaths.validation import ConfigError, parse_settings
 from ops import UserError, events
+from ops.config_diff import program_values
 from ops.plan import DEFAULT_MODEL
 
 # What the measure accepts of a path's predicted finish: 20 % or 30 s.
@@ -250,8 +251,8 @@ def build_timeline(
     latency: str = DEFAULT_MODEL,
     parallel: int | None = None,
 ) -> Timeline:
-    raw = namespace_values(config)
     try:
+        raw = program_values(config, stack=stack)
         settings: Settings = parse_settings(raw, stack=stack)
     except ConfigError as error:
         raise UserError(

@@ -81,6 +81,26 @@ def test_actual_releases_come_from_the_engines_timestamps(recorded_local, capsys
         assert path["finish_error_minutes"] == pytest.approx(error, abs=1e-2), path["id"]
 
 
+def test_an_update_that_recorded_release_files_is_planned_with_them(
+    recorded_local, capsys, tmp_path
+):
+    # Update 2 as `ops release` runs it: the orders image in its release file, recorded as
+    # `deploypaths:releases`, and the stack file's image still update 1's.
+    path = recorded_local / "2.jsonl"
+    lines = path.read_text().splitlines()
+    prelude = json.loads(lines[0])
+    config = prelude["preludeEvent"]["config"]
+    services = json.loads(config["deploypaths:services"])
+    released = next(entry for entry in services if entry["name"] == "orders")
+    config["deploypaths:releases"] = json.dumps({"orders": {"image": released["image"]}})
+    released["image"] = "registry.example.com/shop/orders:7.4.0"
+    config["deploypaths:services"] = json.dumps(services)
+    path.write_text("\n".join([json.dumps(prelude), *lines[1:]]) + "\n")
+    document = timeline_json(capsys, tmp_path, "--update", "2")
+    assert document["prediction_config"] == "recorded with the update"
+    assert paths_of(document)["orders@eu-west-1"]["predicted"]["finish_minutes"] > 0
+
+
 def test_the_prediction_is_for_the_same_update_unchanged_resources_take_no_time(
     recorded_local, capsys, tmp_path
 ):
