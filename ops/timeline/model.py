@@ -35,7 +35,6 @@ from deploypaths.recording import Recording
 from deploypaths.stack_config import (
     StackFileError,
     load_stack_file,
-    namespace_values,
     project_defaults,
 )
 from deploypaths.validation import ConfigError, parse_settings
