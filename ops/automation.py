@@ -7,9 +7,12 @@ fixtures. The backend is whatever `PULUMI_BACKEND_URL` (or `pulumi login`) says.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -66,7 +69,19 @@ def engine_variables(home: Path) -> dict[str, str]:
 def workspace_options() -> auto.LocalWorkspaceOptions:
     home, env = engine_env(os.environ)
     command = auto.PulumiCommand(root=str(home)) if home else None
-    return auto.LocalWorkspaceOptions(env_vars=env or None, pulumi_command=command)
+    env["TMPDIR"] = engine_scratch()
+    return auto.LocalWorkspaceOptions(env_vars=env, pulumi_command=command)
+
+
+@functools.cache
+def engine_scratch() -> str:
+    """A directory of this process's own for the temporary files of the engines it runs, removed
+    when it exits: the upstream Kubernetes provider writes the kubeconfig it is given to a new
+    file in TMPDIR each time it is configured, for Helm, and never removes it (hundreds a day
+    under the engine tests; a kubeconfig can hold credentials)."""
+    directory = tempfile.mkdtemp(prefix="deploypaths-engine-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def select(stack: str) -> auto.Stack:

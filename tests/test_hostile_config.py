@@ -862,12 +862,13 @@ def test_stack_file_alias_bomb_is_refused_quickly() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 27, 1 << 27))
         from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
         from deploypaths.validation import ConfigError, parse_settings
-        path = Path(tempfile.mkdtemp()) / "Pulumi.bomb.yaml"
-        path.write_text(sys.stdin.read())
-        try:
-            parse_settings(namespace_values(load_stack_file(path, Path.cwd())), stack="bomb")
-        except (StackFileError, ConfigError):
-            sys.exit(0)
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "Pulumi.bomb.yaml"
+            path.write_text(sys.stdin.read())
+            try:
+                parse_settings(namespace_values(load_stack_file(path, Path.cwd())), stack="bomb")
+            except (StackFileError, ConfigError):
+                sys.exit(0)
         sys.exit(1)
         """
     )

@@ -89,9 +89,12 @@ def test_the_single_stack_is_forgotten_and_its_config_kept(project, env, region_
 
 def test_per_region_up_rolls_the_waves_out_in_order(project, env, region_handles):
     project.write_config(STACK, with_orders(BASE, f"{REGISTRY}/orders:7.5.0"))
+    left_before = set((project.root / ".tmp").rglob("kubeconfig*"))
     done = project.ops("up", "--env", STACK, "--layout", "per-region", "--yes", "--no-policy")
     out = done.stdout
     assert done.returncode == 0, out[-3000:] + done.stderr[-2000:]
+    # The upstream provider writes each kubeconfig it is given to TMPDIR: ops removes them.
+    assert set((project.root / ".tmp").rglob("kubeconfig*")) == left_before
     assert out.index("split-us-east-1: succeeded") < out.index("wave 2/2: starting split-eu-west-1")
     assert "[split-eu-west-1] " in out and "Every region stack succeeded (2 in 2 wave(s))." in out
     # Each stack's paths, as each changed (no terminal: plain lines), the later wave's too.

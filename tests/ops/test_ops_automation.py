@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,30 @@ def test_a_pulumi_on_path_or_no_engine_changes_nothing(engine_home, tmp_path):
     assert automation.engine_env(on_path) == (None, {})
     missing = {"DEPLOYPATHS_ENGINE_HOME": str(tmp_path / "none"), "PATH": "/usr/bin"}
     assert automation.engine_env(missing) == (None, {})
+
+
+def test_the_engines_temporary_files_go_with_the_process_that_ran_it():
+    """The upstream Kubernetes provider leaves a kubeconfig in TMPDIR per configure."""
+    script = textwrap.dedent(
+        """
+        from pathlib import Path
+        from ops import automation
+        scratch = Path(automation.workspace_options().env_vars["TMPDIR"])
+        (scratch / "kubeconfig1234").write_text("apiVersion: v1")
+        assert automation.workspace_options().env_vars["TMPDIR"] == str(scratch)
+        print(scratch)
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=automation.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scratch = Path(child.stdout.strip())
+    assert scratch.name.startswith("deploypaths-engine-")
+    assert not scratch.exists()
 
 
 def test_config_goes_back_in_the_shape_config_set_all_json_reads():

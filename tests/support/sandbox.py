@@ -37,6 +37,8 @@ def engine_environment(project: Path) -> dict[str, str]:
         "PULUMI_BACKEND_URL": f"file://{project / '.state'}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "DEPLOYPATHS_PROJECT_DIR": str(project),
+        # The engine's temporary files (see ops.automation.engine_scratch) go with the sandbox.
+        "TMPDIR": str(project / ".tmp"),
     }
 
 
@@ -62,6 +64,7 @@ class Sandbox:
                 shutil.copy(source, root / name)
         (root / ".venv").symlink_to(PROJECT_DIR / ".venv")
         (root / ".state").mkdir()
+        (root / ".tmp").mkdir()
         self.env = engine_environment(root)
         self.policy_pack = PROJECT_DIR / "policy"
 
@@ -90,7 +93,7 @@ class Sandbox:
             env_vars={
                 key: value
                 for key, value in self.env.items()
-                if key.startswith(("PULUMI_", "PATH", "DEPLOYPATHS_"))
+                if key.startswith(("PULUMI_", "PATH", "DEPLOYPATHS_", "TMPDIR"))
             },
             pulumi_command=auto.PulumiCommand(root=str(ENGINE_HOME)),
         )
