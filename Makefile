@@ -75,8 +75,9 @@ up: clusters
 down: venv
 	$(ENGINE) $(PY) -m ops local down --stack local
 
+# The slowest tests are listed at the end: the suite must stay inside CI's time.
 test: setup browser lint $(CHECKOV_VENV)/.installed
-	$(ENGINE) $(PY) -m pytest
+	$(ENGINE) $(PY) -m pytest --durations=20
 
 # What fails here fails by races: the failure scenarios and the fault drills on the local
 # clusters, three times in a row (CI runs each once, in `make test`).
