@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.engine_up import STACK, local_topology
+from benchmarks.topology import Size
 from deploypaths.stack_config import namespace_values
 from tests.support.sandbox import Sandbox
 
@@ -48,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=64)
     parser.add_argument("--size", default="3x20x4/2", help="regions x services x migrations/waves")
     args = parser.parse_args(argv)
-    sizes, _, waves = args.size.partition("/")
-    regions, services, migrations = (int(part) for part in sizes.split("x"))
-    flat = local_topology(regions, services, migrations, int(waves or 1))
+    flat = local_topology(Size.parse(args.size))
     with tempfile.TemporaryDirectory() as directory:
         sandbox = Sandbox(Path(directory))
         sandbox.write_config(STACK, namespace_values(flat))

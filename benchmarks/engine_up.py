@@ -35,7 +35,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from benchmarks.topology import generate
+from benchmarks.topology import Size, generate
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.parallelism import widest
 from deploypaths.schedule import Task, schedule
@@ -50,8 +50,8 @@ CRITICAL_PATH_FLOOR = 1.1
 RUNNER_COST_FLOOR = 1.25
 
 
-def local_topology(regions: int, services: int, migrations: int, waves: int) -> dict[str, str]:
-    flat = generate(regions, services, migrations, waves, seed=0)
+def local_topology(size: Size) -> dict[str, str]:
+    flat = generate(size.regions, size.services, size.migrations, size.waves, seed=0)
     flat["deploypaths:kubernetes"] = json.dumps(
         {"mode": "kubeconfig", "kubeconfig_dir": f".clusters/{STACK}", "namespace": STACK}
     )
@@ -321,9 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in args.runs if r not in ("chosen", "default") and not r.isdigit()]
     if bad:
         parser.error(f"--runs: chosen, default or a number, not {', '.join(bad)}")
-    sizes, _, waves = args.size.partition("/")
-    regions, services, migrations = (int(part) for part in sizes.split("x"))
-    flat = local_topology(regions, services, migrations, int(waves or 1))
+    flat = local_topology(Size.parse(args.size))
     chosen, chosen_line = chosen_parallel(flat)
     model = json.loads(LATENCY.read_text())
     tasks = plan_tasks(flat)

@@ -458,9 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     size = Size.parse(args.size)
     load_start = os.getloadavg()
-    config = namespace_values(
-        local_topology(size.regions, size.services, size.migrations, size.waves)
-    )
+    config = namespace_values(local_topology(size))
     config["kubernetes"]["rollout_timeout_seconds"] = args.timeout
     config["bake_minutes"] = args.bake_minutes
     wave = config["waves"][0]

@@ -33,9 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="updates per view (default 2)")
     args = parser.parse_args(argv)
     size = Size.parse(args.size)
-    config = namespace_values(
-        local_topology(size.regions, size.services, size.migrations, size.waves)
-    )
+    config = namespace_values(local_topology(size))
     regions = [region for wave in config["waves"] for region in wave]
     load_start = os.getloadavg()
     walls: dict[str, list[float]] = {view: [] for view in VIEWS}

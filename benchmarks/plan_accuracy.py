@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.engine_up import STACK, default_parallel, local_topology
+from benchmarks.topology import Size
 from deploypaths.stack_config import namespace_values
 from tests.support.sandbox import Sandbox
 
@@ -54,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", type=Path, help="run in this (new) folder and keep it: stacks, events, latency"
     )
     args = parser.parse_args(argv)
-    sizes, _, waves = args.size.partition("/")
-    regions, services, migrations = (int(part) for part in sizes.split("x"))
-    config = namespace_values(local_topology(regions, services, migrations, int(waves or 1)))
+    config = namespace_values(local_topology(Size.parse(args.size)))
     with contextlib.ExitStack() as cleanup:
         if args.keep:
             args.keep.mkdir(parents=True)

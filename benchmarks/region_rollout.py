@@ -48,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="3x20x4/2", metavar="RxSxM/W")
     args = parser.parse_args(argv)
     size = Size.parse(args.size)
-    config = namespace_values(
-        local_topology(size.regions, size.services, size.migrations, size.waves)
-    )
+    config = namespace_values(local_topology(size))
     waves = region_stacks(STACK, parse_settings(config, stack=STACK).waves)
     rows: list[tuple[str, int, int]] = []
     with tempfile.TemporaryDirectory(prefix="deploypaths-rollout-") as scratch:

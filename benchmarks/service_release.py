@@ -219,9 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="3x20x4/2", metavar="RxSxM/W")
     args = parser.parse_args(argv)
     size = Size.parse(args.size)
-    config = namespace_values(
-        local_topology(size.regions, size.services, size.migrations, size.waves)
-    )
+    config = namespace_values(local_topology(size))
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         project = Sandbox(Path(folder))
