@@ -78,7 +78,7 @@ def dashboard(stack: Deployed) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
+def browser(tmp_path_factory) -> Iterator[webdriver.Chrome]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.fail("no chromium/chromedriver: run `make setup` (it installs them)", pytrace=False)
     options = webdriver.ChromeOptions()
@@ -86,7 +86,10 @@ def browser() -> Iterator[webdriver.Chrome]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--window-size=1400,760"):  # fmt: skip
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    # Chromium leaves its singleton-lock folder in TMPDIR after it quits: one of the test's own.
+    scratch = {"TMPDIR": str(tmp_path_factory.mktemp("chromium"))}
+    service = Service(executable_path=str(CHROMEDRIVER), env={**os.environ, **scratch})
+    driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
