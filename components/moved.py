@@ -1,8 +1,10 @@
-"""The options of children that moved into a component from the component's own parent."""
+"""The options that keep a resource's URN when the code moves or renames it."""
 
 from __future__ import annotations
 
 import pulumi
+
+from deploypaths.identity import former_component_name
 
 
 def moved_from_parent(
@@ -15,3 +17,11 @@ def moved_from_parent(
     if previous_parent is None:
         return pulumi.ResourceOptions(parent=component)
     return pulumi.ResourceOptions(parent=component, aliases=[pulumi.Alias(parent=previous_parent)])
+
+
+def renamed_path(path: str, region: str, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """`opts` for a service's or migration's path component, aliased to its former name
+    (`orders-eu-west-1`, before it started with its region's): the engine carries the children
+    over with it, since their names start with the component's."""
+    former = pulumi.Alias(name=former_component_name(path, region))
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[former]))

@@ -21,6 +21,7 @@ from components.feature_flags import (
     profile_name,
 )
 from components.migration_path import MigrationPath, MigrationPathArgs
+from components.moved import renamed_path
 from components.network_policy import callers, default_deny
 from components.notifications import Notifications, NotificationsArgs, path_topics
 from components.outputs import tolerant
@@ -463,7 +464,7 @@ class RegionPath(pulumi.ComponentResource):
                     waits_for=waits_for,
                     down=migration.name in undone,
                 ),
-                opts,
+                renamed_path(migration.name, region, opts),
             )
             self.migrations[migration.name] = path
             return path
@@ -567,7 +568,7 @@ class RegionPath(pulumi.ComponentResource):
                     else {},
                     rollout_timeout_seconds=args.kubernetes.rollout_timeout_seconds,
                 ),
-                opts,
+                renamed_path(service.name, args.region, opts),
             )
         self.composite_alarm_names = pulumi.Output.all(
             *[p.composite_alarm_name for p in self.services.values() if p.composite_alarm_name]

@@ -1,16 +1,19 @@
 """The identity of a deploy path (kind, name, region) and every name it goes by: the operator's id
-(`orders@eu-west-1`), the component's Pulumi name (`orders-eu-west-1`), its type token and its
-URN. The one place that builds these names and the one place that takes them apart.
+(`orders@eu-west-1`), the component's Pulumi name (`eu-west-1-orders`, starting with its
+RegionPath's name like every child), its type token and its URN. The one place that builds these
+names and the one place that takes them apart.
 
-A component name cannot be split on its own (`orders-eu-west-1` could be service `orders-eu` in
-a region `west-1`), so parsing one takes the regions the configuration knows.
+A component name cannot be split on its own (`eu-west-1-orders` could be service `1-orders` in a
+region `eu-west`), so parsing one takes the regions the configuration knows. Updates recorded
+before the components started with their region's name call them `orders-eu-west-1`
+(`former_component_name`): every parser here reads both.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 PACKAGE = "deploypaths"
@@ -44,8 +47,11 @@ GATE_PREFIX = "gate-after-wave-"
 BARRIER_SUFFIX = "-services-ready"
 BARRIER_ID_PREFIX = "services-ready@"
 FLAGS_ID_PREFIX = "flags@"
-# An AWS region code at the end of a name: the fallback for a region the configuration dropped.
-AWS_REGION = re.compile(r"^(?P<head>.+)-(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)$")
+# An AWS region code starting (or, in the former names, ending) a component's name: the fallback
+# for a region the configuration dropped.
+_AWS_REGION_CODE = r"(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+)"
+AWS_REGION_FIRST = re.compile(rf"^{_AWS_REGION_CODE}-(?P<name>.+)$")
+AWS_REGION_LAST = re.compile(rf"^(?P<name>.+)-{_AWS_REGION_CODE}$")
 URN_PREFIX = "urn:pulumi:"
 STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -66,9 +72,11 @@ class PathIdentity:
 
     @classmethod
     def of_component(cls, name: str, kind: PathKind, region: str) -> PathIdentity:
-        """The path of the component `name` whose parent is `region`'s RegionPath."""
+        """The path of the component `name` (either form) whose parent is `region`'s RegionPath."""
         if kind == "region":
             return cls.of_region(region)
+        if name.startswith(f"{region}-"):
+            return cls(kind, name.removeprefix(f"{region}-"), region)
         return cls(kind, name.removesuffix(f"-{region}"), region)
 
     @property
@@ -78,7 +86,7 @@ class PathIdentity:
 
     @property
     def component_name(self) -> str:
-        """The Pulumi name of the path's component: `orders-eu-west-1`, or the region."""
+        """The Pulumi name of the path's component: `eu-west-1-orders`, or the region."""
         return self.region if self.kind == "region" else component_name(self.name, self.region)
 
     @classmethod
@@ -95,13 +103,18 @@ class PathIdentity:
     def parse_component_name(
         cls, name: str, kind: Literal["service", "migration"], regions: Iterable[str]
     ) -> PathIdentity | None:
-        """`orders-eu-west-1` -> service `orders` in `eu-west-1`, preferring the known regions
-        (the longest first) and else any AWS region code; None when no region ends the name."""
-        for region in sorted(regions, key=len, reverse=True):
+        """`eu-west-1-orders` (or the former `orders-eu-west-1`) -> service `orders` in
+        `eu-west-1`, preferring the known regions (the longest first, the current form before
+        the former) and else any AWS region code; None when no region starts or ends the name."""
+        known = sorted(regions, key=len, reverse=True)
+        for region in known:
+            if name.startswith(f"{region}-") and len(name) > len(region) + 1:
+                return cls(kind, name[len(region) + 1 :], region)
+        for region in known:
             if name.endswith(f"-{region}") and len(name) > len(region) + 1:
                 return cls(kind, name[: -len(region) - 1], region)
-        match = AWS_REGION.match(name)
-        return cls(kind, match["head"], match["region"]) if match else None
+        match = AWS_REGION_FIRST.match(name) or AWS_REGION_LAST.match(name)
+        return cls(kind, match["name"], match["region"]) if match else None
 
 
 def path_id(service_or_migration: str, region: str) -> str:
@@ -110,7 +123,13 @@ def path_id(service_or_migration: str, region: str) -> str:
 
 
 def component_name(service_or_migration: str, region: str) -> str:
-    """The Pulumi name of a ServicePath or MigrationPath component."""
+    """The Pulumi name of a ServicePath or MigrationPath component: its RegionPath's name first."""
+    return f"{region}-{service_or_migration}"
+
+
+def former_component_name(service_or_migration: str, region: str) -> str:
+    """What the component was named before it started with its region's name: the alias that
+    keeps each path's resources where they are, and the name in updates recorded before."""
     return f"{service_or_migration}-{region}"
 
 
@@ -168,13 +187,12 @@ def region_of_child(name: str, regions: Iterable[str]) -> str | None:
     return None
 
 
-def component_of_child(name: str, regions: Iterable[str]) -> str | None:
-    """The component name a path's child belongs to: children are named
-    `<service>-<region>-<role>`; None when no known region is in the name."""
-    for region in sorted(regions, key=len, reverse=True):
-        head, sep, _ = name.partition(f"-{region}-")
-        if sep and head:
-            return component_name(head, region)
+def component_of_child(name: str, components: Iterable[str]) -> str | None:
+    """Which of the path `components` (their Pulumi names, either form) a child belongs to:
+    children are named `<component>-<role>`; the longest match, None when none matches."""
+    for component in sorted(components, key=len, reverse=True):
+        if name.startswith(f"{component}-"):
+            return component
     return None
 
 
@@ -206,6 +224,24 @@ class Urn:
 
     def format(self) -> str:
         return f"{stack_prefix(self.stack)}{self.project}::{'$'.join(self.types)}::{self.name}"
+
+
+def current_urn(urn: str, regions: Iterable[str]) -> str:
+    """`urn` as today's program names it: a path's component or child recorded under the
+    component's former name (`orders-eu-west-1`, `orders-eu-west-1-<role>`) gets today's
+    (`eu-west-1-orders`, `eu-west-1-orders-<role>`); any other URN stays as it is."""
+    parsed = Urn.parse(urn)
+    known = sorted(regions, key=len, reverse=True)
+    if not {SERVICE_PATH, MIGRATION_PATH} & set(parsed.types) or any(
+        parsed.name.startswith(f"{region}-") for region in known
+    ):
+        return urn
+    for region in known:
+        path, found, role = f"{parsed.name}-".partition(f"-{region}-")
+        if found and path:
+            name = component_name(path, region) + (f"-{role[:-1]}" if role else "")
+            return replace(parsed, name=name).format()
+    return urn
 
 
 def stack_prefix(stack: str) -> str:

@@ -23,7 +23,7 @@ from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from deploypaths.identity import provider_name, provider_urn
+from deploypaths.identity import Urn, provider_name, provider_urn, urn_name
 from deploypaths.recording import Recording, Registration
 
 PROJECT = "deploypaths"
@@ -142,15 +142,27 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def alias_urns(self, request: Any) -> tuple[str, ...]:
         """The engine's reading of alias specs: a name or type left empty is the resource's own,
-        a parent left empty is its current parent, `noParent` is the top of the stack."""
-        urns = []
+        a parent left empty is its current parent, `noParent` is the top of the stack. A child
+        also inherits each of its parent's aliases, renamed with it when its name starts with
+        the parent's (the engine's `generateAliases`)."""
+        own = []
         for alias in request.aliases:
             if alias.urn:
-                urns.append(alias.urn)
+                own.append(alias.urn)
                 continue
             spec = alias.spec
             parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+            own.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        parent = self.recording.registrations.get(request.parent)
+        if parent is None:
+            return tuple(own)
+        urns = dict.fromkeys(own)
+        for parent_alias in parent.aliases:
+            for child_urn in (self.make_urn(request.parent, request.type, request.name), *own):
+                child = Urn.parse(child_urn)
+                renamed = child.name.removeprefix(parent.name)
+                name = child.name if renamed == child.name else urn_name(parent_alias) + renamed
+                urns[self.make_urn(parent_alias, child.type, name)] = None
         return tuple(urns)
 
 

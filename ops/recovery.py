@@ -29,7 +29,7 @@ from deploypaths.config.settings import Settings
 from deploypaths.identity import PathIdentity
 from deploypaths.plan import owner_paths
 from deploypaths.stack_config import decode, project_defaults
-from ops import UserError, automation, events
+from ops import UserError, automation, events, state_names
 from ops.path_results import PathResult, failed_service_paths, path_results
 from ops.rollback.decision import REGIONS_KEY, operator_name, path_targets, plan_rollback
 
@@ -144,6 +144,7 @@ class Recoverer:
         """One targeted `up`: each service path pinned to its previous release, each migration
         path running its `down`, on a copy of the stack file."""
         config_now = automation.program_config(self.stack)
+        state_names.rename_in_state(self.stack)
         put_back = _PutBack(
             regions=decode(config_now[REGIONS_KEY].value),
             resources=automation.resources(self.stack),

@@ -31,6 +31,7 @@ from deploypaths.identity import (
     STACK_TYPE,
     Urn,
     component_name,
+    former_component_name,
     gate_name,
     provider_urn,
     stack_prefix,
@@ -135,10 +136,13 @@ def split_per_service(
     environment delivers flags with their service (components/region_path.py)."""
     source = _source(deployment, environment_stack, waves)
     paths = {urn: _owner(source.resources, urn, SERVICE_PATH) for urn in source.resources}
+    # A state last written before the path components started with their region's name holds
+    # them under their former names; the service stacks' first updates rename them (aliases).
     owner = {
-        component_name(service, region): service
+        name: service
         for service, regions in services.items()
         for region in regions
+        for name in (component_name(service, region), former_component_name(service, region))
     }
     split_states = {}
     for region in (region for wave in waves for region in wave):

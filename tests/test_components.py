@@ -29,7 +29,7 @@ def containers(registration) -> list[dict]:
 
 
 def test_deployment_rolls_out_safely_and_is_probed(prod):
-    deployment = prod.named("orders-eu-west-1-deployment")
+    deployment = prod.named("eu-west-1-orders-deployment")
     spec = deployment.inputs["spec"]
     assert spec["strategy"] == {
         "type": "RollingUpdate",
@@ -55,7 +55,7 @@ def test_deployment_rolls_out_safely_and_is_probed(prod):
 
 
 def test_pods_pass_the_restricted_pod_security_standard(prod):
-    for name in ("orders-eu-west-1-deployment", "orders-add-status-eu-west-1-job"):
+    for name in ("eu-west-1-orders-deployment", "eu-west-1-orders-add-status-job"):
         pod = prod.named(name).inputs["spec"]["template"]["spec"]
         assert pod["securityContext"] == {
             "runAsNonRoot": True,
@@ -77,10 +77,10 @@ def test_pods_pass_the_restricted_pod_security_standard(prod):
 
 
 def test_service_and_disruption_budget_select_the_paths_pods(prod):
-    service = prod.named("orders-eu-west-1-service")
+    service = prod.named("eu-west-1-orders-service")
     assert service.inputs["spec"]["selector"] == {"app": "orders"}
     assert service.inputs["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
-    budget = prod.named("orders-eu-west-1-pdb")
+    budget = prod.named("eu-west-1-orders-pdb")
     assert budget.inputs["spec"] == {
         "maxUnavailable": 1,
         "selector": {"matchLabels": {"app": "orders"}},
@@ -88,7 +88,7 @@ def test_service_and_disruption_budget_select_the_paths_pods(prod):
 
 
 def test_migration_job_runs_once_per_version_and_fails_the_path_on_failure(prod):
-    job = prod.named("orders-add-status-eu-west-1-job")
+    job = prod.named("eu-west-1-orders-add-status-job")
     spec = job.inputs["spec"]
     assert job.inputs["metadata"]["name"] == job_name(
         "orders-add-status", "registry.example.com/shop/migrate:0042"
@@ -105,7 +105,7 @@ def test_a_new_migration_image_is_a_new_job_and_the_same_image_is_not():
 
 
 def test_alarms_of_a_path_combine_into_one_composite_alarm_to_the_regions_topic(prod):
-    composite = prod.named("orders-eu-west-1-health")
+    composite = prod.named("eu-west-1-orders-health")
     topic = prod.named("eu-west-1-alarms")
     topic_arn = f"arn:aws:sns:eu-west-1:123456789012:{topic.inputs.get('name', 'eu-west-1-alarms')}"
     assert composite.inputs["alarmActions"] == [topic_arn], composite.name
@@ -163,7 +163,7 @@ def test_region_override_changes_only_that_regions_path(run_stack):
     raw["regions"][1]["overrides"] = {"orders": {"image": "r.example.com/orders:7.3.9"}}
     recording = run_stack(raw, stack="local")
     images = {
-        region: containers(recording.named(f"orders-{region}-deployment"))[0]["image"]
+        region: containers(recording.named(f"{region}-orders-deployment"))[0]["image"]
         for region in ("us-east-1", "eu-west-1")
     }
     assert images == {

@@ -10,7 +10,9 @@ from deploypaths.identity import (
     UrnError,
     barrier_id,
     component_of_child,
+    current_urn,
     flags_id,
+    former_component_name,
     gate_name,
     gate_wave,
     id_region,
@@ -29,11 +31,11 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 @pytest.mark.parametrize(
     ("path", "operator_id", "component"),
     [
-        (PathIdentity("service", "orders", "eu-west-1"), "orders@eu-west-1", "orders-eu-west-1"),
+        (PathIdentity("service", "orders", "eu-west-1"), "orders@eu-west-1", "eu-west-1-orders"),
         (
             PathIdentity("migration", "add-col", "us-east-1"),
             "add-col@us-east-1",
-            "add-col-us-east-1",
+            "us-east-1-add-col",
         ),
         (PathIdentity.of_region("ap-southeast-2"), "ap-southeast-2", "ap-southeast-2"),
     ],
@@ -52,20 +54,39 @@ def test_a_path_formats_and_parses_back(path, operator_id, component):
 
 
 def test_a_component_name_splits_on_the_longest_known_region():
-    # `svc-eu-west-1` also ends with `-west-1`; a known region wins over a shorter suffix.
-    path = PathIdentity.parse_component_name("svc-eu-west-1", "service", ("west-1", "eu-west-1"))
-    assert path == PathIdentity("service", "svc", "eu-west-1")
+    # `eu-west-1-svc` holds `west-1-` too; a known region wins over a shorter one, in either form.
+    regions = ("west-1", "eu-west-1")
+    for name in ("eu-west-1-svc", "svc-eu-west-1"):
+        path = PathIdentity.parse_component_name(name, "service", regions)
+        assert path == PathIdentity("service", "svc", "eu-west-1"), name
 
 
 def test_a_component_of_a_region_the_configuration_dropped_splits_on_the_aws_code():
-    path = PathIdentity.parse_component_name("orders-sa-east-1", "service", REGIONS)
-    assert path == PathIdentity("service", "orders", "sa-east-1")
+    for name in ("sa-east-1-orders-api", "orders-api-sa-east-1"):
+        path = PathIdentity.parse_component_name(name, "service", REGIONS)
+        assert path == PathIdentity("service", "orders-api", "sa-east-1"), name
     assert PathIdentity.parse_component_name("orders", "service", REGIONS) is None
 
 
+@pytest.mark.parametrize("kind", ["service", "migration"])
+def test_updates_recorded_before_the_rename_name_the_same_paths(kind):
+    """Components were `<path>-<region>` before they started with their region's name."""
+    path = PathIdentity(kind, "orders-add-status", "ap-southeast-2")
+    former = former_component_name(path.name, path.region)
+    assert former == "orders-add-status-ap-southeast-2" != path.component_name
+    assert PathIdentity.parse_component_name(former, kind, REGIONS) == path
+    assert PathIdentity.of_component(former, kind, path.region) == path
+    assert PathIdentity.of_component(path.component_name, kind, path.region) == path
+
+
 def test_children_belong_to_their_component_or_region():
-    assert component_of_child("orders-eu-west-1-deployment", REGIONS) == "orders-eu-west-1"
-    assert component_of_child("orders-deployment", REGIONS) is None
+    components = ("eu-west-1-orders", "eu-west-1-orders-api", "orders-eu-west-1")
+    assert component_of_child("eu-west-1-orders-api-deployment", components) == (
+        "eu-west-1-orders-api"
+    )
+    assert component_of_child("eu-west-1-orders-pdb", components) == "eu-west-1-orders"
+    assert component_of_child("orders-eu-west-1-deployment", components) == "orders-eu-west-1"
+    assert component_of_child("orders-deployment", components) is None
     assert region_of_child("eu-west-1-cluster", REGIONS) == "eu-west-1"
     assert region_of_child("payments-cluster", REGIONS) is None
 
@@ -81,7 +102,7 @@ def test_plan_ids_of_gates_barriers_and_regions():
 def test_urns_split_into_stack_project_type_chain_and_name():
     text = (
         "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$deploypaths:index:ServicePath"
-        "$kubernetes:apps/v1:Deployment::orders-eu-west-1-deployment"
+        "$kubernetes:apps/v1:Deployment::eu-west-1-orders-deployment"
     )
     urn = Urn.parse(text)
     assert urn.stack == "prod" and urn.project == "deploypaths"
@@ -90,17 +111,17 @@ def test_urns_split_into_stack_project_type_chain_and_name():
         "deploypaths:index:ServicePath",
         "kubernetes:apps/v1:Deployment",
     )
-    assert urn.name == "orders-eu-west-1-deployment"
+    assert urn.name == "eu-west-1-orders-deployment"
     assert urn.format() == text
-    assert urn_key(text) == "kubernetes:apps/v1:Deployment::orders-eu-west-1-deployment"
-    with pytest.raises(UrnError, match="not a Pulumi URN: 'orders-eu-west-1'"):
-        Urn.parse("orders-eu-west-1")
+    assert urn_key(text) == "kubernetes:apps/v1:Deployment::eu-west-1-orders-deployment"
+    with pytest.raises(UrnError, match="not a Pulumi URN: 'eu-west-1-orders'"):
+        Urn.parse("eu-west-1-orders")
 
 
 def test_a_service_path_urn_names_its_region_path_parent():
     assert service_path_urn("prod", "deploypaths", "orders", "eu-west-1") == (
         "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$"
-        "deploypaths:index:ServicePath::orders-eu-west-1"
+        "deploypaths:index:ServicePath::eu-west-1-orders"
     )
 
 
@@ -132,3 +153,18 @@ def test_a_regions_flags_have_a_plan_id_in_the_operators_form():
 def test_an_operator_id_parses_to_the_kind_asked_for_or_a_region(text, kind, expected):
     path = PathIdentity.parse_id(text, kind=kind)
     assert path == expected and path.id == text
+
+
+def test_a_recorded_urn_gets_todays_name_only_when_a_path_had_it_before():
+    chain = "deploypaths:index:RegionPath$deploypaths:index:ServicePath"
+    before = f"urn:pulumi:prod::deploypaths::{chain}$kubernetes:apps/v1:Deployment::"
+    assert current_urn(f"{before}orders-api-eu-west-1-canary-deployment", REGIONS) == (
+        f"{before}eu-west-1-orders-api-canary-deployment"
+    )
+    assert current_urn(f"urn:pulumi:prod::deploypaths::{chain}::orders-eu-west-1", REGIONS) == (
+        f"urn:pulumi:prod::deploypaths::{chain}::eu-west-1-orders"
+    )
+    today = f"{before}eu-west-1-orders-deployment"
+    assert current_urn(today, REGIONS) == today
+    region_child = "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$aws:ec2/vpc:Vpc::"
+    assert current_urn(f"{region_child}eu-west-1-vpc", REGIONS) == f"{region_child}eu-west-1-vpc"

@@ -108,6 +108,6 @@ def test_next_wave_waits_for_the_gate_through_its_providers(run_stack):
     assert gate.urn not in first.dependencies
     done = {
         recording.named(name).urn
-        for name in ("us-east-1-services-ready", "orders-drop-legacy-us-east-1-job")
+        for name in ("us-east-1-services-ready", "us-east-1-orders-drop-legacy-job")
     }
     assert done <= set(gate.dependencies), "the gate must wait for the first wave to finish"

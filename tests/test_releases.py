@@ -118,7 +118,7 @@ def test_the_program_deploys_the_release_files_image(project):
     write(project, "orders", "image: registry.example.com/shop/orders:9.9.9\n")
     config = load_stack_file(project / "Pulumi.local.yaml", project)
     recording = run_program(config, stack="local", project_dir=project)
-    deployment = recording.named("orders-us-east-1-deployment")
+    deployment = recording.named("us-east-1-orders-deployment")
     containers = deployment.inputs["spec"]["template"]["spec"]["containers"]
     assert containers[0]["image"] == "registry.example.com/shop/orders:9.9.9"
 

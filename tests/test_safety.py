@@ -50,7 +50,7 @@ def test_every_aws_resource_is_tagged_with_environment_path_and_owner(prod):
         service = tags["path"].split("@")[0] if "@" in tags["path"] else None
         assert tags["owner"] == teams.get(service or "", "platform"), registration.name
         assert tags["path"], registration.name
-    health = recording.named("orders-eu-west-1-health").inputs["tags"]
+    health = recording.named("eu-west-1-orders-health").inputs["tags"]
     assert (health["path"], health["owner"]) == ("orders@eu-west-1", "checkout")
     assert recording.named("eu-west-1-alarms").inputs["tags"]["owner"] == "platform"
 

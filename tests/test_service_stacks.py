@@ -15,6 +15,7 @@ from deploypaths.recording import Recording
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import parse_settings
 from ops.state_split import split_per_service
+from tests.support.former_names import with_former_path_names
 from tests.support.mock_stacks import PER_SERVICE, enclosing, run_service_stacks, stack_file
 
 SERVICE_PATH = "deploypaths:index:ServicePath"
@@ -77,7 +78,7 @@ def test_each_service_path_is_in_its_service_stack_alone_with_the_single_stacks_
         path = enclosing(single, registration, SERVICE_PATH)
         if path is None:
             continue
-        service = path.removesuffix(f"-{enclosing(single, registration, REGION_PATH)}")
+        service = path.removeprefix(f"{enclosing(single, registration, REGION_PATH)}-")
         holders = [
             stack
             for stack, recording in by_stack.items()
@@ -254,3 +255,29 @@ def test_a_moved_state_gives_each_stack_exactly_what_its_program_declares(layout
         state = {urn for urn in state if "pulumi:pulumi:Stack::" not in urn.split("$")[-1]}
         assert declared - appconfig_flags(run.recording) <= state | flags, run.stack
         assert state - flags <= declared, (run.stack, sorted(state - flags - declared)[:3])
+
+
+def test_a_state_from_before_the_rename_splits_into_what_each_program_declares_or_aliases(
+    layouts,
+):
+    settings, single, runs = layouts
+    before = with_former_path_names(as_state(single, settings.stack))
+    assert before != as_state(single, settings.stack)
+    moved = split_per_service(
+        before,
+        environment_stack=settings.stack,
+        waves=settings.waves,
+        services={s.name: s.regions for s in settings.services},
+    )
+    flags = appconfig_flags(single)
+    for run in runs:
+        state = {stackless(r["urn"]) for r in moved[run.stack]["resources"]}
+        state = {urn for urn in state if "pulumi:pulumi:Stack::" not in urn.split("$")[-1]}
+        taken = {
+            stackless(urn)
+            for r in run.recording.registrations.values()
+            for urn in (r.urn, *r.aliases)
+        }
+        assert state - flags <= taken, (run.stack, sorted(state - flags - taken)[:3])
+        paths = [r for r in run.recording.registrations.values() if r.type == SERVICE_PATH]
+        assert all(stackless(alias) in state for p in paths for alias in p.aliases), run.stack

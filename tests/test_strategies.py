@@ -44,7 +44,7 @@ def deployments(recording, service: str = "orders") -> dict[str, dict]:
     return {
         r.name: r.inputs
         for r in recording.of_type("kubernetes:apps/v1:Deployment")
-        if r.name.startswith(f"{service}-")
+        if r.name.startswith(f"us-east-1-{service}-")
     }
 
 
@@ -56,17 +56,17 @@ def test_canary_runs_a_second_deployment_behind_the_same_service(run_stack):
     recording = run_stack(with_orders(strategy="canary", canary={"image": NEXT, "weight": 20}))
     found = deployments(recording)
     stable, canary = (
-        found["orders-us-east-1-deployment"],
-        found["orders-us-east-1-canary-deployment"],
+        found["us-east-1-orders-deployment"],
+        found["us-east-1-orders-canary-deployment"],
     )
     assert image(stable) == IMAGE and image(canary) == NEXT
     # 20 % of the pods: 1 canary next to 4 stable ones.
     assert (stable["spec"]["replicas"], canary["spec"]["replicas"]) == (4, 1)
-    assert recording.named("orders-us-east-1-service").inputs["spec"]["selector"] == {
+    assert recording.named("us-east-1-orders-service").inputs["spec"]["selector"] == {
         "app": "orders"
     }
     assert canary["spec"]["template"]["metadata"]["labels"] == {"app": "orders", "track": "canary"}
-    rule = recording.named("orders-us-east-1-health").inputs["alarmRule"]
+    rule = recording.named("us-east-1-orders-health").inputs["alarmRule"]
     assert 'ALARM("test-orders-us-east-1-canary-restarts")' in rule
     assert 'ALARM("test-orders-us-east-1-stable-restarts")' in rule
 
@@ -75,8 +75,8 @@ def test_canary_abort_scales_the_canary_to_zero_and_leaves_stable_untouched(run_
     running = run_stack(with_orders(strategy="canary", canary={"image": NEXT, "weight": 20}))
     aborted = run_stack(with_orders(strategy="canary", canary={"image": NEXT, "weight": 0}))
     before, after = deployments(running), deployments(aborted)
-    assert after["orders-us-east-1-deployment"] == before["orders-us-east-1-deployment"]
-    assert after["orders-us-east-1-canary-deployment"]["spec"]["replicas"] == 0
+    assert after["us-east-1-orders-deployment"] == before["us-east-1-orders-deployment"]
+    assert after["us-east-1-orders-canary-deployment"]["spec"]["replicas"] == 0
 
 
 def test_blue_green_service_selects_the_active_colour(run_stack):
@@ -86,12 +86,12 @@ def test_blue_green_service_selects_the_active_colour(run_stack):
     )
     found = deployments(recording)
     blue, green = (
-        found["orders-us-east-1-blue-deployment"],
-        found["orders-us-east-1-green-deployment"],
+        found["us-east-1-orders-blue-deployment"],
+        found["us-east-1-orders-green-deployment"],
     )
     assert (image(blue), blue["spec"]["replicas"]) == (IMAGE, 4)
     assert (image(green), green["spec"]["replicas"]) == (NEXT, 2)
-    assert recording.named("orders-us-east-1-service").inputs["spec"]["selector"] == {
+    assert recording.named("us-east-1-orders-service").inputs["spec"]["selector"] == {
         "app": "orders",
         "colour": "green",
     }
@@ -106,8 +106,8 @@ def test_switching_blue_green_back_changes_only_the_service_selector(run_stack):
         for name, registration in green.registrations.items()
         if registration.custom and blue.registrations[name].inputs != registration.inputs
     )
-    service_urn = green.named("orders-us-east-1-service").urn
-    pdb_urn = green.named("orders-us-east-1-pdb").urn
+    service_urn = green.named("us-east-1-orders-service").urn
+    pdb_urn = green.named("us-east-1-orders-pdb").urn
     # The disruption budget follows the selector so it protects the pods that serve.
     assert changed == sorted([service_urn, pdb_urn]), changed
 
@@ -148,7 +148,7 @@ def test_flags_become_appconfig_with_alarm_monitors_and_a_gradual_strategy(run_s
     content = json.loads(content)
     assert content["values"] == {"new-checkout": {"enabled": True, "rollout_percent": 20}}
     deployment = recording.named("us-east-1-flags-orders-deployment")
-    orders = recording.named("orders-us-east-1-deployment")
+    orders = recording.named("us-east-1-orders-deployment")
     assert orders.urn in deployment.dependencies, "flags flip only after the code is rolled out"
     env = orders.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "APPCONFIG_PROFILE", "value": "orders-flags"} in env
@@ -159,11 +159,11 @@ def test_flags_are_a_mounted_config_map_without_monitoring(run_stack):
     raw["monitoring"] = {"mode": "none"}
     recording = run_stack(raw)
     assert not recording.of_type("aws:appconfig/application:Application")
-    config_map = recording.named("orders-us-east-1-flags").inputs
+    config_map = recording.named("us-east-1-orders-flags").inputs
     assert json.loads(config_map["data"]["flags.json"]) == {
         "new-checkout": {"enabled": False, "rollout_percent": 100}
     }
-    pod = recording.named("orders-us-east-1-deployment").inputs["spec"]["template"]["spec"]
+    pod = recording.named("us-east-1-orders-deployment").inputs["spec"]["template"]["spec"]
     assert {"name": "flags", "configMap": {"name": "orders-flags"}} in pod["volumes"]
 
 
@@ -173,8 +173,8 @@ def test_an_idle_colour_can_be_scaled_to_zero(run_stack):
         with_orders(strategy="blue-green", blue_green={"active": "green", **colours})
     )
     found = deployments(recording)
-    assert found["orders-us-east-1-blue-deployment"]["spec"]["replicas"] == 0
-    assert found["orders-us-east-1-green-deployment"]["spec"]["replicas"] == 4
+    assert found["us-east-1-orders-blue-deployment"]["spec"]["replicas"] == 0
+    assert found["us-east-1-orders-green-deployment"]["spec"]["replicas"] == 4
 
 
 def test_flag_deployments_of_one_region_take_turns(run_stack):

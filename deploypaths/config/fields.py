@@ -33,7 +33,7 @@ AsTuple = BeforeValidator(_listed)
 # Patterns run on pydantic's regex engine, which is linear-time and matches ASCII classes only
 # as written: `[0-9]`, never Arabic-Indic digits, which Kubernetes and AWS would reject at
 # deploy time, half-way through a rollout.
-# Kubernetes object names: RFC 1123 labels. Names become `{name}-{region}` component names and
+# Kubernetes object names: RFC 1123 labels. Names become `{region}-{name}` component names and
 # `{migration}-{hash}` Job names, so they stay well under the 63-character limit.
 MAX_NAME_LENGTH = 40
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

@@ -283,9 +283,12 @@ def _component_key(type_: str, name: str, regions: Iterable[str]) -> Location:
     return PathIdentity.parse_component_name(name, kind, regions)
 
 
-def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Location:
+def locate(
+    urn: str, parents: Mapping[str, str], regions: Iterable[str], components: Iterable[str] = ()
+) -> Location:
     """The deploy path a resource belongs to: by its parent chain when the states carry it, else
-    by its type chain and the `{service}-{region}-<role>` naming every component follows."""
+    by its type chain and the `<component>-<role>` naming every child follows (`components`: the
+    path components' names the preview shows)."""
     regions = list(regions)
     parsed = Urn.parse(urn)
     if parsed.type == REGION_PATH:
@@ -304,7 +307,7 @@ def locate(urn: str, parents: Mapping[str, str], regions: Iterable[str]) -> Loca
         parent = parents.get(parent)
     for type_ in reversed(parsed.types[:-1]):
         if type_ in (SERVICE_PATH, MIGRATION_PATH):
-            component = component_of_child(parsed.name, regions)
+            component = component_of_child(parsed.name, components)
             return _component_key(type_, component, regions) if component else STACK_LEVEL
     if parsed.types[0] == REGION_PATH:
         region = region_of_child(parsed.name, regions)
@@ -353,16 +356,14 @@ def analyse(
     regions = set(report.settings.region_names if report.settings else ())
     if report.settings:
         regions.update(report.settings.decommission)
-    regions.update(
-        Urn.parse(str(s["urn"])).name
-        for s in steps
-        if isinstance(s.get("urn"), str) and Urn.parse(s["urn"]).type == REGION_PATH
-    )
+    urns = [Urn.parse(step["urn"]) for step in steps if isinstance(step.get("urn"), str)]
+    regions.update(urn.name for urn in urns if urn.type == REGION_PATH)
+    components = {urn.name for urn in urns if urn.type in (SERVICE_PATH, MIGRATION_PATH)}
     parents = parents_of(steps)
     for change in collapse_steps(steps):
         if change.type == "pulumi:pulumi:Stack":
             continue
-        key = locate(change.urn, parents, regions)
+        key = locate(change.urn, parents, regions, components)
         report.changes.setdefault(key, []).append(change)
     for diagnostic in document.get("diagnostics") or []:
         if isinstance(diagnostic, Mapping) and diagnostic.get("severity") == "error":

@@ -43,7 +43,7 @@ import sys
 from pulumi import automation as auto
 
 from deploypaths.stack_config import project_defaults
-from ops import UserError, automation, events, leftovers
+from ops import UserError, automation, events, leftovers, state_names
 from ops.live import terminal
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
     config_before = stack.get_all_config()
+    if args.paths:
+        state_names.rename_in_state(stack)
     plan = plan_rollback(
         stack=args.stack,
         project=automation.project_name(),

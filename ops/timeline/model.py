@@ -15,13 +15,13 @@ so are the actual times.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deploypaths.config.settings import Settings
-from deploypaths.identity import urn_key
+from deploypaths.identity import REGION_PATH, current_urn, urn_key
 from deploypaths.plan import (
     PathTiming,
     Plan,
@@ -166,10 +166,20 @@ def prediction_configs(
     return candidates
 
 
+def keyed_as_today(urns: Iterable[str], recording: Recording) -> dict[str, str]:
+    """The update's URNs by the `urn_key` of the resource the recording (today's program) has
+    for each: an update recorded before the path components started with their region's name
+    named their resources otherwise."""
+    regions = [r.name for r in recording.registrations.values() if r.type == REGION_PATH]
+    return {urn_key(current_urn(urn, regions)): urn for urn in urns}
+
+
 def update_operations(update: events.Update, recording: Recording) -> dict[str, str]:
     """What the update did to each URN of the recording: its step's operation, or `same` for a
     resource it never stepped on in an update that succeeded (outside its targets)."""
-    by_key = {urn_key(urn): step for urn, step in update.steps.items()}
+    by_key = {
+        key: update.steps[urn] for key, urn in keyed_as_today(update.steps, recording).items()
+    }
     operations = {}
     for urn in recording.registrations:
         step = by_key.get(urn_key(urn))
@@ -196,7 +206,7 @@ def actual_critical_path(
     last, back through what each waited for (in the program's graph) that finished last.
     `owners` are the update's (by its own URNs)."""
     times = actual_times(update)
-    by_key = {urn_key(urn): urn for urn in times}
+    by_key = keyed_as_today(times, recording)
     registrations = {urn_key(urn): r for urn, r in recording.registrations.items()}
     children: dict[str, list[str]] = {}
     for registration in recording.registrations.values():

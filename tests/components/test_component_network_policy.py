@@ -111,7 +111,7 @@ def service_of(recording: Recording, workload: Registration) -> str:
     """The service a Deployment belongs to, by the path it hangs off (`<service>-<region>`)."""
     path = recording.registrations[workload.parent]
     assert path.type == SERVICE_PATH, workload.name
-    return path.name.removesuffix(f"-{region_of(workload)}")
+    return path.name.removeprefix(f"{region_of(workload)}-")
 
 
 def test_every_namespace_denies_ingress_by_default(stack):
@@ -142,7 +142,7 @@ def test_each_service_admits_only_its_callers_on_its_own_port(stack):
     for path in paths:
         (policy,) = [c for c in recording.children_of(path.urn) if c.type == NETWORK_POLICY]
         region = region_of(policy)
-        service = path.name.removesuffix(f"-{region}")
+        service = path.name.removeprefix(f"{region}-")
         metadata, spec = policy.inputs["metadata"], policy.inputs["spec"]
         assert metadata["name"] == f"{service}-ingress", policy.name
         assert metadata["namespace"] == settings.kubernetes.namespace, policy.name

@@ -316,7 +316,7 @@ def test_each_alarm_notifies_its_region_its_owner_and_the_sns_entries_for_it(not
         "search": [region_topic, CENTRAL],
     }
     for service, topics in expected.items():
-        alarm = monitor.named(f"{service}-{REGION}-health", COMPOSITE)
+        alarm = monitor.named(f"{REGION}-{service}-health", COMPOSITE)
         assert alarm.inputs["alarmActions"] == topics, alarm.name
         assert alarm.inputs["okActions"] == topics, alarm.name
 
@@ -342,7 +342,7 @@ def test_without_notifications_the_region_has_its_dashboard_and_topic_only():
     assert monitor.of_type(SUBSCRIPTION) == []
     assert monitor.of_type("deploypaths:index:Notifications") == []
     assert [r.name for r in monitor.of_type(TOPIC)] == [f"{REGION}-alarms"]
-    alarm = monitor.named(f"payments-{REGION}-health", COMPOSITE)
+    alarm = monitor.named(f"{REGION}-payments-health", COMPOSITE)
     assert alarm.inputs["alarmActions"] == [monitor.named(f"{REGION}-alarms", TOPIC).outputs["arn"]]
     body = body_of(monitor)
     check_dashboard(body)

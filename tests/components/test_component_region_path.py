@@ -122,10 +122,10 @@ def descendants(monitor, urn: str):
 
 
 PATHS = [
-    ("deploypaths:index:MigrationPath", f"add-index-{REGION}"),
-    ("deploypaths:index:MigrationPath", f"drop-column-{REGION}"),
-    ("deploypaths:index:ServicePath", f"billing-{REGION}"),
-    ("deploypaths:index:ServicePath", f"orders-{REGION}"),
+    ("deploypaths:index:MigrationPath", f"{REGION}-add-index"),
+    ("deploypaths:index:MigrationPath", f"{REGION}-drop-column"),
+    ("deploypaths:index:ServicePath", f"{REGION}-billing"),
+    ("deploypaths:index:ServicePath", f"{REGION}-orders"),
 ]
 
 
@@ -145,8 +145,8 @@ def test_kubeconfig_mode_builds_no_aws_infrastructure(kubeconfig_mode):
     assert aws == []
     # Flags reach the pods as a ConfigMap: AppConfig needs CloudWatch alarms to watch.
     assert monitor.of_type("deploypaths:index:FeatureFlags") == []
-    flags = monitor.named(f"orders-{REGION}-flags", "kubernetes:core/v1:ConfigMap")
-    assert flags.parent == monitor.named(f"orders-{REGION}", "deploypaths:index:ServicePath").urn
+    flags = monitor.named(f"{REGION}-orders-flags", "kubernetes:core/v1:ConfigMap")
+    assert flags.parent == monitor.named(f"{REGION}-orders", "deploypaths:index:ServicePath").urn
 
 
 def test_kubeconfig_mode_talks_to_the_given_cluster_through_a_secret(kubeconfig_mode):
@@ -238,14 +238,16 @@ def test_services_ready_waits_for_every_service_and_the_contract_migration_for_i
     # orders' stable and canary tracks, billing's one.
     assert len(deployments) == 3, mode
     assert set(barrier.dependencies) == deployments, barrier.name
-    contract = monitor.named(f"drop-column-{REGION}-job", "kubernetes:batch/v1:Job")
-    expand = monitor.named(f"add-index-{REGION}-job", "kubernetes:batch/v1:Job")
+    contract = monitor.named(f"{REGION}-drop-column-job", "kubernetes:batch/v1:Job")
+    expand = monitor.named(f"{REGION}-add-index-job", "kubernetes:batch/v1:Job")
     assert {barrier.urn, expand.urn} <= set(contract.dependencies), contract.name
     for deployment in monitor.of_type(DEPLOYMENT):
-        if deployment.name.startswith("orders-"):
+        if deployment.name.startswith(f"{REGION}-orders-"):
             assert expand.urn in deployment.dependencies, deployment.name
         else:
-            orders = {d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith("orders-")}
+            orders = {
+                d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith(f"{REGION}-orders-")
+            }
             assert orders <= set(deployment.dependencies), deployment.name
 
 
@@ -263,7 +265,7 @@ def test_kubeconfig_mode_registers_what_it_exposes(kubeconfig_mode):
     assert outputs["deployment_names"] == ["orders", "orders-canary", "billing"], region.name
     assert outputs["completion"] == [
         monitor.named(f"{REGION}-services-ready", BARRIER).urn,
-        monitor.named(f"drop-column-{REGION}-job", "kubernetes:batch/v1:Job").urn,
+        monitor.named(f"{REGION}-drop-column-job", "kubernetes:batch/v1:Job").urn,
     ], region.name
 
 
@@ -323,11 +325,11 @@ def verified():
 
 def test_what_waits_for_a_verified_service_waits_for_its_verification(verified):
     _, monitor = verified
-    verify = monitor.named(f"orders-{REGION}-verify-job", JOB)
-    orders = {d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith("orders-")}
+    verify = monitor.named(f"{REGION}-orders-verify-job", JOB)
+    orders = {d.urn for d in monitor.of_type(DEPLOYMENT) if d.name.startswith(f"{REGION}-orders-")}
     assert waits_for(monitor, verify) == orders, verify.name
     # billing runs after orders: after its Deployments and its verification.
-    billing = monitor.named(f"billing-{REGION}-deployment", DEPLOYMENT)
+    billing = monitor.named(f"{REGION}-billing-deployment", DEPLOYMENT)
     assert waits_for(monitor, billing) == orders | {verify.urn}, billing.name
     # The barrier (and so the contract migration and the next wave's gate) waits for it too.
     barrier = monitor.named(f"{REGION}-services-ready", BARRIER)
@@ -371,13 +373,13 @@ def test_a_region_that_undoes_migrations_runs_only_their_down_jobs_newest_first(
     component, monitor = undone
     jobs = {job.name: job for job in monitor.of_type(JOB)}
     assert set(jobs) == {
-        f"add-index-{REGION}-down-job",
-        f"add-status-{REGION}-down-job",
-        f"drop-column-{REGION}-job",
+        f"{REGION}-add-index-down-job",
+        f"{REGION}-add-status-down-job",
+        f"{REGION}-drop-column-job",
     }
     barrier = monitor.named(f"{REGION}-services-ready", BARRIER)
-    contract = jobs[f"drop-column-{REGION}-job"]
-    newest, oldest = jobs[f"add-status-{REGION}-down-job"], jobs[f"add-index-{REGION}-down-job"]
+    contract = jobs[f"{REGION}-drop-column-job"]
+    newest, oldest = jobs[f"{REGION}-add-status-down-job"], jobs[f"{REGION}-add-index-down-job"]
     assert waits_for(monitor, contract) == {barrier.urn}, contract.name
     # Chained after the services and the contract, newest first.
     assert waits_for(monitor, newest) == {contract.urn}, newest.name
@@ -399,7 +401,7 @@ def test_without_down_migrations_a_declared_down_changes_nothing():
     )
     for monitor in (declared, plain):
         jobs = {job.name for job in monitor.of_type(JOB)}
-        assert jobs == {f"add-index-{REGION}-job", f"drop-column-{REGION}-job"}, jobs
+        assert jobs == {f"{REGION}-add-index-job", f"{REGION}-drop-column-job"}, jobs
     assert {urn: (r.inputs, set(r.dependencies)) for urn, r in declared.registered.items()} == {
         urn: (r.inputs, set(r.dependencies)) for urn, r in plain.registered.items()
     }

@@ -171,7 +171,7 @@ def test_the_page_follows_an_update_as_it_runs(stack, dashboard, browser):
     auth = browser.find_element(By.CSS_SELECTOR, f'.row[data-path="auth@{FIRST}"] .message').text
     # The engine's own reason, as the update recorded it.
     recorded = events.parse_update(events.read_events(recordings / "2.jsonl"))
-    reason = next(r for urn, r in recorded.reasons.items() if f"auth-{FIRST}-deployment" in urn)
+    reason = next(r for urn, r in recorded.reasons.items() if f"{FIRST}-auth-deployment" in urn)
     assert auth == reason and "timed out" in auth, auth
     assert state_of(browser, f"orders@{FIRST}") == "held"
     assert state_of(browser, "gate-after-wave-1") == "held"

@@ -165,12 +165,12 @@ def test_a_service_that_never_gets_ready_goes_back_alone_while_the_others_land(s
         "logs", "--stack", STACK, "--path", "auth@us-east-1", "--update", number[1]
     )
     assert story.returncode == 0, story.stderr
-    assert "auth-us-east-1-deployment (Deployment): update, failed" in story.stdout, story.stdout
+    assert "us-east-1-auth-deployment (Deployment): update, failed" in story.stdout, story.stdout
     assert "Deployment/auth in us-east-1: Normal ScalingReplicaSet" in story.stdout, story.stdout
     # The preview after the rollback shows the failed and held paths pending, not the landed.
     pending = stack.handle.preview(color="never", diff=True).stdout
-    assert "auth-us-east-1-deployment" in pending
-    assert "catalog-us-east-1-deployment" not in pending, pending
+    assert "us-east-1-auth-deployment" in pending
+    assert "us-east-1-catalog-deployment" not in pending, pending
     scenario.fixed(release(failing, auth="3.3.1"))
 
 

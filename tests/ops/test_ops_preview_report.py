@@ -148,10 +148,24 @@ def test_collapse_keeps_the_strongest_op_and_every_reason():
     assert change.stateful
 
 
+# The path components a preview lists beside their children.
+COMPONENTS = ("eu-west-1-orders-api", "ap-southeast-2-orders-add-status", "eu-west-1-orders")
+
+
 @pytest.mark.parametrize(
     ("urn", "parents", "expected"),
     [
         # By the parent chain the states carry.
+        (
+            f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::eu-west-1-orders-api-deployment",
+            {
+                f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::eu-west-1-orders-api-deployment": (
+                    f"{PROD}{SERVICE}::eu-west-1-orders-api"
+                )
+            },
+            PathIdentity("service", "orders-api", "eu-west-1"),
+        ),
+        # A preview from before the components started with their region's name.
         (
             f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-api-eu-west-1-deployment",
             {
@@ -161,22 +175,27 @@ def test_collapse_keeps_the_strongest_op_and_every_reason():
             },
             PathIdentity("service", "orders-api", "eu-west-1"),
         ),
-        # Without states: by the type chain and the `{service}-{region}-<role>` names.
+        # Without states: by the type chain and the `<component>-<role>` names.
         (
-            f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-api-eu-west-1-canary-deployment",
+            f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::eu-west-1-orders-api-canary-deployment",
             {},
             PathIdentity("service", "orders-api", "eu-west-1"),
         ),
         (
             f"{PROD}{REGION}$deploypaths:index:MigrationPath$kubernetes:batch/v1:Job"
-            "::orders-add-status-ap-southeast-2-job",
+            "::ap-southeast-2-orders-add-status-job",
             {},
             PathIdentity("migration", "orders-add-status", "ap-southeast-2"),
+        ),
+        (
+            f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::eu-west-1-payments-deployment",
+            {},
+            STACK_LEVEL,
         ),
         (f"{PROD}{REGION}$aws:ec2/vpc:Vpc::us-east-1-vpc", {}, PathIdentity.of_region("us-east-1")),
         (f"{PROD}{REGION}::eu-west-1", {}, PathIdentity.of_region("eu-west-1")),
         (
-            f"{PROD}{SERVICE}::auth-eu-central-1",
+            f"{PROD}{SERVICE}::eu-central-1-auth",
             {},
             PathIdentity("service", "auth", "eu-central-1"),
         ),
@@ -184,7 +203,7 @@ def test_collapse_keeps_the_strongest_op_and_every_reason():
     ],
 )
 def test_locate(urn, parents, expected):
-    assert locate(urn, parents, REGIONS) == expected
+    assert locate(urn, parents, REGIONS, COMPONENTS) == expected
 
 
 def test_a_preview_without_config_still_reports_the_paths():

@@ -79,10 +79,10 @@ def test_a_failed_path_goes_back_alone_and_the_stack_file_stays(
     assert first["continue_on_error"] is True
     component = (
         "urn:pulumi:local::deploypaths::deploypaths:index:RegionPath$"
-        "deploypaths:index:ServicePath::auth-us-east-1"
+        "deploypaths:index:ServicePath::us-east-1-auth"
     )
     assert recovery["target"][0] == component and recovery["target_dependents"] is False
-    assert all("auth-us-east-1" in target for target in recovery["target"]), recovery["target"]
+    assert all("us-east-1-auth" in target for target in recovery["target"]), recovery["target"]
     assert recovery["message"].startswith("automatic rollback of auth@us-east-1 after update")
     (copy,) = stack.copies
     regions = {r["name"]: r for r in copy["config"]["deploypaths:regions"]}

@@ -153,10 +153,10 @@ def test_a_migration_path_runs_its_down_in_its_region_only():
     assert all("down_migrations" not in r for r in regions if r["name"] != "us-east-1")
     component = (
         "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$"
-        "deploypaths:index:MigrationPath::orders-drop-legacy-us-east-1"
+        "deploypaths:index:MigrationPath::us-east-1-orders-drop-legacy"
     )
     assert p.targets is not None and p.targets[0] == component
-    assert all("orders-drop-legacy-us-east-1" in target for target in p.targets), p.targets
+    assert all("us-east-1-orders-drop-legacy" in target for target in p.targets), p.targets
     assert p.changes == ["orders-drop-legacy@us-east-1: its `down` runs"]
 
 
@@ -362,8 +362,8 @@ def test_a_region_rolls_back_each_of_its_services():
     ]
     # Only the path whose release changes is in the update.
     assert p.targets == [
-        f"{PROD}{SERVICE}::orders-ap-southeast-2",
-        f"{PROD}{SERVICE}$**::orders-ap-southeast-2-*",
+        f"{PROD}{SERVICE}::ap-southeast-2-orders",
+        f"{PROD}{SERVICE}$**::ap-southeast-2-orders-*",
     ]
 
 
@@ -406,27 +406,27 @@ def test_nothing_to_do_when_the_path_already_runs_that_release():
 
 def test_the_update_targets_the_path_component_its_children_and_new_children():
     p = plan(version=3, paths=["orders@us-east-1"])
-    component = f"{PROD}{SERVICE}::orders-us-east-1"
+    component = f"{PROD}{SERVICE}::us-east-1-orders"
     assert p.targets == [
         component,
-        f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::orders-us-east-1-deployment",
-        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::orders-us-east-1-service",
-        f"{PROD}{SERVICE}$**::orders-us-east-1-*",
+        f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment",
+        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::us-east-1-orders-service",
+        f"{PROD}{SERVICE}$**::us-east-1-orders-*",
     ]
     assert p.warnings == []
 
 
 def test_a_pattern_that_would_catch_another_path_is_left_out():
     resources = checkpoint()
-    # A service named `orders-us-east-1-legacy` would match `orders-us-east-1-*`.
-    legacy = "orders-us-east-1-legacy-us-east-1"
+    # A service named `orders-legacy` would match `us-east-1-orders-*`.
+    legacy = "us-east-1-orders-legacy"
     stray = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::{legacy}-deployment"
     resources.append({"urn": stray, "parent": f"{PROD}{SERVICE}::{legacy}"})
-    targets, warnings = path_targets(f"{PROD}{SERVICE}::orders-us-east-1", resources)
+    targets, warnings = path_targets(f"{PROD}{SERVICE}::us-east-1-orders", resources)
     assert not any("*" in target for target in targets)
     assert warnings == [
-        f"not targeting new children of orders-us-east-1 by pattern: {PROD}{SERVICE}$**::"
-        f"orders-us-east-1-* also matches {stray}"
+        f"not targeting new children of us-east-1-orders by pattern: {PROD}{SERVICE}$**::"
+        f"us-east-1-orders-* also matches {stray}"
     ]
 
 
@@ -550,7 +550,7 @@ def test_a_path_rollback_previews_then_deploys_only_the_path(prod, capsys):
     (preview,) = prod.called("preview")
     (up,) = prod.called("up")
     assert preview["target"] == up["target"] and preview["target_dependents"] is False
-    assert up["target"][0] == f"{PROD}{SERVICE}::orders-us-east-1"
+    assert up["target"][0] == f"{PROD}{SERVICE}::us-east-1-orders"
     assert up["target_dependents"] is False
     assert up["message"] == "rollback of orders@us-east-1 to version 3 (by alice)"
     assert up["policy_pack_configs"][0].endswith("policy/config/prod.json")

@@ -102,15 +102,17 @@ def checkpoint() -> list[dict[str, Any]]:
         region_urn = f"{PROD}{REGION}::{region}"
         resources.append({"urn": region_urn, "type": REGION})
         for service in ("auth", "orders"):
-            component = f"{PROD}{SERVICE}::{service}-{region}"
-            resources.append({"urn": component, "type": SERVICE, "parent": region_urn})
+            component = f"{PROD}{SERVICE}::{region}-{service}"
+            resources.append(
+                {"urn": component, "type": "deploypaths:index:ServicePath", "parent": region_urn}
+            )
             for role, type_ in (
                 ("deployment", "kubernetes:apps/v1:Deployment"),
                 ("service", "kubernetes:core/v1:Service"),
             ):
                 resources.append(
                     {
-                        "urn": f"{PROD}{SERVICE}${type_}::{service}-{region}-{role}",
+                        "urn": f"{PROD}{SERVICE}${type_}::{region}-{service}-{role}",
                         "type": type_,
                         "parent": component,
                     }

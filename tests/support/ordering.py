@@ -62,15 +62,15 @@ def expected_path_waits(settings: Settings) -> set[tuple[str, str]]:
         services = [s.name for s in settings.services_in(region)]
         migrations = settings.migrations
         for earlier, later in itertools.pairwise(migrations):
-            direct.add((f"{later.name}-{region}", f"{earlier.name}-{region}"))
+            direct.add((f"{region}-{later.name}", f"{region}-{earlier.name}"))
         for service in settings.services_in(region):
             for migration in service.requires:
-                direct.add((f"{service.name}-{region}", f"{migration}-{region}"))
+                direct.add((f"{region}-{service.name}", f"{region}-{migration}"))
             for other in service.after:
-                direct.add((f"{service.name}-{region}", f"{other}-{region}"))
+                direct.add((f"{region}-{service.name}", f"{region}-{other}"))
         for migration in (m for m in migrations if m.phase == "contract"):
             for service in services:
-                direct.add((f"{migration.name}-{region}", f"{service}-{region}"))
+                direct.add((f"{region}-{migration.name}", f"{region}-{service}"))
     for earlier_wave, later_wave in itertools.pairwise(settings.waves):
         for before, after in itertools.product(earlier_wave, later_wave):
             for waiter in _paths(settings, after):
@@ -85,8 +85,8 @@ def expected_path_waits(settings: Settings) -> set[tuple[str, str]]:
 
 
 def _paths(settings: Settings, region: str) -> list[str]:
-    return [f"{s.name}-{region}" for s in settings.services_in(region)] + [
-        f"{m.name}-{region}" for m in settings.migrations
+    return [f"{region}-{s.name}" for s in settings.services_in(region)] + [
+        f"{region}-{m.name}" for m in settings.migrations
     ]
 
 

@@ -1,0 +1,104 @@
+"""An environment deployed before the service and migration path components started with their
+region's name (`orders-eu-west-1` then, `eu-west-1-orders` now) updates with nothing created,
+replaced or deleted, and a path of it rolls back: the real engine finds every path resource
+through its component's alias. Render mode: the move is the engine's alone, whatever the
+provider deploys to."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine import stack_config
+from tests.support.former_names import PATH_TYPES, with_former_path_names
+from tests.support.sandbox import Sandbox
+
+STACK = "renamed"
+ORDERS_NEXT = "registry.example.com/shop/orders:7.5.0"
+
+
+def with_orders(config: dict, **fields) -> dict:
+    changed = copy.deepcopy(config)
+    orders = next(s for s in changed["services"] if s["name"] == "orders")
+    orders.update(fields)
+    return changed
+
+
+def path_names(deployment: dict) -> list[str]:
+    return sorted(
+        r["urn"].rsplit("::", 1)[-1]
+        for r in deployment["resources"]
+        if r["type"] in PATH_TYPES or any(f"{t}$" in r["urn"] for t in PATH_TYPES)
+    )
+
+
+def exported(project: Sandbox) -> dict:
+    deployment: dict = json.loads(project.pulumi("stack", "export", "--stack", STACK).stdout)
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def updates(project, tmp_path_factory) -> tuple[dict, Path]:
+    """Update 1 and 2 (orders' next release), and the state update 2 left as the names before
+    the rename would have had it."""
+    first = stack_config(STACK, kubernetes={"mode": "render"}, monitoring={"mode": "none"})
+    project.write_config(STACK, first)
+    project.pulumi("stack", "init", STACK)
+    project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
+    project.write_config(STACK, with_orders(first, image=ORDERS_NEXT))
+    project.pulumi("up", "--stack", STACK, "--yes", "--skip-preview")
+    today = exported(project)
+    before = {**today, "deployment": with_former_path_names(today["deployment"])}
+    former = path_names(before["deployment"])
+    assert former and not set(former) & set(path_names(today["deployment"])), former
+    file = tmp_path_factory.mktemp("states") / "before.json"
+    file.write_text(json.dumps(before))
+    return today, file
+
+
+def test_a_stack_from_before_the_rename_updates_with_nothing_replaced(project, updates):
+    today, before = updates
+    project.pulumi("stack", "import", "--stack", STACK, "--file", str(before))
+    preview = json.loads(
+        project.pulumi("preview", "--stack", STACK, "--json", "--show-sames").stdout
+    )
+    assert Counter(step["op"] for step in preview["steps"]) == {"same": len(preview["steps"])}
+    result = project.stack(STACK).up()
+    assert result.summary.resource_changes == {"same": len(preview["steps"])}
+    after = exported(project)
+    assert {r["urn"] for r in after["deployment"]["resources"]} == {
+        r["urn"] for r in today["deployment"]["resources"]
+    }
+
+
+def test_a_path_of_a_stack_from_before_the_rename_rolls_back(project, updates):
+    """A targeted update cannot move what it does not target through the aliases: the rollback
+    renames the state first (nothing deployed), then rolls back one path alone."""
+    today, before = updates
+    project.pulumi("stack", "import", "--stack", STACK, "--file", str(before))
+    rolled = project.ops(
+        "rollback", "--stack", STACK, "--to", "1", "--path", "orders@us-east-1", "--yes"
+    )
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    renamed = len(path_names(json.loads(before.read_text())["deployment"]))
+    assert f"Renamed {renamed} path resource(s) of stack {STACK} in its state" in rolled.stdout
+    after = exported(project)["deployment"]
+    assert {r["urn"] for r in after["resources"]} == {
+        r["urn"] for r in today["deployment"]["resources"]
+    }
+    images = {
+        r["urn"].rsplit("::", 1)[-1]: r["outputs"]["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+        for r in after["resources"]
+        if r["urn"].endswith("-orders-deployment")
+    }
+    assert images == {
+        "us-east-1-orders-deployment": "registry.example.com/shop/orders:7.4.1",
+        "eu-west-1-orders-deployment": ORDERS_NEXT,
+        "ap-southeast-2-orders-deployment": ORDERS_NEXT,
+    }
