@@ -18,7 +18,10 @@ from pulumi.automation import ConfigValue, UpdateSummary
 from deploypaths import releases
 from deploypaths.config.settings import Migration, Service, Settings
 from deploypaths.identity import (
+    MIGRATION_PATH,
+    SERVICE_PATH,
     PathIdentity,
+    Urn,
     children_pattern,
     path_component_urn,
     urn_name,
@@ -239,9 +242,16 @@ def glob_matches(pattern: str, urn: str) -> bool:
 def path_targets(
     component: str, resources: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[str]]:
-    """(targets, warnings) for one component: its URN, every descendant in the checkpoint, and a
-    pattern for children the old release adds back, unless that pattern would catch another
-    path's resources (then the new children are not targeted and the warning says so)."""
+    """(targets, warnings) for one component: its URN, every descendant in the checkpoint, what
+    outside any path waits for a descendant, and a pattern for children the old release adds
+    back, unless that pattern would catch another path's resources (then the new children are
+    not targeted and the warning says so).
+
+    What waits for a descendant outside any path (the region's services barrier, the flags'
+    deployment) is targeted so that it lets go of a child the old release lacks (a canary's
+    Deployment): the engine keeps whatever an untargeted resource depended on. Another path
+    that waits for this one (`after`) is left alone, as every other path is: such a child stays
+    until the next whole update."""
     children: dict[str, list[str]] = {}
     urns = []
     for resource in resources:
@@ -255,6 +265,14 @@ def path_targets(
         found = [child for parent in frontier for child in children.get(parent, [])]
         descendants += found
         frontier = found
+    path = {component, *descendants}
+    dependents = sorted(
+        urn
+        for resource in resources
+        if (urn := str(resource.get("urn", ""))) not in path
+        and path & _waits_for(resource)
+        and not {SERVICE_PATH, MIGRATION_PATH} & set(Urn.parse(urn).types)
+    )
     name = urn_name(component)
     pattern = children_pattern(component)
     strays = [
@@ -262,7 +280,7 @@ def path_targets(
         for urn in urns
         if glob_matches(pattern, urn) and urn != component and urn not in descendants
     ]
-    targets = [component, *sorted(descendants)]
+    targets = [component, *sorted(descendants), *dependents]
     warnings = []
     if strays:
         warnings.append(
@@ -271,6 +289,14 @@ def path_targets(
     else:
         targets.append(pattern)
     return targets, warnings
+
+
+def _waits_for(resource: Mapping[str, Any]) -> set[str]:
+    """The URNs a checkpoint's resource depends on, through any of its properties or not."""
+    dependencies = {str(urn) for urn in resource.get("dependencies") or []}
+    for urns in (resource.get("propertyDependencies") or {}).values():
+        dependencies.update(str(urn) for urn in urns or [])
+    return dependencies
 
 
 def rollback_message(subject: str, version: int, user: str) -> str:

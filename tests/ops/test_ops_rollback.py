@@ -27,6 +27,7 @@ from ops.rollback.decision import (
 from tests.support.ops_fixtures import (
     KUBECONFIGS,
     PROD,
+    REGION,
     SERVICE,
     FakeStack,
     checkpoint,
@@ -414,6 +415,37 @@ def test_the_update_targets_the_path_component_its_children_and_new_children():
         f"{PROD}{SERVICE}$**::us-east-1-orders-*",
     ]
     assert p.warnings == []
+
+
+def test_what_waits_for_the_path_outside_any_path_is_targeted_so_that_it_lets_go():
+    """An untargeted resource keeps what it depended on: a canary the old release lacks would
+    stay if the region's barrier and flags, which waited for it, were not targeted too."""
+    resources = checkpoint()
+    deployment = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment"
+    auth = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-auth-deployment"
+    barrier = f"{PROD}{REGION}$pulumi-python:dynamic:Resource::us-east-1-services-ready"
+    flags = f"{PROD}{REGION}$aws:appconfig/deployment:Deployment::us-east-1-flags-orders"
+    resources += [
+        {"urn": barrier, "parent": f"{PROD}{REGION}::us-east-1", "dependencies": [deployment]},
+        {
+            "urn": flags,
+            "parent": f"{PROD}{REGION}::us-east-1",
+            "propertyDependencies": {"rollout": [deployment]},
+        },
+        {"urn": f"{PROD}{REGION}$pulumi-python:dynamic:Resource::x", "dependencies": [auth]},
+        # Another path that waits for this one is left at its release, as every other path.
+        {"urn": f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::y", "dependencies": [deployment]},
+    ]
+    targets, warnings = path_targets(f"{PROD}{SERVICE}::us-east-1-orders", resources)
+    assert targets == [
+        f"{PROD}{SERVICE}::us-east-1-orders",
+        deployment,
+        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::us-east-1-orders-service",
+        flags,
+        barrier,
+        f"{PROD}{SERVICE}$**::us-east-1-orders-*",
+    ]
+    assert warnings == []
 
 
 def test_a_pattern_that_would_catch_another_path_is_left_out():
