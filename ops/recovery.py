@@ -144,10 +144,9 @@ class Recoverer:
         """One targeted `up`: each service path pinned to its previous release, each migration
         path running its `down`, on a copy of the stack file."""
         config_now = automation.program_config(self.stack)
-        state_names.rename_in_state(self.stack)
         put_back = _PutBack(
             regions=decode(config_now[REGIONS_KEY].value),
-            resources=automation.resources(self.stack),
+            resources=state_names.current_resources(self.stack),
         )
         user = operator_name(os.environ)
         self._pin_services(services, number, update, config_now, put_back, recovery, user)

@@ -37,8 +37,9 @@ def with_current_names(deployment: Mapping[str, Any]) -> tuple[dict[str, Any], i
     return current, len(renamed)
 
 
-def rename_in_state(stack: auto.Stack) -> int:
-    """Renames the stack's former path resources in its state (see the module); says so."""
+def current_resources(stack: auto.Stack) -> list[dict[str, Any]]:
+    """The stack's resources from its checkpoint under today's names, for a targeted update:
+    renamed in the state first when it holds former ones (see the module), and said so."""
     exported = stack.export_stack()
     deployment, count = with_current_names(exported.deployment or {})
     if count:
@@ -47,4 +48,4 @@ def rename_in_state(stack: auto.Stack) -> int:
             f"Renamed {count} path resource(s) of stack {stack.name} in its state to today's "
             "names (`orders-eu-west-1` is `eu-west-1-orders` now); nothing was deployed."
         )
-    return count
+    return [dict(r) for r in deployment.get("resources") or []]

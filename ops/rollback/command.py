@@ -127,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {refusal}", file=sys.stderr)
         return 1
     config_before = stack.get_all_config()
-    if args.paths:
-        state_names.rename_in_state(stack)
     plan = plan_rollback(
         stack=args.stack,
         project=automation.project_name(),
@@ -138,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         history=automation.history(stack, show_secrets=True),
         config_now=automation.program_config(stack),
         defaults=project_defaults(automation.PROJECT_DIR),
-        resources=automation.resources(stack) if args.paths else None,
+        resources=state_names.current_resources(stack) if args.paths else None,
         user=operator_name(os.environ),
     )
     _print_plan(plan)
