@@ -240,18 +240,17 @@ def glob_matches(pattern: str, urn: str) -> bool:
 
 
 def path_targets(
-    component: str, resources: Sequence[Mapping[str, Any]]
+    component: str, resources: Sequence[Mapping[str, Any]], *, let_go: bool = False
 ) -> tuple[list[str], list[str]]:
-    """(targets, warnings) for one component: its URN, every descendant in the checkpoint, what
-    outside any path waits for a descendant, and a pattern for children the old release adds
-    back, unless that pattern would catch another path's resources (then the new children are
-    not targeted and the warning says so).
+    """(targets, warnings) for one component: its URN, every descendant in the checkpoint, and a
+    pattern for children the old release adds back, unless that pattern would catch another
+    path's resources (then the new children are not targeted and the warning says so).
 
-    What waits for a descendant outside any path (the region's services barrier, the flags'
-    deployment) is targeted so that it lets go of a child the old release lacks (a canary's
-    Deployment): the engine keeps whatever an untargeted resource depended on. Another path
-    that waits for this one (`after`) is left alone, as every other path is: such a child stays
-    until the next whole update."""
+    With `let_go`, what waits for a descendant outside any path (the region's services barrier,
+    the flags' deployment) is targeted too, so that it lets go of a child the old release lacks
+    (a canary's Deployment): the engine keeps whatever an untargeted resource depended on.
+    Another path that waits for this one (`after`) is left alone, as every other path is: such
+    a child stays until the next whole update."""
     children: dict[str, list[str]] = {}
     urns = []
     for resource in resources:
@@ -269,7 +268,8 @@ def path_targets(
     dependents = sorted(
         urn
         for resource in resources
-        if (urn := str(resource.get("urn", ""))) not in path
+        if let_go
+        and (urn := str(resource.get("urn", ""))) not in path
         and path & _waits_for(resource)
         and not {SERVICE_PATH, MIGRATION_PATH} & set(Urn.parse(urn).types)
     )
@@ -289,6 +289,19 @@ def path_targets(
     else:
         targets.append(pattern)
     return targets, warnings
+
+
+def undeployed_services(
+    settings: Settings, region: str, resources: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """The region's services in `settings` whose path the checkpoint lacks: a targeted update
+    that does not create them cannot target what waits for them (the region's barrier)."""
+    deployed = {Urn.parse(str(r["urn"])).name for r in resources if r.get("type") == SERVICE_PATH}
+    return [
+        service.name
+        for service in settings.services_in(region)
+        if PathIdentity("service", service.name, region).component_name not in deployed
+    ]
 
 
 def _waits_for(resource: Mapping[str, Any]) -> set[str]:
@@ -324,8 +337,11 @@ def plan_rollback(
     defaults: Mapping[str, str],
     resources: Sequence[Mapping[str, Any]] | None,
     user: str,
+    put_back: bool = False,
 ) -> RollbackPlan:
-    """Every decision of a rollback: which config keys, which targets, or a refusal (UserError)."""
+    """Every decision of a rollback: which config keys, which targets, or a refusal (UserError).
+    `put_back`: the failed paths of the update just run go back, and what waits for them never
+    took their release, so it holds nothing of it to let go of (`path_targets`)."""
     then_summary = find_update(history, version, force=force)
     config_then: Mapping[str, ConfigValue] = then_summary.config
     try:
@@ -387,10 +403,20 @@ def plan_rollback(
         for path, before, after in rolled:
             if release_fields(before) == release_fields(after):
                 continue  # already at that release: nothing of this path changes
+            pending = [] if put_back else undeployed_services(now, path.region, resources or [])
             targets, warnings = path_targets(
-                path_component_urn(stack, project, path), resources or []
+                path_component_urn(stack, project, path),
+                resources or [],
+                let_go=not put_back and not pending,
             )
-            plan.targets = [*(plan.targets or []), *targets]
+            if pending:
+                warnings.append(
+                    f"{path.id}: not targeting the region's barrier and flags, which also wait for "
+                    f"{', '.join(pending)}, not deployed yet: a child of the path that the release "
+                    f"of version {version} lacks (a canary's Deployment) stays until the next "
+                    "whole update"
+                )
+            plan.targets = list(dict.fromkeys([*(plan.targets or []), *targets]))
             plan.warnings += warnings
         return plan
     if crossings and not force:

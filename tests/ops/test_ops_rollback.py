@@ -364,6 +364,8 @@ def test_a_region_rolls_back_each_of_its_services():
     # Only the path whose release changes is in the update.
     assert p.targets == [
         f"{PROD}{SERVICE}::ap-southeast-2-orders",
+        f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::ap-southeast-2-orders-deployment",
+        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::ap-southeast-2-orders-service",
         f"{PROD}{SERVICE}$**::ap-southeast-2-orders-*",
     ]
 
@@ -436,7 +438,7 @@ def test_what_waits_for_the_path_outside_any_path_is_targeted_so_that_it_lets_go
         # Another path that waits for this one is left at its release, as every other path.
         {"urn": f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::y", "dependencies": [deployment]},
     ]
-    targets, warnings = path_targets(f"{PROD}{SERVICE}::us-east-1-orders", resources)
+    targets, warnings = path_targets(f"{PROD}{SERVICE}::us-east-1-orders", resources, let_go=True)
     assert targets == [
         f"{PROD}{SERVICE}::us-east-1-orders",
         deployment,
@@ -446,6 +448,55 @@ def test_what_waits_for_the_path_outside_any_path_is_targeted_so_that_it_lets_go
         f"{PROD}{SERVICE}$**::us-east-1-orders-*",
     ]
     assert warnings == []
+
+
+def with_barrier(resources: list[dict]) -> tuple[list[dict], str]:
+    """The checkpoint with us-east-1's services barrier, which waits for orders' Deployment."""
+    barrier = f"{PROD}{REGION}$pulumi-python:dynamic:Resource::us-east-1-services-ready"
+    deployment = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment"
+    return [*resources, {"urn": barrier, "dependencies": [deployment]}], barrier
+
+
+def test_a_path_rollback_lets_the_regions_barrier_go_of_what_the_old_release_lacks():
+    resources, barrier = with_barrier(checkpoint())
+    p = plan(version=3, paths=["orders@us-east-1"], resources=resources)
+    assert p.targets[-2:] == [barrier, f"{PROD}{SERVICE}$**::us-east-1-orders-*"]
+    assert p.warnings == []
+
+
+def test_a_region_with_a_service_not_deployed_keeps_its_barrier_out_of_a_path_rollback():
+    # Targeted, the barrier would wait for search, whose creation the update skips: an error.
+    resources, barrier = with_barrier(
+        [r for r in checkpoint() if "us-east-1-search" not in r["urn"]]
+    )
+    p = plan(version=3, paths=["orders@us-east-1"], resources=resources)
+    assert barrier not in p.targets
+    assert p.warnings == [
+        "orders@us-east-1: not targeting the region's barrier and flags, which also wait for "
+        "search, not deployed yet: a child of the path that the release of version 3 lacks (a "
+        "canary's Deployment) stays until the next whole update"
+    ]
+
+
+def test_a_put_back_leaves_what_waits_for_the_failed_path_alone():
+    """What waited for a failed path never took its release: nothing of it to let go of."""
+    resources, barrier = with_barrier(checkpoint())
+    history = summaries()
+    p = plan_rollback(
+        stack="prod",
+        project="deploypaths",
+        version=3,
+        paths=["orders@us-east-1"],
+        force=True,
+        history=history,
+        config_now=config_of(history[0]),
+        defaults=project_defaults(PROJECT_DIR),
+        resources=resources,
+        user="ops",
+        put_back=True,
+    )
+    assert p.targets and barrier not in p.targets
+    assert p.warnings == []
 
 
 def test_a_pattern_that_would_catch_another_path_is_left_out():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ops.state_names import with_current_names
 from tests.support.former_names import with_former_path_names
-from tests.support.ops_fixtures import checkpoint
+from tests.support.ops_fixtures import PATHS, checkpoint
 
 
 def test_every_former_path_urn_gets_todays_name_wherever_it_appears():
@@ -18,8 +18,8 @@ def test_every_former_path_urn_gets_todays_name_wherever_it_appears():
     assert before != today
     renamed, count = with_current_names(before)
     assert renamed == today
-    # Two services in two regions: each component, its Deployment and its Service.
-    assert count == 2 * 2 * 3
+    # Each service path: its component, its Deployment and its Service.
+    assert count == sum(len(services) for services in PATHS.values()) * 3
 
 
 def test_a_state_with_todays_names_stays_as_it_is():

@@ -93,15 +93,23 @@ REGION = "deploypaths:index:RegionPath"
 SERVICE = f"{REGION}$deploypaths:index:ServicePath"
 
 
+# The service paths of the prod config's regions, as its checkpoint holds them.
+PATHS = {
+    "us-east-1": ("auth", "orders", "search"),
+    "eu-west-1": ("auth", "orders"),
+    "ap-southeast-2": ("auth", "orders"),
+}
+
+
 def checkpoint() -> list[dict[str, Any]]:
     """A few resources of the prod checkpoint, as `export_stack()` lists them."""
     resources = [
         {"urn": f"{PROD}pulumi:pulumi:Stack::deploypaths-prod", "type": "pulumi:pulumi:Stack"}
     ]
-    for region in ("us-east-1", "eu-west-1"):
+    for region, services in PATHS.items():
         region_urn = f"{PROD}{REGION}::{region}"
         resources.append({"urn": region_urn, "type": REGION})
-        for service in ("auth", "orders"):
+        for service in services:
             component = f"{PROD}{SERVICE}::{region}-{service}"
             resources.append(
                 {"urn": component, "type": "deploypaths:index:ServicePath", "parent": region_urn}
