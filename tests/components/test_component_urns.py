@@ -60,3 +60,18 @@ def test_moved_resources_keep_their_name_type_and_options(run_stack):
     database = recording.named("eu-west-1-db")
     assert database.protect and database.retain_on_delete, database.name
     assert recording.registrations[database.parent].type == "deploypaths:index:Database"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_every_child_of_a_component_starts_with_the_components_name(run_stack, stack):
+    """docs/code-layout.md's shape, and what lets an alias on a component carry its children:
+    the engine renames a child with its parent only when the child's name starts with it."""
+    registrations = run_stack(stack).registrations
+    strays = [
+        f"{parent.name} > {r.name}"
+        for r in registrations.values()
+        if (parent := registrations.get(r.parent)) is not None
+        and parent.type.startswith("deploypaths:")
+        and not r.name.startswith(parent.name)
+    ]
+    assert registrations and not strays, strays
