@@ -82,10 +82,20 @@ class _Watching:
         self.states, self.now = states, now
         self.out = out or sys.stdout
         self.lock = threading.Lock()
+        self.printing = threading.Lock()
 
     def engine_line(self, line: str) -> None:
         """A line of the engine's own output: shown as it comes."""
-        print(line, file=self.out, flush=True)
+        self.say(line)
+
+    def say(self, line: str, out: TextIO | None = None) -> None:
+        """One whole line in one write, never cut by another thread's: the engine's lines come
+        from its output's reader, the paths' from its event stream (`print` writes the newline
+        apart, so two threads' lines could run together)."""
+        target = out or self.out
+        with self.printing:
+            target.write(f"{line}\n")
+            target.flush()
 
     def event(self, event: Mapping[str, Any]) -> None:
         with self.lock:
@@ -122,7 +132,7 @@ class PlainView(_Watching):
         line = f"path {path.id}: {describe(path)} after {clock(elapsed)}{estimate}"
         if path.state not in ACTIVE and path.message:
             line += f": {path.message}"
-        print(line, file=self.out, flush=True)
+        self.say(line)
 
 
 class JsonView(_Watching):
@@ -130,7 +140,7 @@ class JsonView(_Watching):
     (the engine's lines go to standard error)."""
 
     def engine_line(self, line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        self.say(line, sys.stderr)
 
     def changed(self, path: PathState) -> None:
         record = {
@@ -138,7 +148,7 @@ class JsonView(_Watching):
             **path.as_json(),
             "elapsed_seconds": round(path.elapsed(self.states.latest), 1),
         }
-        print(json.dumps(record), file=self.out, flush=True)
+        self.say(json.dumps(record))
 
 
 class LiveView(_Watching):

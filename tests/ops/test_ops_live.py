@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,29 @@ def test_the_table_and_json_name_each_paths_owner():
     assert " r1 (" not in text, "a region path has no owner"
     assert owned.as_json()["owner"] == "checkout"
     assert PathState.from_json(owned.as_json()).owner == "checkout"
+
+
+def test_each_line_is_written_whole_whichever_thread_says_it(created):
+    """The engine's lines and the paths' come from two threads: `print` writes a line and its
+    newline apart, and two lines ran together in a CI run (`... updated (14s)path orders...`)."""
+    recording, plan = created
+    writes: list[str] = []
+
+    class Recorded(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    out = Recorded()
+    with terminal.PlainView(PathStates(plan), out=out) as watching:
+        engine = threading.Thread(
+            target=lambda: [watching.engine_line(f"engine line {n}") for n in range(2000)]
+        )
+        engine.start()
+        for event in recording:
+            watching.event(event)
+        engine.join()
+    assert writes and all(text.endswith("\n") and text.count("\n") == 1 for text in writes)
+    lines = out.getvalue().splitlines()
+    assert all(line.startswith(("engine line ", "path ")) for line in lines), lines[:5]
+    assert sum(line.startswith("engine line ") for line in lines) == 2000
