@@ -265,13 +265,16 @@ def path_targets(
         descendants += found
         frontier = found
     path = {component, *descendants}
-    dependents = sorted(
-        urn
-        for resource in resources
+    dependents = (
+        sorted(
+            urn
+            for resource in resources
+            if (urn := str(resource.get("urn", ""))) not in path
+            and path & _waits_for(resource)
+            and not {SERVICE_PATH, MIGRATION_PATH} & set(Urn.parse(urn).types)
+        )
         if let_go
-        and (urn := str(resource.get("urn", ""))) not in path
-        and path & _waits_for(resource)
-        and not {SERVICE_PATH, MIGRATION_PATH} & set(Urn.parse(urn).types)
+        else []
     )
     name = urn_name(component)
     pattern = children_pattern(component)
