@@ -97,8 +97,8 @@ def tracks(service: Service) -> list[_Track]:
         bg = service.blue_green
         # Each colour's scale is its own setting, so flipping `active` touches only the Service.
         return [
-            _Track("blue", bg.blue_image, _scale(bg.blue_replicas, service.replicas)),
-            _Track("green", bg.green_image, _scale(bg.green_replicas, service.replicas)),
+            _Track("blue", bg.blue.image, _scale(bg.blue.replicas, service.replicas)),
+            _Track("green", bg.green.image, _scale(bg.green.replicas, service.replicas)),
         ]
     return [_Track("stable", service.image, service.replicas)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from graphlib import TopologicalSorter
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -302,11 +302,7 @@ def _secrets(settings: Settings) -> list[Problem]:
     for key, (required, secrets) in needed.items():
         missing = [r for r in unique(settings.region_names) if not secrets.get(r)]
         if required and missing:
-            message = (
-                f"needs a secret entry for {listing(missing)} "
-                f"(pulumi config set --secret --path '{NAMESPACE}:{key}.{missing[0]}' ...)"
-            )
-            found.append(Problem((key,), message))
+            found.append(_needs_secrets(key, missing, "..."))
     return found
 
 
@@ -350,11 +346,7 @@ def _endpoints(settings: Settings, read: Read) -> list[Problem]:
     found = []
     missing = [name for name in https if not endpoints.get(name)]
     if missing:
-        message = (
-            f"needs a secret entry for {listing(missing)} (pulumi config set --secret --path "
-            f"'{NAMESPACE}:notification_endpoints.{missing[0]}' https://...)"
-        )
-        found.append(Problem(("notification_endpoints",), message))
+        found.append(_needs_secrets("notification_endpoints", missing, "https://..."))
     for name, url in endpoints.items():
         loc = ("notification_endpoints", name)
         if name not in https:
@@ -384,6 +376,11 @@ def _alarm_actions(settings: Settings) -> list[Problem]:
             )
             found.append(Problem(("notifications",), message))
     return found
+
+
+def _needs_secrets(key: str, missing: list[str], value: str) -> Problem:
+    command = f"pulumi config set --secret --path '{NAMESPACE}:{key}.{missing[0]}' {value}"
+    return Problem((key,), f"needs a secret entry for {listing(missing)} ({command})")
 
 
 def _https_url(url: str) -> bool:
@@ -416,27 +413,11 @@ def longest_chain(graph: Mapping[str, list[str]]) -> list[str]:
 
 
 def find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
-    """One cycle of the graph as a closed list of nodes (first == last), or None."""
-    state: dict[str, int] = {}
-    for start in graph:
-        if state.get(start):
-            continue
-        stack: list[tuple[str, int]] = [(start, 0)]
-        trail: list[str] = []
-        while stack:
-            node, child = stack.pop()
-            if child == 0:
-                state[node] = 1
-                trail.append(node)
-            successors = graph.get(node, [])
-            if child < len(successors):
-                stack.append((node, child + 1))
-                nxt = successors[child]
-                if state.get(nxt) == 1:
-                    return trail[trail.index(nxt) :] + [nxt]
-                if not state.get(nxt):
-                    stack.append((nxt, 0))
-            else:
-                state[node] = 2
-                trail.pop()
+    """One cycle of the graph as a closed list of nodes (first == last), each node followed by
+    one it points to, or None."""
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as error:
+        # graphlib lists a cycle against the direction of its edges.
+        return list(reversed(error.args[1]))
     return None

@@ -283,22 +283,6 @@ class BlueGreen(ConfigModel):
             )
         return self
 
-    @property
-    def blue_image(self) -> str:
-        return self.blue.image
-
-    @property
-    def green_image(self) -> str:
-        return self.green.image
-
-    @property
-    def blue_replicas(self) -> int | None:
-        return self.blue.replicas
-
-    @property
-    def green_replicas(self) -> int | None:
-        return self.green.replicas
-
     @model_serializer(mode="wrap")
     def _dumped(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
@@ -309,10 +293,10 @@ class BlueGreen(ConfigModel):
             return handler(self)  # type: ignore[no-any-return]
         return {
             "active": self.active,
-            "blue_image": self.blue_image,
-            "green_image": self.green_image,
-            "blue_replicas": self.blue_replicas,
-            "green_replicas": self.green_replicas,
+            "blue_image": self.blue.image,
+            "green_image": self.green.image,
+            "blue_replicas": self.blue.replicas,
+            "green_replicas": self.green.replicas,
         }
 
 
@@ -406,7 +390,7 @@ class Service(ConfigModel):
         if self.strategy == "canary" and self.canary:
             return (self.image, self.canary.image)
         if self.strategy == "blue-green" and self.blue_green:
-            return (self.blue_green.blue_image, self.blue_green.green_image)
+            return (self.blue_green.blue.image, self.blue_green.green.image)
         return (self.image,)
 
 
