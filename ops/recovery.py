@@ -209,7 +209,6 @@ class Recoverer:
                     defaults=project_defaults(automation.PROJECT_DIR),
                     resources=put_back.resources,
                     user=user,
-                    put_back=True,
                 )
             except UserError as refusal:
                 recovery.left[path] = f"{reason}; not rolled back: {refusal}"

@@ -11,8 +11,9 @@ that path ran at VERSION, after VERSION's own overrides; when that equals today'
 release, the override is removed instead. `--path eu-west-1` does so for every service of the
 region. The `up` then targets only those ServicePath components and their children (URNs from
 the checkpoint, plus a URN pattern for children the old release adds back), without dependents,
-so every other path stays at its current release. Flags and migrations are not per path: a path
-rollback keeps today's.
+so every other path stays at its current release; what outside them waits for them lets go of
+their workloads in the state first (`ops.rollback.holds`), so one the old release lacks goes.
+Flags and migrations are not per path: a path rollback keeps today's.
 
 Refused, with the reason:
 - VERSION is not in the history, is not an update, or recorded no configuration; it did not
@@ -47,7 +48,7 @@ from ops import UserError, automation, events, leftovers, state_names
 from ops.live import terminal
 from ops.preview.command import preview_report
 from ops.preview.markdown import render
-from ops.rollback import stack_file
+from ops.rollback import holds, stack_file
 from ops.rollback.decision import RollbackPlan, operator_name, plan_rollback
 
 
@@ -155,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     stack_file.write_config(stack, written, set_values=plan.set_values, remove=plan.remove)
     deploying = False
     try:
+        if plan.targets is not None:
+            holds.let_go(stack, plan.targets)
         report = preview_report(stack, stack=args.stack, **target_options, **policy)
         print(render(report))
         if report.blocks_ship:

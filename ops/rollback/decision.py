@@ -18,10 +18,7 @@ from pulumi.automation import ConfigValue, UpdateSummary
 from deploypaths import releases
 from deploypaths.config.settings import Migration, Service, Settings
 from deploypaths.identity import (
-    MIGRATION_PATH,
-    SERVICE_PATH,
     PathIdentity,
-    Urn,
     children_pattern,
     path_component_urn,
     urn_name,
@@ -240,17 +237,13 @@ def glob_matches(pattern: str, urn: str) -> bool:
 
 
 def path_targets(
-    component: str, resources: Sequence[Mapping[str, Any]], *, let_go: bool = False
+    component: str, resources: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[str]]:
     """(targets, warnings) for one component: its URN, every descendant in the checkpoint, and a
     pattern for children the old release adds back, unless that pattern would catch another
-    path's resources (then the new children are not targeted and the warning says so).
-
-    With `let_go`, what waits for a descendant outside any path (the region's services barrier,
-    the flags' deployment) is targeted too, so that it lets go of a child the old release lacks
-    (a canary's Deployment): the engine keeps whatever an untargeted resource depended on.
-    Another path that waits for this one (`after`) is left alone, as every other path is: such
-    a child stays until the next whole update."""
+    path's resources (then the new children are not targeted and the warning says so). What
+    waits for them outside is not targeted: `ops rollback` has it let go of them in the state
+    first (`ops.rollback.holds`)."""
     children: dict[str, list[str]] = {}
     urns = []
     for resource in resources:
@@ -264,18 +257,6 @@ def path_targets(
         found = [child for parent in frontier for child in children.get(parent, [])]
         descendants += found
         frontier = found
-    path = {component, *descendants}
-    dependents = (
-        sorted(
-            urn
-            for resource in resources
-            if (urn := str(resource.get("urn", ""))) not in path
-            and path & _waits_for(resource)
-            and not {SERVICE_PATH, MIGRATION_PATH} & set(Urn.parse(urn).types)
-        )
-        if let_go
-        else []
-    )
     name = urn_name(component)
     pattern = children_pattern(component)
     strays = [
@@ -283,7 +264,7 @@ def path_targets(
         for urn in urns
         if glob_matches(pattern, urn) and urn != component and urn not in descendants
     ]
-    targets = [component, *sorted(descendants), *dependents]
+    targets = [component, *sorted(descendants)]
     warnings = []
     if strays:
         warnings.append(
@@ -292,27 +273,6 @@ def path_targets(
     else:
         targets.append(pattern)
     return targets, warnings
-
-
-def undeployed_services(
-    settings: Settings, region: str, resources: Sequence[Mapping[str, Any]]
-) -> list[str]:
-    """The region's services in `settings` whose path the checkpoint lacks: a targeted update
-    that does not create them cannot target what waits for them (the region's barrier)."""
-    deployed = {Urn.parse(str(r["urn"])).name for r in resources if r.get("type") == SERVICE_PATH}
-    return [
-        service.name
-        for service in settings.services_in(region)
-        if PathIdentity("service", service.name, region).component_name not in deployed
-    ]
-
-
-def _waits_for(resource: Mapping[str, Any]) -> set[str]:
-    """The URNs a checkpoint's resource depends on, through any of its properties or not."""
-    dependencies = {str(urn) for urn in resource.get("dependencies") or []}
-    for urns in (resource.get("propertyDependencies") or {}).values():
-        dependencies.update(str(urn) for urn in urns or [])
-    return dependencies
 
 
 def rollback_message(subject: str, version: int, user: str) -> str:
@@ -340,11 +300,8 @@ def plan_rollback(
     defaults: Mapping[str, str],
     resources: Sequence[Mapping[str, Any]] | None,
     user: str,
-    put_back: bool = False,
 ) -> RollbackPlan:
-    """Every decision of a rollback: which config keys, which targets, or a refusal (UserError).
-    `put_back`: the failed paths of the update just run go back, and what waits for them never
-    took their release, so it holds nothing of it to let go of (`path_targets`)."""
+    """Every decision of a rollback: which config keys, which targets, or a refusal (UserError)."""
     then_summary = find_update(history, version, force=force)
     config_then: Mapping[str, ConfigValue] = then_summary.config
     try:
@@ -406,19 +363,9 @@ def plan_rollback(
         for path, before, after in rolled:
             if release_fields(before) == release_fields(after):
                 continue  # already at that release: nothing of this path changes
-            pending = [] if put_back else undeployed_services(now, path.region, resources or [])
             targets, warnings = path_targets(
-                path_component_urn(stack, project, path),
-                resources or [],
-                let_go=not put_back and not pending,
+                path_component_urn(stack, project, path), resources or []
             )
-            if pending:
-                warnings.append(
-                    f"{path.id}: not targeting the region's barrier and flags, which also wait for "
-                    f"{', '.join(pending)}, not deployed yet: a child of the path that the release "
-                    f"of version {version} lacks (a canary's Deployment) stays until the next "
-                    "whole update"
-                )
             plan.targets = list(dict.fromkeys([*(plan.targets or []), *targets]))
             plan.warnings += warnings
         return plan

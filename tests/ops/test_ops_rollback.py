@@ -419,83 +419,15 @@ def test_the_update_targets_the_path_component_its_children_and_new_children():
     assert p.warnings == []
 
 
-def test_what_waits_for_the_path_outside_any_path_is_targeted_so_that_it_lets_go():
-    """An untargeted resource keeps what it depended on: a canary the old release lacks would
-    stay if the region's barrier and flags, which waited for it, were not targeted too."""
+def test_what_waits_for_the_path_is_not_targeted():
+    """What waits for the path outside it (the region's barrier, another path) keeps its release:
+    it lets go of the path's workloads in the state instead (`ops.rollback.holds`)."""
     resources = checkpoint()
     deployment = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment"
-    auth = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-auth-deployment"
     barrier = f"{PROD}{REGION}$pulumi-python:dynamic:Resource::us-east-1-services-ready"
-    flags = f"{PROD}{REGION}$aws:appconfig/deployment:Deployment::us-east-1-flags-orders"
-    resources += [
-        {"urn": barrier, "parent": f"{PROD}{REGION}::us-east-1", "dependencies": [deployment]},
-        {
-            "urn": flags,
-            "parent": f"{PROD}{REGION}::us-east-1",
-            "propertyDependencies": {"rollout": [deployment]},
-        },
-        {"urn": f"{PROD}{REGION}$pulumi-python:dynamic:Resource::x", "dependencies": [auth]},
-        # Another path that waits for this one is left at its release, as every other path.
-        {"urn": f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::y", "dependencies": [deployment]},
-    ]
-    targets, warnings = path_targets(f"{PROD}{SERVICE}::us-east-1-orders", resources, let_go=True)
-    assert targets == [
-        f"{PROD}{SERVICE}::us-east-1-orders",
-        deployment,
-        f"{PROD}{SERVICE}$kubernetes:core/v1:Service::us-east-1-orders-service",
-        flags,
-        barrier,
-        f"{PROD}{SERVICE}$**::us-east-1-orders-*",
-    ]
-    assert warnings == []
-
-
-def with_barrier(resources: list[dict]) -> tuple[list[dict], str]:
-    """The checkpoint with us-east-1's services barrier, which waits for orders' Deployment."""
-    barrier = f"{PROD}{REGION}$pulumi-python:dynamic:Resource::us-east-1-services-ready"
-    deployment = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment"
-    return [*resources, {"urn": barrier, "dependencies": [deployment]}], barrier
-
-
-def test_a_path_rollback_lets_the_regions_barrier_go_of_what_the_old_release_lacks():
-    resources, barrier = with_barrier(checkpoint())
+    resources.append({"urn": barrier, "dependencies": [deployment]})
     p = plan(version=3, paths=["orders@us-east-1"], resources=resources)
-    assert p.targets[-2:] == [barrier, f"{PROD}{SERVICE}$**::us-east-1-orders-*"]
-    assert p.warnings == []
-
-
-def test_a_region_with_a_service_not_deployed_keeps_its_barrier_out_of_a_path_rollback():
-    # Targeted, the barrier would wait for search, whose creation the update skips: an error.
-    resources, barrier = with_barrier(
-        [r for r in checkpoint() if "us-east-1-search" not in r["urn"]]
-    )
-    p = plan(version=3, paths=["orders@us-east-1"], resources=resources)
-    assert barrier not in p.targets
-    assert p.warnings == [
-        "orders@us-east-1: not targeting the region's barrier and flags, which also wait for "
-        "search, not deployed yet: a child of the path that the release of version 3 lacks (a "
-        "canary's Deployment) stays until the next whole update"
-    ]
-
-
-def test_a_put_back_leaves_what_waits_for_the_failed_path_alone():
-    """What waited for a failed path never took its release: nothing of it to let go of."""
-    resources, barrier = with_barrier(checkpoint())
-    history = summaries()
-    p = plan_rollback(
-        stack="prod",
-        project="deploypaths",
-        version=3,
-        paths=["orders@us-east-1"],
-        force=True,
-        history=history,
-        config_now=config_of(history[0]),
-        defaults=project_defaults(PROJECT_DIR),
-        resources=resources,
-        user="ops",
-        put_back=True,
-    )
-    assert p.targets and barrier not in p.targets
+    assert p.targets is not None and barrier not in p.targets
     assert p.warnings == []
 
 
@@ -641,6 +573,32 @@ def test_a_path_rollback_previews_then_deploys_only_the_path(prod, capsys):
     out = capsys.readouterr().out
     assert "Rolling back orders@us-east-1 of stack prod to version 3:" in out
     assert "commit it, or the next deploy rolls forward again" in out
+
+
+def test_what_waits_for_the_path_lets_go_of_its_workloads_before_the_preview(prod, capsys):
+    deployment = f"{PROD}{SERVICE}$kubernetes:apps/v1:Deployment::us-east-1-orders-deployment"
+    barrier = f"{PROD}{REGION}$pulumi-python:dynamic:Resource::us-east-1-services-ready"
+    prod._resources = [*prod._resources, {"urn": barrier, "dependencies": [deployment]}]
+    assert (
+        main(["rollback", "--stack", "prod", "--to", "3", "--path", "orders@us-east-1", "--yes"])
+        == 0
+    )
+    calls = [call for call, _ in prod.calls]
+    assert calls.index("import_stack") < calls.index("preview") < calls.index("up")
+    (imported,) = prod.called("import_stack")
+    held = next(r for r in imported["resources"] if r["urn"] == barrier)
+    assert held["dependencies"] == []
+    assert "1 resource(s) outside the targets waited for their workloads (us-east-1-services-" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_rollback_that_nothing_outside_holds_leaves_the_state_alone(prod):
+    assert (
+        main(["rollback", "--stack", "prod", "--to", "3", "--path", "orders@us-east-1", "--yes"])
+        == 0
+    )
+    assert prod.called("import_stack") == []
 
 
 def test_a_whole_stack_rollback_updates_everything(prod):

@@ -193,6 +193,10 @@ class FakeStack:
             deployment["pending_operations"] = self.pending_operations
         return Deployment(version=3, deployment=deployment)
 
+    def import_stack(self, state: Deployment) -> None:
+        self.calls.append(("import_stack", state.deployment))
+        self._resources = state.deployment["resources"]
+
     def cancel(self) -> None:
         self.calls.append(("cancel", None))
 
