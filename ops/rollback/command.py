@@ -13,16 +13,20 @@ region. The `up` then targets only those ServicePath components and their childr
 the checkpoint, plus a URN pattern for children the old release adds back), without dependents,
 so every other path stays at its current release; what outside them waits for them lets go of
 their workloads in the state first (`ops.rollback.holds`), so one the old release lacks goes.
-Flags and migrations are not per path: a path rollback keeps today's.
+Flags are not per path: a path rollback keeps today's. A migration path
+(`--path orders-add-status@eu-west-1`) runs its `down`, and the `down` of every migration added
+after it since VERSION, newest first (the region's `down_migrations`); the `up` targets those
+MigrationPath components.
 
 Refused, with the reason:
 - VERSION is not in the history, is not an update, or recorded no configuration; it did not
   succeed (unless `--force`);
-- a path that is not in today's configuration, a migration path (the migration list is global
-  and runs in every region), or a service that did not run at that path at VERSION;
+- a path that is not in today's configuration, or a service that did not run at that path at
+  VERSION; service and migration paths together (a migration's `down` runs, a service's release
+  is pinned); a migration that already ran at VERSION, or one to undo that has no `down`;
 - a contract migration in today's configuration that VERSION's configuration lacks: it ran (or
   will run) after VERSION and may have dropped what the old release still reads. Always refused
-  for a path; for the whole stack `--force` goes ahead, since putting back the whole
+  for a service path; for the whole stack `--force` goes ahead, since putting back the whole
   configuration is the operator's explicit call (the Job leaves the stack, the schema stays);
 - a secret of VERSION that the stack's secrets provider cannot decrypt any more;
 - a resulting configuration that does not validate today.
