@@ -3,18 +3,20 @@ migration path components started with their region's name (`orders-eu-west-1-de
 `eu-west-1-orders-deployment`). A whole update moves them through the components' aliases and
 deploys nothing for it; a targeted one cannot: the engine does not follow the aliases of what it
 does not target, and refuses to delete it instead. So a path rollback or put-back renames them in
-the state first, deploying nothing."""
+the state first, deploying nothing. A component's region is its parent RegionPath's name: the
+name alone cannot say it when the service's own name starts with a region code."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pulumi import automation as auto
 
-from deploypaths.identity import REGION_PATH, Urn, current_urn
+from deploypaths.identity import MIGRATION_PATH, REGION_PATH, SERVICE_PATH, Urn, component_name
 
 # A URN as a whole JSON string: a resource's own, its parent, a dependency, an output reference.
 URN_STRING = re.compile(r'"(urn:pulumi:[^"]+)"')
@@ -23,18 +25,43 @@ URN_STRING = re.compile(r'"(urn:pulumi:[^"]+)"')
 def with_current_names(deployment: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """`deployment` (as `export_stack` gives it) with every former path URN, wherever it appears,
     replaced by today's; and how many resources that renamed."""
-    resources = deployment.get("resources") or []
-    regions = [Urn.parse(r["urn"]).name for r in resources if r.get("type") == REGION_PATH]
-    renamed = {
-        urn: today
-        for urn in (str(r["urn"]) for r in resources)
-        if (today := current_urn(urn, regions)) != urn
-    }
+    renamed: dict[str, str] = {}
+    regions: dict[str, str] = {}
+    # A parent comes before its children in a checkpoint.
+    for resource in deployment.get("resources") or []:
+        urn, parent = str(resource["urn"]), str(resource.get("parent") or "")
+        if resource.get("type") == REGION_PATH:
+            regions[urn] = Urn.parse(urn).name
+        elif parent in regions and resource.get("type") in (SERVICE_PATH, MIGRATION_PATH):
+            today = _component_today(urn, regions[parent])
+            if today != urn:
+                renamed[urn] = today
+        elif parent in renamed and (today := _child_today(urn, parent, renamed[parent])) != urn:
+            renamed[urn] = today
     if not renamed:
         return dict(deployment), 0
     text = URN_STRING.sub(lambda m: f'"{renamed.get(m[1], m[1])}"', json.dumps(deployment))
     current: dict[str, Any] = json.loads(text)
     return current, len(renamed)
+
+
+def _component_today(urn: str, region: str) -> str:
+    """A path component's URN under today's name, read by the region of its parent: a service
+    whose own name starts with a region code is no clue either way."""
+    parsed = Urn.parse(urn)
+    if parsed.name.startswith(f"{region}-") or not parsed.name.endswith(f"-{region}"):
+        return urn
+    path = parsed.name.removesuffix(f"-{region}")
+    return replace(parsed, name=component_name(path, region)).format()
+
+
+def _child_today(urn: str, former_parent: str, parent_today: str) -> str:
+    """A child named `<component>-<role>` under its renamed component's name."""
+    parsed = Urn.parse(urn)
+    before, after = Urn.parse(former_parent).name, Urn.parse(parent_today).name
+    if not parsed.name.startswith(f"{before}-"):
+        return urn
+    return replace(parsed, name=after + parsed.name.removeprefix(before)).format()
 
 
 def current_resources(stack: auto.Stack) -> list[dict[str, Any]]:
