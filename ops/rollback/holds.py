@@ -19,6 +19,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from deploypaths.config.problems import listing
 from deploypaths.identity import urn_name
 from ops.rollback.decision import glob_matches
 
@@ -60,7 +61,7 @@ def let_go(stack: auto.Stack, targets: Sequence[str]) -> None:
     if not holders:
         return
     stack.import_stack(auto.Deployment(version=exported.version, deployment=deployment))
-    names = ", ".join(urn_name(urn) for urn in holders)
+    names = listing(urn_name(urn) for urn in holders)
     print(
         f"{len(holders)} resource(s) outside the targets waited for their workloads ({names}): "
         "they let go of them in the state, so that a workload the release rolled back to lacks "
