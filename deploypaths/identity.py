@@ -226,22 +226,24 @@ class Urn:
         return f"{stack_prefix(self.stack)}{self.project}::{'$'.join(self.types)}::{self.name}"
 
 
-def current_urn(urn: str, regions: Iterable[str]) -> str:
-    """`urn` as today's program names it: a path's component or child recorded under the
-    component's former name (`orders-eu-west-1`, `orders-eu-west-1-<role>`) gets today's
-    (`eu-west-1-orders`, `eu-west-1-orders-<role>`); any other URN stays as it is."""
-    parsed = Urn.parse(urn)
-    known = sorted(regions, key=len, reverse=True)
-    if not {SERVICE_PATH, MIGRATION_PATH} & set(parsed.types) or any(
-        parsed.name.startswith(f"{region}-") for region in known
-    ):
-        return urn
-    for region in known:
-        path, found, role = f"{parsed.name}-".partition(f"-{region}-")
-        if found and path:
-            name = component_name(path, region) + (f"-{role[:-1]}" if role else "")
-            return replace(parsed, name=name).format()
-    return urn
+def current_urns(urns: Iterable[str], paths: Iterable[PathIdentity]) -> dict[str, str]:
+    """Each URN as today's program names it, given its service and migration paths: a path's
+    component or child recorded under the component's former name (`orders-eu-west-1`,
+    `orders-eu-west-1-<role>`) gets today's (`eu-west-1-orders`, `eu-west-1-orders-<role>`); any
+    other URN stays as it is. Names are matched whole against the paths, never split, so a
+    service whose own name starts with a region code is read right; the longest name that fits
+    wins (today's, when both do)."""
+    today = {former_component_name(p.name, p.region): p.component_name for p in paths}
+    today.update({name: name for name in list(today.values())})
+    renamed = {}
+    for urn in urns:
+        parsed = Urn.parse(urn)
+        fits = parsed.name if parsed.name in today else component_of_child(parsed.name, today)
+        if fits is None or not {SERVICE_PATH, MIGRATION_PATH} & set(parsed.types):
+            renamed[urn] = urn
+        else:
+            renamed[urn] = replace(parsed, name=today[fits] + parsed.name[len(fits) :]).format()
+    return renamed
 
 
 def stack_prefix(stack: str) -> str:

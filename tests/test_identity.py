@@ -10,7 +10,7 @@ from deploypaths.identity import (
     UrnError,
     barrier_id,
     component_of_child,
-    current_urn,
+    current_urns,
     flags_id,
     former_component_name,
     gate_name,
@@ -158,13 +158,27 @@ def test_an_operator_id_parses_to_the_kind_asked_for_or_a_region(text, kind, exp
 def test_a_recorded_urn_gets_todays_name_only_when_a_path_had_it_before():
     chain = "deploypaths:index:RegionPath$deploypaths:index:ServicePath"
     before = f"urn:pulumi:prod::deploypaths::{chain}$kubernetes:apps/v1:Deployment::"
-    assert current_urn(f"{before}orders-api-eu-west-1-canary-deployment", REGIONS) == (
-        f"{before}eu-west-1-orders-api-canary-deployment"
-    )
-    assert current_urn(f"urn:pulumi:prod::deploypaths::{chain}::orders-eu-west-1", REGIONS) == (
-        f"urn:pulumi:prod::deploypaths::{chain}::eu-west-1-orders"
-    )
-    today = f"{before}eu-west-1-orders-deployment"
-    assert current_urn(today, REGIONS) == today
     region_child = "urn:pulumi:prod::deploypaths::deploypaths:index:RegionPath$aws:ec2/vpc:Vpc::"
-    assert current_urn(f"{region_child}eu-west-1-vpc", REGIONS) == f"{region_child}eu-west-1-vpc"
+    paths = [
+        PathIdentity("service", "orders", "eu-west-1"),
+        PathIdentity("service", "orders-api", "eu-west-1"),
+        # Its former name starts with a region code, and its today's name ends with one.
+        PathIdentity("service", "us-east-1-bridge", "eu-west-1"),
+        PathIdentity("service", "bridge", "us-east-1"),
+    ]
+    expected = {
+        f"{before}orders-api-eu-west-1-canary-deployment": (
+            f"{before}eu-west-1-orders-api-canary-deployment"
+        ),
+        f"urn:pulumi:prod::deploypaths::{chain}::orders-eu-west-1": (
+            f"urn:pulumi:prod::deploypaths::{chain}::eu-west-1-orders"
+        ),
+        f"{before}us-east-1-bridge-eu-west-1-deployment": (
+            f"{before}eu-west-1-us-east-1-bridge-deployment"
+        ),
+        f"{before}eu-west-1-orders-deployment": f"{before}eu-west-1-orders-deployment",
+        f"{before}us-east-1-bridge-deployment": f"{before}us-east-1-bridge-deployment",
+        f"{region_child}eu-west-1-vpc": f"{region_child}eu-west-1-vpc",
+        f"{before}payments-eu-west-1-deployment": f"{before}payments-eu-west-1-deployment",
+    }
+    assert current_urns(expected, paths) == expected

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from deploypaths.config.settings import Settings
-from deploypaths.identity import REGION_PATH, current_urn, urn_key
+from deploypaths.identity import (
+    MIGRATION_PATH,
+    REGION_PATH,
+    SERVICE_PATH,
+    PathIdentity,
+    PathKind,
+    current_urns,
+    urn_key,
+)
 from deploypaths.plan import (
     PathTiming,
     Plan,
@@ -170,8 +178,18 @@ def keyed_as_today(urns: Iterable[str], recording: Recording) -> dict[str, str]:
     """The update's URNs by the `urn_key` of the resource the recording (today's program) has
     for each: an update recorded before the path components started with their region's name
     named their resources otherwise."""
-    regions = [r.name for r in recording.registrations.values() if r.type == REGION_PATH]
-    return {urn_key(current_urn(urn, regions)): urn for urn in urns}
+    return {urn_key(today): urn for urn, today in current_urns(urns, _paths(recording)).items()}
+
+
+def _paths(recording: Recording) -> list[PathIdentity]:
+    """The recording's service and migration paths, each in the region of its parent."""
+    regions = {r.urn: r.name for r in recording.of_type(REGION_PATH)}
+    kinds: dict[str, PathKind] = {SERVICE_PATH: "service", MIGRATION_PATH: "migration"}
+    return [
+        PathIdentity(kinds[r.type], r.name.removeprefix(f"{regions[r.parent]}-"), regions[r.parent])
+        for r in recording.registrations.values()
+        if r.type in kinds and r.parent in regions
+    ]
 
 
 def update_operations(update: events.Update, recording: Recording) -> dict[str, str]:
