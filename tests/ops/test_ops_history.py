@@ -124,6 +124,13 @@ def test_secret_values_are_never_compared_or_shown():
         history_entries([summary_from_json(e) for e in entries_json], stack="prod"), stack="prod"
     )
     assert "kubeconfig-us" not in text and "rotated-9f8e" not in text
+    # A rotated secret is no change the history reports: v6 shows the rollback alone.
+    newest = text.split("\nv5 ")[0].splitlines()[2:]
+    assert newest == [
+        "v6    2025-03-24 09:00:00 UTC  succeeded   update   commit 6f1d0c2a9b8e",
+        "      message: rollback of orders@eu-west-1 to version 3 (by alice)",
+        "      orders@eu-west-1: image orders:7.5.0 -> orders:7.4.1",
+    ]
 
 
 def test_entries_without_config_or_with_invalid_config_say_so():

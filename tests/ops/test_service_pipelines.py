@@ -498,7 +498,13 @@ def test_circleci_path_filter_sets_the_parameters_the_model_says(
 ) -> None:
     written = files["prod-per-service"]["circleci"]
     continuation = load(written[".circleci/continue_config.yml"])
-    for expression, parameter, value in circleci_mapping(written):
+    mapping = circleci_mapping(written)
+    pipelines = SETS["prod-per-service"].pipelines
+    # Every pipeline a push starts has its line, so the loop below checks each of them.
+    assert sorted(parameter for _, parameter, _ in mapping) == sorted(
+        p.switch for p in pipelines if p.trigger.kind != "manual"
+    )
+    for expression, parameter, value in mapping:
         assert value == "true" and parameter in continuation["parameters"]
         # The orb's create_parameters.py: re.compile('^' + path + '$').match(change).
         starts = any(re.compile("^" + expression + "$").match(path) for path in changed)
