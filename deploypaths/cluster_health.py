@@ -81,6 +81,7 @@ def cluster_reader(
 ) -> Callable[[], ClusterState]:
     """Reads the named Deployments and their pods from the cluster a kubeconfig points at."""
     import kubernetes
+    import urllib3
     import yaml
 
     try:
@@ -98,7 +99,9 @@ def cluster_reader(
             raise GateFailed(
                 f"{region}: the API server answered {error.status} {error.reason}"
             ) from None
-        except Exception as error:
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            # The client's transport refused, reset or timed out: an API server restarting, which
+            # may answer at the next poll.
             raise GateFailed(
                 f"{region}: the API server cannot be read ({type(error).__name__})"
             ) from None

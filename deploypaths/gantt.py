@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -138,7 +137,3 @@ def _tick(total: float) -> float:
 
 def render_svg(plan: Plan) -> str:
     return render_rows(plan_title(plan), plan_rows(plan), plan.critical_path_minutes)
-
-
-def write_svg(plan: Plan, path: Path) -> None:
-    path.write_text(render_svg(plan))

@@ -26,7 +26,6 @@ KUBECONFIG_OUTPUT = "kubeconfig"
 Waves = Sequence[Sequence[str]]
 
 SINGLE, PER_REGION, PER_SERVICE = "single", "per-region", "per-service"
-LAYOUTS = (SINGLE, PER_REGION, PER_SERVICE)
 SERVICE_STACK_INFIX = "-svc-"
 
 

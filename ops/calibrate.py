@@ -22,7 +22,7 @@ from typing import Any
 
 from deploypaths.identity import HEALTH_GATE
 from deploypaths.rollout import rollout_steps
-from ops import UserError, events
+from ops import UserError, events, write_output
 from ops.timeline import add_common_arguments, stack_events_dir
 
 
@@ -84,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
         )
     document = latency_file(samples)
     out = Path(args.out or f"out/latency-{args.stack.rsplit('/', 1)[-1]}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    write_output(out, json.dumps(document, indent=2) + "\n")
     print(
         f"Latency of stack {args.stack} from {len(updates)} recorded update(s) "
         f"({', '.join(str(n) for n in sorted(recorded))}), minutes:"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from ops import UserError, automation
 from ops.automation import PROJECT_DIR, REPO_ROOT
 
@@ -84,15 +85,16 @@ def binaries_dir() -> Path:
 def clusters_of(stack: str, project: Path = PROJECT_DIR) -> list[Cluster]:
     """One cluster per region of the stack file."""
     path = project / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise UserError(f"there is no stack file {path} for stack {stack!r}")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except OSError:
-        raise UserError(f"there is no stack file {path} for stack {stack!r}") from None
-    except yaml.YAMLError as error:
-        raise UserError(f"{path} is not YAML: {error}") from None
-    regions = (document.get("config") or {}).get("deploypaths:regions") or []
+        regions = namespace_values(load_stack_file(path, project)).get("regions")
+    except StackFileError as error:
+        raise UserError(str(error)) from None
     names: list[str] = [
-        r["name"] for r in regions if isinstance(r, dict) and isinstance(r.get("name"), str)
+        r["name"]
+        for r in (regions if isinstance(regions, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("name"), str)
     ]
     if not names:
         raise UserError(f"{path} names no regions (deploypaths:regions)")

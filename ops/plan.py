@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pulumi
 
-from deploypaths.gantt import write_svg
+from deploypaths.gantt import render_svg
 from deploypaths.identity import gate_name
 from deploypaths.mock_run import PROJECT_DIR, run_program
 from deploypaths.plan import PathTiming, Plan, build_plan
@@ -28,7 +28,7 @@ from deploypaths.recording import Recording
 from deploypaths.schedule import DEFAULT_LATENCY_MINUTES
 from deploypaths.stack_config import StackFileError, load_stack_file, namespace_values
 from deploypaths.validation import NAMESPACE
-from ops import UserError
+from ops import UserError, write_output
 
 LATENCY_QUANTILES = ("median", "p90")
 # The stack file's key naming the stack's latency file, relative to the project.
@@ -214,8 +214,7 @@ def run(args: argparse.Namespace) -> int:
     )
     plan = plan_for_config(config, args.stack, model, parallel=args.parallel)
     picture = Path(args.picture or f"out/plan-{args.stack}.svg")
-    picture.parent.mkdir(parents=True, exist_ok=True)
-    write_svg(plan, picture)
+    write_output(picture, render_svg(plan))
     if args.json:
         print(json.dumps({**plan.as_json(), "latency": latency, "picture": str(picture)}, indent=2))
     else:

@@ -196,7 +196,9 @@ def check_image_target(project_dir: Path, environment: str, service: str) -> Non
     """`--image` writes the release file's image, which an environment's own image would hide."""
     content, _ = releases.read(project_dir)
     entry = content.get(service)
-    own = entry.get("environments", {}).get(environment, {}) if isinstance(entry, dict) else {}
+    # A file of another shape is said by `load`, which reads every release file.
+    environments = entry.get("environments") if isinstance(entry, dict) else None
+    own = environments.get(environment) if isinstance(environments, dict) else None
     if isinstance(own, dict) and "image" in own:
         raise UserError(
             f"--image: releases/{service}.yaml sets environments.{environment}.image, which "

@@ -3,6 +3,7 @@
     pulumi stack export --stack prod --show-secrets --file prod.json
     python -m ops.state_split --env prod --from prod.json --out split/
     # per region stack: pulumi stack import --stack prod-<region> --file split/prod-<region>.json
+    rm -r prod.json split/  # both hold the stack's secrets in the clear (readable by you only)
 
 `pulumi state move` would be the engine's way, but the engine here (v3.259.0) copies a moved
 subtree's providers ahead of everything else, and a region's providers are children of its
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -217,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = parse_settings(raw, stack=args.env)
         exported = json.loads(args.source.read_text())
+        if not (
+            isinstance(exported, dict)
+            and isinstance(exported.get("version"), int)
+            and isinstance(exported.get("deployment"), dict)
+        ):
+            raise UserError(f"{args.source} is no `pulumi stack export` document")
         if settings.layout == PER_SERVICE:
             states = split_per_service(
                 exported["deployment"],
@@ -226,15 +234,24 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             states = split(exported["deployment"], environment_stack=args.env, waves=settings.waves)
+        args.out.mkdir(parents=True, exist_ok=True)
+        for stack, state in states.items():
+            path = args.out / f"{stack}.json"
+            document = {"version": exported["version"], "deployment": state}
+            _write_private(path, json.dumps(document, indent=1))
+            print(f"{stack}: {len(state['resources']) - 1} resource(s) -> {path}")
     except (OSError, ValueError, KeyError, StackFileError, ConfigError, UserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for stack, state in states.items():
-        path = args.out / f"{stack}.json"
-        path.write_text(json.dumps({"version": exported["version"], "deployment": state}, indent=1))
-        print(f"{stack}: {len(state['resources']) - 1} resource(s) -> {path}")
     return 0
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Readable by its owner only: an export made with --show-secrets holds them in the clear."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file written before keeps its mode through O_CREAT
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 if __name__ == "__main__":

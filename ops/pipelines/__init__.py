@@ -36,7 +36,7 @@ import argparse
 from pathlib import Path
 from types import ModuleType
 
-from ops import UserError
+from ops import UserError, write_output
 from ops.automation import PROJECT_DIR
 from ops.pipelines import circleci, codeowners, github, gitlab, jenkins, travis
 from ops.pipelines.flow import PipelineSet, pipeline_set
@@ -83,8 +83,7 @@ def check_arguments(env: str, ci: str, project_dir: Path, *, option: str = "--en
 def write(out: Path, files: dict[str, str], what: str) -> None:
     for relative, text in files.items():
         target = out / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        write_output(target, text)
         print(f"wrote {target} ({what})")
 
 

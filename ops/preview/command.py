@@ -29,7 +29,7 @@ from pulumi import automation as auto
 
 from deploypaths.stack_config import namespace_values
 from deploypaths.validation import ConfigError, parse_settings, removed_region_problems
-from ops import UserError, automation
+from ops import UserError, automation, write_output
 from ops.preview.engine_events import digest_from_events
 from ops.preview.markdown import render
 from ops.preview.model import PreviewDocumentError, PreviewReport, analyse
@@ -147,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--from-json renders one document: name exactly one --stack")
         reports = [report_from_file(args.from_json, stack=stacks[0])]
     else:
+        if args.markdown:
+            # Made now: a report that cannot be written is said before minutes of previews.
+            for stack in stacks:
+                write_output(markdown_path(args.markdown, stack, several=len(stacks) > 1), "")
         # The Automation API blocks on the CLI; one thread per stack runs the previews at once.
         with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
             reports = list(
@@ -156,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         text = render(report)
         if args.markdown:
             path = markdown_path(args.markdown, report.stack, several=len(stacks) > 1)
-            path.write_text(text)
+            write_output(path, text)
             verdict = "must not ship" if report.blocks_ship else "ok"
             counts = ", ".join(f"{n} to {op}" for op, n in report.counts.items())
             print(f"{report.stack}: {counts}; {verdict} (report: {path})")

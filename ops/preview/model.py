@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from deploypaths import layout as stack_layout
+from deploypaths.config.problems import show
 from deploypaths.config.settings import Owner, Settings
 from deploypaths.identity import (
     MIGRATION_PATH,
@@ -317,19 +318,24 @@ def locate(
 
 
 def _violations(document: Mapping[str, Any]) -> list[PolicyViolation]:
-    violations = []
-    for item in document.get("policyViolations") or []:
-        if isinstance(item, Mapping):
-            violations.append(
-                PolicyViolation(
-                    policy=str(item.get("policyName", "")),
-                    pack=str(item.get("policyPackName", "")),
-                    level=str(item.get("enforcementLevel", "")),
-                    message=plain_text(str(item.get("message", ""))),
-                    urn=str(item.get("resourceUrn") or ""),
-                )
-            )
-    return violations
+    return [
+        PolicyViolation(
+            policy=str(item.get("policyName", "")),
+            pack=str(item.get("policyPackName", "")),
+            level=str(item.get("enforcementLevel", "")),
+            message=plain_text(str(item.get("message", ""))),
+            urn=str(item.get("resourceUrn") or ""),
+        )
+        for item in _entries(document, "policyViolations")
+    ]
+
+
+def _entries(document: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """The objects of the document's list `key` (none when it has no such list)."""
+    items = document.get(key) or []
+    if not isinstance(items, list):
+        raise PreviewDocumentError(f"`{key}` of a preview document is a list, not {show(items)}")
+    return [item for item in items if isinstance(item, Mapping)]
 
 
 def plain_text(message: str) -> str:
@@ -343,7 +349,7 @@ def analyse(
     """The report's content: changes by deploy path, policy violations, errors."""
     if not isinstance(document, Mapping):
         raise PreviewDocumentError("a preview document is a JSON object")
-    steps = [step for step in document.get("steps") or [] if isinstance(step, Mapping)]
+    steps = _entries(document, "steps")
     report = PreviewReport(stack=stack, failure=failure, violations=_violations(document))
     config = document.get("config")
     if isinstance(config, Mapping) and config:

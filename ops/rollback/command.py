@@ -120,6 +120,8 @@ def _confirm(plan: RollbackPlan) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.version < 1:
+        raise UserError(f"--to is a stack version from 1, not {args.version}")
     if args.parallel is not None and args.parallel < 1:
         raise UserError(f"--parallel must be at least 1, not {args.parallel}")
     if args.force and args.paths:

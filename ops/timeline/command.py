@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from deploypaths.stack_config import StackFileError, load_stack_file
-from ops import UserError, automation, events
+from ops import UserError, automation, events, write_output
 from ops.plan import LATENCY_QUANTILES, latency_model, record
 from ops.timeline.model import Timeline, build_timeline, prediction_configs
 from ops.timeline.rendering import render_svg, render_text
@@ -89,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
         args.update = int(args.update)
     if args.update is not None and (args.update == 0 or str(args.update).startswith("-")):
         raise UserError(f"--update is an update number from 1, not {args.update}")
+    if args.parallel is not None and args.parallel < 1:
+        raise UserError(f"--parallel {args.parallel}: allowed 1 or more")
     timeline = timeline_of(args)
     picture = Path(args.picture or f"out/timeline-{timeline.stack}-{timeline.number}.svg")
-    picture.parent.mkdir(parents=True, exist_ok=True)
-    picture.write_text(render_svg(timeline))
+    write_output(picture, render_svg(timeline))
     if args.json:
         print(json.dumps({**timeline.as_json(), "picture": str(picture)}, indent=2))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ def ops_local(project: Path, *args: str, engine_home: Path | None = None):
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "Pulumi.demo.yaml").write_text(STACK_FILE)
     return tmp_path
 
@@ -68,6 +70,20 @@ def test_a_stale_cluster_folder_says_to_run_down(project):
 def test_a_stack_without_a_file_is_named(project):
     line = one_line_error(ops_local(project, "status", "--stack", "nowhere"))
     assert "Pulumi.nowhere.yaml" in line, line
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("- config\n", "a stack file is a mapping with a `config:` mapping"),
+        ("config: [1]\n", "a stack file is a mapping with a `config:` mapping"),
+        ("config:\n  deploypaths:regions: 7\n", "names no regions (deploypaths:regions)"),
+    ],
+)
+def test_a_stack_file_of_another_shape_is_one_line(project, text, expected):
+    (project / "Pulumi.odd.yaml").write_text(text)
+    line = one_line_error(ops_local(project, "status", "--stack", "odd"))
+    assert expected in line and "Pulumi.odd.yaml" in line, line
 
 
 def test_status_of_a_stack_with_no_clusters(project):

@@ -270,6 +270,9 @@ def test_from_json_refuses_several_stacks_and_foreign_documents(tmp_path: Path, 
     foreign.write_text(json.dumps({"steps": [{"op": "create", "urn": "not-a-urn"}]}))
     assert main(["preview", "--stack", "dev", "--from-json", str(foreign)]) == 2
     assert "is not a `pulumi preview --json` document: not a Pulumi URN" in capsys.readouterr().err
+    foreign.write_text(json.dumps({"steps": 5}))
+    assert main(["preview", "--stack", "dev", "--from-json", str(foreign)]) == 2
+    assert "document: `steps` of a preview document is a list, not 5" in capsys.readouterr().err
 
 
 def test_markdown_paths():

@@ -163,6 +163,20 @@ def test_bad_input_is_one_line_and_exit_2(project, outputs, updates, capsys, arg
     assert updates == []
 
 
+@pytest.mark.parametrize("environments", ["null", "[local]", "{local: 3}"])
+def test_image_into_a_release_file_of_another_shape_is_refused_as_the_file_is(
+    project, outputs, updates, capsys, environments
+):
+    everything_ready(project, outputs)
+    (project / "releases").mkdir()
+    (project / "releases" / "orders.yaml").write_text(f"environments: {environments}\n")
+    image = "registry.example.com/shop/orders@sha256:" + "ab" * 32
+    assert main(["release", "--env", "local", "--service", "orders", "--image", image]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "releases/orders.yaml: environments" in err, err
+    assert "Traceback" not in err and updates == []
+
+
 def test_a_release_file_for_a_service_that_does_not_exist_is_refused(
     project, outputs, updates, capsys
 ):

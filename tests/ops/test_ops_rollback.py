@@ -670,6 +670,15 @@ def test_refusals_exit_2_with_the_reason(prod, capsys):
     assert "--force applies to a whole-stack rollback only" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("version", ["0", "-5"])
+def test_a_version_below_1_is_refused_before_the_stack_is_touched(prod, capsys, version):
+    assert main(["rollback", "--stack", "prod", "--to", version, "--yes"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == f"error: --to is a stack version from 1, not {version}"
+    )
+    assert prod.calls == []
+
+
 def test_nothing_to_roll_back_deploys_nothing(prod, capsys):
     assert main(["rollback", "--stack", "prod", "--to", "6", "--yes"]) == 0
     assert prod.called("up") == [] and prod.called("set_all_config_json") == []

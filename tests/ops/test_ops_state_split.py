@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import stat
+from pathlib import Path
+
 import pytest
 
+from deploypaths.mock_run import PROJECT_DIR
 from ops import UserError
-from ops.state_split import split
+from ops.state_split import main, split
 
 ROOT = "urn:pulumi:prod::deploypaths::pulumi:pulumi:Stack::deploypaths-prod"
 P = "urn:pulumi:prod::deploypaths::"
@@ -135,3 +141,66 @@ def test_a_state_the_config_does_not_describe_is_refused():
     with pytest.raises(UserError) as raised:
         split(pending, environment_stack="prod", waves=[["us-east-1"], ["eu-west-1"]])
     assert "has pending operations (an interrupted update)" in str(raised.value)
+
+
+STACK_FILE = """config:
+  deploypaths:regions: [{name: us-east-1}, {name: eu-west-1}]
+  deploypaths:waves: [[us-east-1], [eu-west-1]]
+  deploypaths:services: [{name: auth, image: registry.example.com/shop/auth:3.2.0}]
+"""
+
+
+@pytest.fixture
+def exported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose prod stack is single_stack()'s, and that stack's export."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", project / "Pulumi.yaml")
+    (project / "Pulumi.prod.yaml").write_text(STACK_FILE)
+    monkeypatch.setattr("ops.automation.PROJECT_DIR", project)
+    export = tmp_path / "prod.json"
+    export.write_text(json.dumps({"version": 3, "deployment": single_stack()}))
+    return export
+
+
+def test_the_split_states_hold_secrets_so_only_their_owner_reads_them(exported, tmp_path):
+    out = tmp_path / "split"
+    out.mkdir()
+    (out / "prod-us-east-1.json").write_text("written before, readable by all")
+    (out / "prod-us-east-1.json").chmod(0o644)
+
+    assert main(["--env", "prod", "--from", str(exported), "--out", str(out)]) == 0
+
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert modes == {"prod-us-east-1.json": 0o600, "prod-eu-west-1.json": 0o600}
+    written = json.loads((out / "prod-eu-west-1.json").read_text())
+    assert written["version"] == 3 and "gate-after-wave-1-watch" in names(written["deployment"])
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ([], "is no `pulumi stack export` document"),
+        ({"deployment": {"resources": []}}, "is no `pulumi stack export` document"),
+        ({"version": 3, "deployment": []}, "is no `pulumi stack export` document"),
+    ],
+)
+def test_an_export_of_another_shape_is_one_line_and_exit_2(
+    exported, tmp_path, capsys, document, expected
+):
+    exported.write_text(json.dumps(document))
+
+    assert main(["--env", "prod", "--from", str(exported), "--out", str(tmp_path / "s")]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.splitlines()) == 1, err
+
+
+def test_an_out_folder_that_is_a_file_is_one_line_and_exit_2(exported, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+
+    assert main(["--env", "prod", "--from", str(exported), "--out", str(taken)]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err

@@ -155,6 +155,7 @@ def test_calibrated_latency_makes_the_prediction_match(recorded_local, capsys, t
     [
         (["--update", "9"], "error: stack local has no recorded update 9 (recorded: 1-3)"),
         (["--update", "0"], "error: --update is an update number from 1, not 0"),
+        (["--parallel", "0"], "error: --parallel 0: allowed 1 or more"),
     ],
 )
 def test_an_update_that_does_not_exist_is_one_line_and_exit_2(
