@@ -3,7 +3,7 @@
     pulumi stack export --stack prod --show-secrets --file prod.json
     python -m ops.state_split --env prod --from prod.json --out split/
     # per region stack: pulumi stack import --stack prod-<region> --file split/prod-<region>.json
-    rm -r prod.json split/  # both hold the stack's secrets in the clear (readable by you only)
+    rm -r prod.json split/  # both hold the stack's secrets in the clear
 
 `pulumi state move` would be the engine's way, but the engine here (v3.259.0) copies a moved
 subtree's providers ahead of everything else, and a region's providers are children of its
