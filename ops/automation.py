@@ -167,14 +167,22 @@ PROVIDER_NAME = re.compile(
 
 def provider_crash(texts: Sequence[str]) -> str | None:
     """`the <name> provider exited: <the engine's line>` when one of `texts` says a provider
-    process died; None otherwise."""
-    for text in texts:
-        for line in text.splitlines():
-            if any(crash in line for crash in PROVIDER_CRASHES):
-                found = PROVIDER_NAME.search(line)
-                name = next((g for g in found.groups() if g), "a") if found else "a"
-                return f"the {name} provider exited during the update: {' '.join(line.split())}"
-    return None
+    process died; None otherwise. A line that names the provider comes first: the resources'
+    own errors (`error reading from server: EOF`) often come without it, and last."""
+    crashes = [
+        line
+        for text in texts
+        for line in text.splitlines()
+        if any(crash in line for crash in PROVIDER_CRASHES)
+    ]
+    for line in crashes:
+        found = PROVIDER_NAME.search(line)
+        if found:
+            name = next(group for group in found.groups() if group)
+            return f"the {name} provider exited during the update: {' '.join(line.split())}"
+    return (
+        f"a provider exited during the update: {' '.join(crashes[0].split())}" if crashes else None
+    )
 
 
 # How the engine names the holder of a stack's lock when it refuses to take it.

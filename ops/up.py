@@ -239,7 +239,9 @@ def _update(deploy: Deploy, out: TextIO) -> int:
             )
             return 1
         update = _recorded(recorder)
-        reasons = [failure or "", *(update.reasons.values() if update else ())]
+        # The whole error last: the engine's line naming a provider that died may be cut from
+        # the failure's summary.
+        reasons = [failure or "", *(update.reasons.values() if update else ()), str(error or "")]
         crash = None if interrupted else automation.provider_crash(reasons)
         if crash is None or attempt > args.retries:
             break

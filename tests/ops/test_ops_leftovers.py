@@ -152,6 +152,18 @@ def test_a_provider_that_died_is_named():
     assert automation.provider_crash(["error: update failed"]) is None
 
 
+def test_a_died_provider_is_named_by_whichever_line_names_it():
+    # The drill's update: its resources' errors come last and name no provider.
+    eof = "error: error reading from server: EOF"
+    detected = (
+        "    error: Detected that /root/.cache/deploypaths/engine/home/plugins/"
+        "resource-kubernetes-v4.25.0/pulumi-resource-kubernetes exited prematurely."
+    )
+    crash = automation.provider_crash([f"{eof}; {eof}", eof, detected])
+    assert crash == f"the kubernetes provider exited during the update: {detected.strip()}"
+    assert automation.provider_crash([eof]) == f"a provider exited during the update: {eof}"
+
+
 def test_a_killed_commands_recording_is_kept_and_a_running_ones_left(tmp_path):
     killed = tmp_path / f"4.{dead_pid()}.jsonl.partial"
     running = tmp_path / f"4.{os.getpid()}.jsonl.partial"

@@ -199,6 +199,27 @@ def test_without_retries_a_dead_provider_fails_the_update_naming_it(
     assert "the kubernetes provider exited during the update" in capsys.readouterr().err
 
 
+def test_a_dead_provider_is_named_when_the_failures_summary_cuts_the_line_naming_it(
+    updating_stack, file_backend, capsys
+):
+    resources = "".join(
+        f"  kubernetes:apps/v1:Deployment (path-{n}-deployment):\n"
+        "    error: error reading from server: EOF\n"
+        for n in range(8)
+    )
+    crash = CommandError(
+        "code: 255\n stdout: Diagnostics:\n  pulumi:pulumi:Stack (deploypaths-local):\n"
+        "    error: Detected that /engine/plugins/pulumi-resource-kubernetes exited prematurely.\n"
+        f"{resources} stderr: error: update failed\n"
+    )
+    assert "Detected" not in automation.failure_text(crash)
+    stack = updating_stack("local", up_error=crash)
+    assert main(["up", "--stack", "local", "--yes", "--no-policy", "--retries", "0"]) == 1
+    assert "the kubernetes provider exited during the update: error: Detected that" in (
+        capsys.readouterr().err
+    )
+
+
 def test_an_update_the_engine_finds_locked_is_refused_naming_the_holder(
     updating_stack, file_backend, capsys
 ):
