@@ -215,6 +215,7 @@ def test_a_dead_provider_is_named_when_the_failures_summary_cuts_the_line_naming
     assert "Detected" not in automation.failure_text(crash)
     stack = updating_stack("local", up_error=crash)
     assert main(["up", "--stack", "local", "--yes", "--no-policy", "--retries", "0"]) == 1
+    assert len(stack.called("up")) == 1
     assert "the kubernetes provider exited during the update: error: Detected that" in (
         capsys.readouterr().err
     )
